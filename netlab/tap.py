@@ -1,0 +1,283 @@
+"""
+The C{netlab} twistd / twist plugin: its options and the service it makes.
+
+C{twistd -n netlab tsserv} and C{twist netlab tsserv} both come here, through
+C{twisted/plugins/netlab_plugin.py}.  L{makeService} only assembles objects;
+nothing listens until the service is started.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from typing import Any
+
+from twisted.application.service import IService, MultiService
+from twisted.python import usage
+
+from netlab._service import DatagramService, EndpointService, ExitOnStartupError
+from netlab.errors import StartupError
+from netlab.timestamp import (
+    DEFAULT_MAX_LINE_LENGTH,
+    DEFAULT_MAX_REPLY_SIZE,
+    DEFAULT_PORT,
+    Framing,
+    TimeFormat,
+    TimestampDatagramProtocol,
+    TimestampFactory,
+)
+
+__all__ = ["Options", "TimestampServerOptions", "TimestampUDPOptions", "makeService"]
+
+
+def _choice(kind: type[enum.Enum]) -> Callable[[str], enum.Enum]:
+    names = ", ".join(member.value for member in kind)
+
+    def coerce(value: str) -> enum.Enum:
+        try:
+            return kind(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not one of {names}") from None
+
+    coerce.coerceDoc = f"One of: {names}."  # type: ignore[attr-defined]
+    return coerce
+
+
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise ValueError(f"{value} is not a positive whole number")
+    return number
+
+
+_positive.coerceDoc = "A positive whole number."  # type: ignore[attr-defined]
+
+
+def _port(value: str) -> int:
+    number = int(value)
+    if not 0 <= number <= 65535:
+        raise ValueError(f"{value} is not a port number (0 to 65535)")
+    return number
+
+
+_port.coerceDoc = "0 to 65535; 0 picks a free port."  # type: ignore[attr-defined]
+
+
+class _StreamOptions(usage.Options):
+    """
+    C{--listen}, for services that accept connections.
+    """
+
+    defaultListen: list[str] = []
+
+    def __init__(self) -> None:
+        super().__init__()
+        self["listen"] = []
+
+    def opt_listen(self, description: str) -> None:
+        """Listen on this Twisted server endpoint string, e.g. tcp:21567 or tcp6:port=21567:interface=\\:\\:1; repeat it to listen on several."""  # noqa: E501
+        self["listen"].append(description)
+
+    def postOptions(self) -> None:
+        super().postOptions()
+        if not self["listen"]:
+            self["listen"] = list(self.defaultListen)
+
+
+class _DatagramOptions(usage.Options):
+    """
+    C{--udp-port} and C{--udp-interface}, for services that take datagrams.
+    """
+
+    optParameters: list[list[Any]] = [
+        ["udp-port", None, DEFAULT_PORT, "The UDP port to listen on.", _port],
+        [
+            "udp-interface",
+            None,
+            "",
+            "The local address to bind for UDP: empty for every IPv4 address, "
+            ":: for IPv6.",
+        ],
+    ]
+
+
+class _TimestampOptions(usage.Options):
+    """
+    The options of both timestamp services.
+    """
+
+    optFlags: list[list[Any]] = [["utc", None, "Stamp UTC instead of the local time."]]
+    optParameters: list[list[Any]] = [
+        [
+            "format",
+            None,
+            TimeFormat.CTIME.value,
+            "How to write the time: ctime (Sat Nov 21 23:46:13 2026), iso "
+            "(2026-11-21T23:46:13+01:00) or unix (seconds since 1970).",
+            _choice(TimeFormat),
+        ],
+    ]
+
+    def postOptions(self) -> None:
+        super().postOptions()
+        self["format"] = TimeFormat(self["format"])
+
+
+class TimestampServerOptions(_StreamOptions, _TimestampOptions):
+    """
+    C{twistd netlab tsserv}: the timestamp service over TCP.
+    """
+
+    synopsis = "[--listen ENDPOINT]... [--framing raw|line] [--format FORMAT] [--utc]"
+    longdesc = (
+        "Answer what a client sends with '[<time>] <data>', as the classic "
+        "tsTserv does. Listens on tcp:21567 unless told otherwise."
+    )
+    defaultListen = [f"tcp:{DEFAULT_PORT}"]
+
+    def postOptions(self) -> None:
+        super().postOptions()
+        self["framing"] = Framing(self["framing"])
+
+    optParameters: list[list[Any]] = [
+        [
+            "framing",
+            None,
+            Framing.RAW.value,
+            "raw: stamp each chunk as it arrives (the classic, for one short "
+            "message at a time); line: one stamped line per line received.",
+            _choice(Framing),
+        ],
+        [
+            "max-line-length",
+            None,
+            DEFAULT_MAX_LINE_LENGTH,
+            "With --framing line, the longest line answered, in bytes; "
+            "longer ones get an error line and are discarded.",
+            _positive,
+        ],
+    ]
+
+
+class TimestampUDPOptions(_DatagramOptions, _TimestampOptions):
+    """
+    C{twistd netlab tsuserv}: the timestamp service over UDP.
+    """
+
+    synopsis = "[--udp-port N] [--udp-interface ADDR] [--format FORMAT] [--utc]"
+    longdesc = (
+        "Answer each datagram with one datagram, '[<time>] <data>', as the "
+        "classic tsUserv does. Listens on UDP port 21567 unless told otherwise."
+    )
+
+
+class Options(usage.Options):
+    """
+    C{twistd netlab}: choose a service with a sub-command.
+    """
+
+    longdesc = (
+        "netlab's services. Run 'twistd netlab SERVICE --help' for the options of one."
+    )
+    subCommands: list[list[Any]] = [
+        [
+            "tsserv",
+            None,
+            TimestampServerOptions,
+            "Timestamp server over TCP: answers data with '[time] data'.",
+        ],
+        [
+            "tsuserv",
+            None,
+            TimestampUDPOptions,
+            "Timestamp server over UDP: answers each datagram with '[time] data'.",
+        ],
+    ]
+
+    @property
+    def synopsis(self) -> str:
+        """
+        The usage line: a sub-command's own help names its sub-command.
+        """
+        return "" if self.subCommand else "SERVICE [options]"
+
+    def getSynopsis(self) -> str:
+        return super().getSynopsis().rstrip()
+
+    def postOptions(self) -> None:
+        if self.subCommand is None:
+            names = ", ".join(str(command[0]) for command in self.subCommands)
+            raise usage.UsageError(f"choose a service: {names}")
+
+
+def _globalReactor() -> Any:
+    from twisted.internet import reactor
+
+    return reactor
+
+
+def _tsserv(options: usage.Options, reactor: Any) -> list[IService]:
+    factory = TimestampFactory(
+        reactor,
+        format=options["format"],
+        utc=options["utc"],
+        framing=options["framing"],
+        maxLineLength=options["max-line-length"],
+    )
+    return [
+        EndpointService(reactor, description, factory)
+        for description in options["listen"]
+    ]
+
+
+def _tsuserv(options: usage.Options, reactor: Any) -> list[IService]:
+    protocol = TimestampDatagramProtocol(
+        reactor,
+        format=options["format"],
+        utc=options["utc"],
+        maxReplySize=DEFAULT_MAX_REPLY_SIZE,
+    )
+    return [
+        DatagramService(
+            reactor,
+            options["udp-port"],
+            protocol,
+            interface=options["udp-interface"],
+        )
+    ]
+
+
+_SERVICES: dict[str, Callable[[usage.Options, Any], list[IService]]] = {
+    "tsserv": _tsserv,
+    "tsuserv": _tsuserv,
+}
+
+
+def makeService(options: Options, reactor: Any = None) -> MultiService:
+    """
+    Assemble the service that C{twistd netlab SERVICE ...} runs.
+
+    Nothing listens until the returned service is started.  If the options
+    name an endpoint that cannot be parsed, or a port that cannot be bound
+    when the service starts, the process exits with status 1 and one line
+    on standard error saying why (L{SystemExit}), not a traceback.
+
+    @param options: parsed L{Options}.
+    @param reactor: the reactor the service will run on; the global reactor
+        if L{None}.
+    @return: the service, whose children are one listening service per
+        endpoint or port.
+    @raise SystemExit: if an endpoint string is not usable.
+    """
+    if reactor is None:
+        reactor = _globalReactor()
+    name = options.subCommand
+    assert name is not None
+    top = ExitOnStartupError(f"netlab {name}")
+    try:
+        children = _SERVICES[name](options.subOptions, reactor)
+    except StartupError as e:
+        raise SystemExit(f"netlab {name}: error: {e}") from None
+    for child in children:
+        child.setServiceParent(top)
+    return top

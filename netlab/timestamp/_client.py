@@ -1,0 +1,526 @@
+"""
+The timestamp client library: Deferred-returning calls over any stream
+endpoint, and over UDP with bounded retransmission.
+
+Nothing here imports or starts the reactor at import time; calls that need
+one take it as an argument and fall back to the global reactor only when
+called without it.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any, cast
+
+import attrs
+from twisted.internet import error
+from twisted.internet.abstract import isIPAddress, isIPv6Address
+from twisted.internet.defer import CancelledError, Deferred, succeed
+from twisted.internet.interfaces import (
+    IDelayedCall,
+    IReactorTime,
+    IReactorUDP,
+    IStreamClientEndpoint,
+    ITCPTransport,
+    IUDPTransport,
+)
+from twisted.internet.protocol import (
+    DatagramProtocol,
+    Factory,
+    Protocol,
+    connectionDone,
+)
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from netlab.errors import (
+    ConnectFailed,
+    ConnectionClosed,
+    MalformedReply,
+    RequestTimedOut,
+    ServerError,
+)
+from netlab.timestamp._format import TimestampReply, parseStamp
+from netlab.timestamp._server import Framing
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "DEFAULT_UDP_INTERVAL",
+    "DEFAULT_UDP_TRIES",
+    "TimestampClient",
+    "connectTimestamp",
+    "getTimestamp",
+    "getTimestampUDP",
+]
+
+DEFAULT_TIMEOUT = 10.0
+"""
+Seconds a stream client waits to connect, and then for each reply.
+"""
+
+DEFAULT_UDP_TRIES = 3
+"""
+How many times a UDP request is sent before giving up.
+"""
+
+DEFAULT_UDP_INTERVAL = 1.0
+"""
+Seconds a UDP client waits for a reply before sending the request again.
+"""
+
+_MAX_STAMP = 64
+"""
+More than the longest stamp in any format, with its brackets.
+"""
+
+_log = Logger()
+
+
+def _globalReactor() -> Any:
+    from twisted.internet import reactor
+
+    return reactor
+
+
+@attrs.define(eq=False)
+class _Pending:
+    data: bytes
+    deferred: Deferred[TimestampReply]
+
+
+class TimestampClient(Protocol):
+    """
+    One connection to a timestamp server, on which any number of requests
+    can be made; get one with L{connectTimestamp}.
+
+    With L{Framing.LINE} requests are pipelined: each is sent at once and
+    the replies come back in order.  With L{Framing.RAW} (the classic
+    server) a reply has no end marker, so one request is sent at a time and
+    its reply is complete once all of the data has come back stamped; the
+    server may have stamped it in several pieces, which are joined.
+    """
+
+    transport: ITCPTransport
+
+    def __init__(
+        self,
+        framing: Framing = Framing.RAW,
+        timeout: float = DEFAULT_TIMEOUT,
+        clock: IReactorTime | None = None,
+    ) -> None:
+        """
+        @param framing: the framing of the server.
+        @param timeout: seconds to wait for each reply.
+        @param clock: the clock for timeouts; the global reactor if L{None}.
+        """
+        self.framing = framing
+        self.timeout = timeout
+        self._clock = clock
+        self._pending: deque[_Pending] = deque()
+        self._unsent: deque[_Pending] = deque()
+        self._buffer = b""
+        self._closeWaiters: list[Deferred[None]] = []
+        self._lost: Failure | None = None
+        self._whyLost: str = "the server closed the connection"
+        # Raw framing: how much of the current reply's data has come back,
+        # and the time of its first stamp.
+        self._matched = 0
+        self._first: TimestampReply | None = None
+
+    def request(self, data: bytes) -> Deferred[TimestampReply]:
+        """
+        Have C{data} stamped.
+
+        @param data: the bytes to stamp; with L{Framing.LINE} they must not
+            contain a line feed, and with L{Framing.RAW} they must not be
+            empty (an empty send is not a message in TCP).
+        @return: a Deferred that fires with the parsed L{TimestampReply}, or
+            fails with L{RequestTimedOut}, L{ConnectionClosed},
+            L{ServerError} (the server refused the line, for example as too
+            long) or L{MalformedReply}.  Cancelling it closes the connection,
+            since later replies could no longer be matched to requests.
+        @raise ValueError: for data the framing cannot carry.
+        """
+        if self.framing is Framing.LINE and b"\n" in data:
+            raise ValueError("a line-framed request cannot contain a line feed")
+        if self.framing is Framing.RAW and not data:
+            raise ValueError("a raw request must contain at least one byte")
+        pending = _Pending(data, Deferred(lambda d: self._cancel(pending)))
+        if self._lost is not None:
+            pending.deferred.errback(ConnectionClosed(self._whyLost))
+            return pending.deferred
+        clock = self._clock or _globalReactor()
+        pending.deferred.addTimeout(self.timeout, clock, self._timedOut)
+        if self.framing is Framing.LINE:
+            self._pending.append(pending)
+            self.transport.write(data + b"\n")
+        else:
+            self._unsent.append(pending)
+            self._sendNextRaw()
+        return pending.deferred
+
+    def close(self) -> Deferred[None]:
+        """
+        Close the connection; requests still waiting fail with
+        L{ConnectionClosed}.
+
+        @return: a Deferred that fires when the connection is closed.
+        """
+        if self._lost is not None:
+            return succeed(None)
+        d: Deferred[None] = Deferred()
+        self._closeWaiters.append(d)
+        if len(self._closeWaiters) == 1:
+            self._whyLost = "the connection was closed by the client"
+            self.transport.loseConnection()
+        return d
+
+    def _timedOut(self, result: object, timeout: float) -> Failure:
+        return Failure(
+            RequestTimedOut(f"no reply from the timestamp server in {timeout:g}s")
+        )
+
+    def _cancel(self, pending: _Pending) -> None:
+        # Replies cannot be matched to requests once one is abandoned.
+        if pending in self._pending:
+            self._pending.remove(pending)
+        if pending in self._unsent:
+            self._unsent.remove(pending)
+        if self._lost is None:
+            self._whyLost = "the connection was closed after a request timed out"
+            self.transport.abortConnection()
+
+    def _sendNextRaw(self) -> None:
+        if not self._pending and self._unsent:
+            pending = self._unsent.popleft()
+            self._pending.append(pending)
+            self._matched = 0
+            self._first = None
+            self.transport.write(pending.data)
+
+    def dataReceived(self, data: bytes) -> None:
+        self._buffer += data
+        try:
+            if self.framing is Framing.LINE:
+                self._receiveLines()
+            else:
+                self._receiveRaw()
+        except MalformedReply as e:
+            self._failFirst(e)
+            self._whyLost = f"the server sent a malformed reply: {e}"
+            self.transport.abortConnection()
+
+    def _receiveLines(self) -> None:
+        while True:
+            end = self._buffer.find(b"\n")
+            if end < 0:
+                break
+            line, self._buffer = self._buffer[:end], self._buffer[end + 1 :]
+            if not self._pending:
+                _log.warn("ignoring a reply to no request: {line!r}", line=line)
+                continue
+            if line.startswith(b"error: "):
+                self._failFirst(
+                    ServerError(line[7:].rstrip(b"\r").decode("utf-8", "replace"))
+                )
+                continue
+            reply = parseStamp(line)
+            if reply.data != self._pending[0].data:
+                raise MalformedReply("the reply does not echo the request", line)
+            self._pending.popleft().deferred.callback(reply)
+        longest = max((len(p.data) for p in self._pending), default=0)
+        if len(self._buffer) > longest + _MAX_STAMP + 8192:
+            raise MalformedReply("the reply line is far longer than any request")
+
+    def _receiveRaw(self) -> None:
+        while self._buffer:
+            if not self._pending:
+                _log.warn("ignoring {n} bytes sent unasked", n=len(self._buffer))
+                self._buffer = b""
+                return
+            expected = self._pending[0].data
+            if self._buffer.startswith(b"[") and (
+                self._first is None or not self._continues(expected)
+            ):
+                end = self._buffer.find(b"] ", 0, _MAX_STAMP)
+                if end < 0:
+                    if len(self._buffer) >= _MAX_STAMP:
+                        raise MalformedReply("no stamp at the start of the reply")
+                    return
+                stamp = parseStamp(self._buffer[: end + 2])
+                if self._first is None:
+                    self._first = stamp
+                self._buffer = self._buffer[end + 2 :]
+                continue
+            if self._first is None:
+                raise MalformedReply("the reply does not start with a [stamp]")
+            n = _commonPrefix(self._buffer, expected, self._matched)
+            if n == 0:
+                raise MalformedReply("the reply does not echo the request")
+            self._matched += n
+            self._buffer = self._buffer[n:]
+            if self._matched == len(expected):
+                first = self._first
+                self._pending.popleft().deferred.callback(
+                    TimestampReply(first.when, expected, first.format)
+                )
+                self._sendNextRaw()
+
+    def _continues(self, expected: bytes) -> bool:
+        """
+        Whether the buffer, which starts with C{[}, goes on with the
+        expected data rather than starting a new stamped piece.
+        """
+        return self._matched > 0 and expected.startswith(b"[", self._matched)
+
+    def _failFirst(self, reason: Exception) -> None:
+        if self._pending:
+            self._pending.popleft().deferred.errback(reason)
+            if self.framing is Framing.RAW:
+                self._sendNextRaw()
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self._lost = reason
+        for queue in (self._pending, self._unsent):
+            while queue:
+                queue.popleft().deferred.errback(ConnectionClosed(self._whyLost))
+        waiters, self._closeWaiters = self._closeWaiters, []
+        for d in waiters:
+            d.callback(None)
+
+
+def _commonPrefix(buffer: bytes, expected: bytes, offset: int) -> int:
+    """
+    @return: how many bytes at the start of C{buffer} equal those of
+        C{expected} from C{offset} on.
+    """
+    n = min(len(buffer), len(expected) - offset)
+    if expected.startswith(buffer[:n], offset):
+        return n
+    low, high = 0, n  # buffer[:low] matches, buffer[:high] does not
+    while high - low > 1:
+        middle = (low + high) // 2
+        if expected.startswith(buffer[:middle], offset):
+            low = middle
+        else:
+            high = middle
+    return low
+
+
+def _connectFailed(failure: Failure) -> Failure:
+    if failure.check(RequestTimedOut, CancelledError):
+        return failure
+    if failure.check(error.ConnectError, OSError):
+        raise ConnectFailed(
+            f"could not connect to the timestamp server: {failure.value}"
+        ) from failure.value
+    return failure
+
+
+def connectTimestamp(
+    endpoint: IStreamClientEndpoint,
+    framing: Framing = Framing.RAW,
+    timeout: float = DEFAULT_TIMEOUT,
+    clock: IReactorTime | None = None,
+) -> Deferred[TimestampClient]:
+    """
+    Connect to a timestamp server.
+
+    @param endpoint: where the server is, for example
+        C{HostnameEndpoint(reactor, "localhost", 21567)} or
+        C{clientFromString(reactor, "tcp:localhost:21567")}.
+    @param framing: the server's framing; L{Framing.RAW} is the default of
+        C{twistd netlab tsserv}.
+    @param timeout: seconds to wait for the connection, and then for each
+        reply.
+    @param clock: the clock for timeouts; the global reactor if L{None}.
+    @return: a Deferred that fires with a connected L{TimestampClient}, or
+        fails with L{ConnectFailed} or L{RequestTimedOut}.
+    """
+    clock = clock or _globalReactor()
+    factory = Factory.forProtocol(lambda: TimestampClient(framing, timeout, clock))
+    d = cast("Deferred[TimestampClient]", endpoint.connect(factory))
+    d.addTimeout(
+        timeout,
+        clock,
+        lambda result, t: Failure(
+            RequestTimedOut(f"could not connect to the timestamp server in {t:g}s")
+        ),
+    )
+    return d.addErrback(_connectFailed)
+
+
+def getTimestamp(
+    endpoint: IStreamClientEndpoint,
+    data: bytes,
+    framing: Framing = Framing.RAW,
+    timeout: float = DEFAULT_TIMEOUT,
+    clock: IReactorTime | None = None,
+) -> Deferred[TimestampReply]:
+    """
+    Connect, have C{data} stamped once, and disconnect.
+
+    From C{async def} code: C{reply = await getTimestamp(endpoint, b"hi")}.
+
+    @param endpoint: where the server is (see L{connectTimestamp}).
+    @param data: the bytes to stamp (see L{TimestampClient.request}).
+    @param framing: the server's framing.
+    @param timeout: seconds for the connection and for the reply.
+    @param clock: the clock for timeouts; the global reactor if L{None}.
+    @return: a Deferred that fires with the L{TimestampReply}, or fails with
+        one of netlab's errors (see L{connectTimestamp} and
+        L{TimestampClient.request}).
+    """
+
+    async def once() -> TimestampReply:
+        client = await connectTimestamp(endpoint, framing, timeout, clock)
+        try:
+            return await client.request(data)
+        finally:
+            await client.close()
+
+    return Deferred.fromCoroutine(once())
+
+
+class _DatagramRequest(DatagramProtocol):
+    transport: IUDPTransport
+
+    def __init__(
+        self,
+        data: bytes,
+        address: tuple[str, int],
+        clock: IReactorTime,
+        tries: int,
+        interval: float,
+    ) -> None:
+        self._data = data
+        self._address = address
+        self._clock = clock
+        self._triesLeft = tries
+        self._tries = tries
+        self._interval = interval
+        self._timer: IDelayedCall | None = None
+        self._done = False
+        self.deferred: Deferred[TimestampReply] = Deferred(lambda d: self._cancel())
+
+    def startProtocol(self) -> None:
+        self.transport.connect(*self._address)
+        self._send()
+
+    def _send(self) -> None:
+        if self._triesLeft == 0:
+            host, port = self._address
+            self._finish(
+                RequestTimedOut(
+                    f"no reply from {host}:{port} over UDP after {self._tries} "
+                    f"tries in {self._tries * self._interval:g}s"
+                )
+            )
+            return
+        self._triesLeft -= 1
+        self._timer = self._clock.callLater(self._interval, self._send)
+        try:
+            self.transport.write(self._data, None)
+        except (error.MessageLengthError, OSError) as e:
+            self._finish(ConnectFailed(f"could not send the request: {e}"))
+
+    def datagramReceived(self, datagram: bytes, addr: Any) -> None:
+        try:
+            reply = parseStamp(datagram)
+            if reply.data != self._data:
+                raise MalformedReply("the reply does not echo the request", datagram)
+        except MalformedReply as e:
+            self._finish(e)
+        else:
+            self._finish(reply)
+
+    def connectionRefused(self) -> None:
+        host, port = self._address
+        self._finish(
+            ConnectFailed(f"nothing answers on UDP {host}:{port} (port unreachable)")
+        )
+
+    def stopProtocol(self) -> None:
+        # The reactor closes a connected UDP socket that reports an error it
+        # cannot read past, as Linux does after an ICMP port unreachable.
+        host, port = self._address
+        self._finish(
+            ConnectFailed(f"nothing answers on UDP {host}:{port} (port unreachable)")
+        )
+
+    def _cancel(self) -> None:
+        self._done = True
+        self._stop()
+
+    def _stop(self) -> None:
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
+        self._timer = None
+        if self.transport is not None:
+            self.transport.stopListening()
+
+    def _finish(self, result: TimestampReply | Exception) -> None:
+        if self._done:
+            return
+        self._done = True
+        self._stop()
+        if isinstance(result, Exception):
+            self.deferred.errback(result)
+        else:
+            self.deferred.callback(result)
+
+
+def getTimestampUDP(
+    host: str,
+    port: int,
+    data: bytes,
+    reactor: Any = None,
+    tries: int = DEFAULT_UDP_TRIES,
+    interval: float = DEFAULT_UDP_INTERVAL,
+) -> Deferred[TimestampReply]:
+    """
+    Have C{data} stamped by a UDP timestamp server.
+
+    The request is sent up to C{tries} times, C{interval} seconds apart,
+    until a reply comes; so the call takes at most C{tries * interval}
+    seconds.
+
+    @param host: the server's IPv4 or IPv6 address, or a host name (looked
+        up with the reactor's resolver, IPv4).
+    @param port: the server's UDP port.
+    @param data: the bytes to stamp, one datagram's worth.
+    @param reactor: an L{IReactorUDP} and L{IReactorTime} provider; the
+        global reactor if L{None}.
+    @param tries: how many times to send the request, at least 1.
+    @param interval: seconds to wait for a reply after each send.
+    @return: a Deferred that fires with the L{TimestampReply}, or fails with
+        L{RequestTimedOut}, L{ConnectFailed} (no such host, or the port is
+        unreachable) or L{MalformedReply}.
+    @raise ValueError: if C{tries} is less than 1.
+    """
+    if tries < 1:
+        raise ValueError("tries must be at least 1")
+    if reactor is None:
+        reactor = _globalReactor()
+    udp = cast(IReactorUDP, reactor)
+
+    def send(address: str) -> Deferred[TimestampReply]:
+        protocol = _DatagramRequest(data, (address, port), reactor, tries, interval)
+        interface = "::" if isIPv6Address(address) else "0.0.0.0"
+        try:
+            udp.listenUDP(0, protocol, interface=interface, maxPacketSize=65536)
+        except error.CannotListenError as e:
+            raise ConnectFailed(f"could not open a UDP socket: {e}") from e
+        return protocol.deferred
+
+    async def request() -> TimestampReply:
+        if isIPAddress(host) or isIPv6Address(host):
+            address = host
+        else:
+            try:
+                address = await reactor.resolve(host)
+            except error.DNSLookupError as e:
+                raise ConnectFailed(f"could not look up {host!r}: {e}") from e
+        return await send(address)
+
+    return Deferred.fromCoroutine(request())

@@ -1,0 +1,318 @@
+"""
+The timestamp server: TCP protocols for both framings, the UDP protocol,
+and the factory.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from twisted.internet.error import MessageLengthError
+from twisted.internet.interfaces import (
+    IAddress,
+    IHalfCloseableProtocol,
+    IReactorTime,
+    ITCPTransport,
+    IUDPTransport,
+)
+from twisted.internet.protocol import (
+    DatagramProtocol,
+    Protocol,
+    ServerFactory,
+    connectionDone,
+)
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from zope.interface import implementer
+
+from netlab._flow import pauseReadingWhenBacklogged
+from netlab._ratelog import RateLimitedLog
+from netlab.timestamp._format import Stamper, TimeFormat
+
+__all__ = [
+    "DEFAULT_MAX_LINE_LENGTH",
+    "DEFAULT_MAX_REPLY_SIZE",
+    "DEFAULT_PORT",
+    "Framing",
+    "LineTimestampProtocol",
+    "RawTimestampProtocol",
+    "TimestampDatagramProtocol",
+    "TimestampFactory",
+]
+
+DEFAULT_PORT = 21567
+"""
+The port of the classic C{tsTserv}/C{tsUserv} exercises, for TCP and UDP.
+"""
+
+DEFAULT_MAX_LINE_LENGTH = 8192
+"""
+The longest line, in bytes without its line ending, that line framing
+stamps; longer lines are answered with an error line and discarded.
+"""
+
+DEFAULT_MAX_REPLY_SIZE = 65507
+"""
+The largest UDP reply, in bytes: the most an IPv4 UDP datagram can carry.
+"""
+
+_log = Logger()
+
+
+class Framing(enum.Enum):
+    """
+    How a TCP timestamp server splits what it receives into requests.
+    """
+
+    RAW = "raw"
+    """
+    The classic behaviour: every chunk of bytes that arrives is stamped and
+    sent back as it is.  TCP keeps no message boundaries, so what a chunk
+    is depends on the network; fine for one short message at a time.
+    """
+
+    LINE = "line"
+    """
+    One stamped reply line per received line, in order.
+    """
+
+
+@implementer(IHalfCloseableProtocol)
+class RawTimestampProtocol(Protocol):
+    """
+    Stamps each chunk of bytes as it arrives: C{b"hello"} is answered with
+    C{b"[Sat Nov 21 23:46:13 2026] hello"}, no line ending added.
+    """
+
+    transport: ITCPTransport
+
+    def __init__(self, stamper: Stamper) -> None:
+        """
+        @param stamper: makes the stamps (shared by a service's connections).
+        """
+        self._stamper = stamper
+
+    def connectionMade(self) -> None:
+        pauseReadingWhenBacklogged(self.transport)
+
+    def dataReceived(self, data: bytes) -> None:
+        self.transport.write(self._stamper.stamp(data))
+
+    def readConnectionLost(self) -> None:
+        """
+        The peer will send no more: close once every reply is written.
+        """
+        self.transport.loseConnection()
+
+    def writeConnectionLost(self) -> None:
+        """
+        The peer will read no more: nothing left to do but close.
+        """
+        self.transport.loseConnection()
+
+
+@implementer(IHalfCloseableProtocol)
+class LineTimestampProtocol(Protocol):
+    """
+    Answers each line with one stamped line, in order.
+
+    A line ends with LF; a CR just before the LF is part of the line ending,
+    and the reply ends the way the request did (C{b"hi\\r\\n"} gets
+    C{b"[...] hi\\r\\n"}).  A line longer than C{maxLineLength} bytes
+    (not counting its ending) is discarded whole and answered, in its place,
+    with one line starting with C{b"error: "}, so that replies stay one per
+    request.  A last line with no ending, followed by the peer closing its
+    sending side, is answered too (with LF).
+    """
+
+    transport: ITCPTransport
+
+    def __init__(
+        self,
+        stamper: Stamper,
+        maxLineLength: int = DEFAULT_MAX_LINE_LENGTH,
+        tooLongLog: RateLimitedLog | None = None,
+    ) -> None:
+        """
+        @param stamper: makes the stamps (shared by a service's connections).
+        @param maxLineLength: the longest line answered, in bytes.
+        @param tooLongLog: where over-long lines are reported.
+        """
+        self._stamper = stamper
+        self.maxLineLength = maxLineLength
+        self._tooLongLog = tooLongLog or RateLimitedLog(_log, stamper.clock)
+        self._buffer = b""
+        self._discarding = False
+        self._tooLong = (
+            b"error: line longer than %d bytes; it was discarded\n" % maxLineLength
+        )
+
+    def connectionMade(self) -> None:
+        pauseReadingWhenBacklogged(self.transport)
+
+    def dataReceived(self, data: bytes) -> None:
+        if self._buffer:
+            data = self._buffer + data
+        lines = data.split(b"\n")
+        self._buffer = lines.pop()
+        limit = self.maxLineLength
+        if lines:
+            prefix = self._stamper.prefix()
+            if not self._discarding and max(map(len, lines)) <= limit:
+                # The common case, in one join: every line fits.
+                self.transport.write(prefix + (b"\n" + prefix).join(lines) + b"\n")
+            else:
+                self.transport.write(b"".join(self._answer(prefix, lines)))
+        if len(self._buffer) > limit + 1 or (
+            len(self._buffer) == limit + 1 and not self._buffer.endswith(b"\r")
+        ):
+            # Too long already, with no end in sight: drop it now rather
+            # than hold it, and drop the rest of it as it comes.
+            self._buffer = b""
+            if not self._discarding:
+                self._discarding = True
+                self._refuse()
+
+    def _answer(self, prefix: bytes, lines: list[bytes]) -> list[bytes]:
+        out = []
+        for line in lines:
+            if self._discarding:
+                # The end of a line already refused.
+                self._discarding = False
+            elif len(line) <= self.maxLineLength or (
+                len(line) == self.maxLineLength + 1 and line.endswith(b"\r")
+            ):
+                out.append(prefix + line + b"\n")
+            else:
+                out.append(self._tooLong)
+                self._logTooLong()
+        return out
+
+    def _refuse(self) -> None:
+        self.transport.write(self._tooLong)
+        self._logTooLong()
+
+    def _logTooLong(self) -> None:
+        self._tooLongLog.warn(
+            "discarded a line longer than {limit} bytes from {peer}",
+            limit=self.maxLineLength,
+            peer=self.transport.getPeer(),
+        )
+
+    def readConnectionLost(self) -> None:
+        """
+        The peer will send no more: answer a last unterminated line, then
+        close once every reply is written.
+        """
+        if self._buffer and not self._discarding:
+            self.transport.write(self._stamper.stamp(self._buffer) + b"\n")
+        self._buffer = b""
+        self.transport.loseConnection()
+
+    def writeConnectionLost(self) -> None:
+        """
+        The peer will read no more: nothing left to do but close.
+        """
+        self.transport.loseConnection()
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self._buffer = b""
+
+
+class TimestampFactory(ServerFactory):
+    """
+    Builds timestamp protocols for a stream service (TCP, TLS, UNIX...).
+
+    Embed it like any factory::
+
+        endpoint = serverFromString(reactor, "tcp:21567")
+        endpoint.listen(TimestampFactory(reactor))
+    """
+
+    def __init__(
+        self,
+        clock: IReactorTime,
+        format: TimeFormat = TimeFormat.CTIME,
+        utc: bool = False,
+        framing: Framing = Framing.RAW,
+        maxLineLength: int = DEFAULT_MAX_LINE_LENGTH,
+    ) -> None:
+        """
+        @param clock: the time to stamp (usually the reactor).
+        @param format: the time format.
+        @param utc: stamp UTC rather than local time.
+        @param framing: L{Framing.RAW} (the classic) or L{Framing.LINE}.
+        @param maxLineLength: the longest line line framing answers.
+        @raise ValueError: if C{maxLineLength} is less than 1.
+        """
+        if maxLineLength < 1:
+            raise ValueError("maxLineLength must be at least 1")
+        self.stamper = Stamper(clock, format, utc)
+        self.framing = framing
+        self.maxLineLength = maxLineLength
+        self._tooLongLog = RateLimitedLog(_log, clock)
+
+    def buildProtocol(self, addr: IAddress | None) -> Protocol:
+        protocol: Protocol
+        if self.framing is Framing.LINE:
+            protocol = LineTimestampProtocol(
+                self.stamper, self.maxLineLength, self._tooLongLog
+            )
+        else:
+            protocol = RawTimestampProtocol(self.stamper)
+        protocol.factory = self
+        return protocol
+
+
+class TimestampDatagramProtocol(DatagramProtocol):
+    """
+    Answers each datagram with one datagram, C{[stamp] data}, to its sender.
+
+    A datagram whose reply would be larger than C{maxReplySize} is not
+    answered; that is logged, at most once every ten seconds with a count.
+    Listen with C{maxPacketSize} of at least C{maxReplySize} (the plugin
+    uses 65536) so that large datagrams are not cut short before they get
+    here.
+    """
+
+    transport: IUDPTransport
+
+    def __init__(
+        self,
+        clock: IReactorTime,
+        format: TimeFormat = TimeFormat.CTIME,
+        utc: bool = False,
+        maxReplySize: int = DEFAULT_MAX_REPLY_SIZE,
+    ) -> None:
+        """
+        @param clock: the time to stamp (usually the reactor).
+        @param format: the time format.
+        @param utc: stamp UTC rather than local time.
+        @param maxReplySize: the largest reply sent, in bytes.
+        """
+        self.stamper = Stamper(clock, format, utc)
+        self.maxReplySize = maxReplySize
+        self._oversizeLog = RateLimitedLog(_log, clock)
+        self._failedLog = RateLimitedLog(_log, clock)
+
+    def datagramReceived(self, datagram: bytes, addr: tuple[str, int]) -> None:
+        reply = self.stamper.stamp(datagram)
+        if len(reply) > self.maxReplySize:
+            self._oversizeLog.warn(
+                "not answering a {size}-byte datagram from {host}:{port}: its "
+                "reply would be larger than {limit} bytes",
+                size=len(datagram),
+                host=addr[0],
+                port=addr[1],
+                limit=self.maxReplySize,
+            )
+            return
+        try:
+            self.transport.write(reply, addr)
+        except (MessageLengthError, OSError) as e:
+            self._failedLog.warn(
+                "could not answer {host}:{port}: {error}",
+                host=addr[0],
+                port=addr[1],
+                error=e,
+            )
