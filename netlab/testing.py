@@ -1,0 +1,110 @@
+"""
+Fakes for testing code that uses netlab, in memory, without sockets or a
+running reactor.
+
+Connect netlab's clients (or your own protocols) to a real netlab server
+factory through a L{MemoryEndpoint}, then call L{MemoryEndpoint.flush} to
+deliver the bytes both ways::
+
+    from twisted.internet.task import Clock
+    from twisted.trial.unittest import SynchronousTestCase
+
+    from netlab.testing import MemoryEndpoint
+    from netlab.timestamp import Framing, TimestampFactory, getTimestamp
+
+    class MyTests(SynchronousTestCase):
+        def test_stamp(self):
+            clock = Clock()
+            endpoint = MemoryEndpoint(
+                TimestampFactory(clock, framing=Framing.LINE)
+            )
+            d = getTimestamp(endpoint, b"hi", Framing.LINE, clock=clock)
+            endpoint.flush()
+            self.assertEqual(self.successResultOf(d).data, b"hi")
+
+Like C{treq.testing}, this is built on Twisted's C{twisted.test.iosim}.
+"""
+
+from __future__ import annotations
+
+from twisted.internet.address import IPv4Address
+from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.error import ConnectionRefusedError
+from twisted.internet.interfaces import (
+    IProtocol,
+    IProtocolFactory,
+    IStreamClientEndpoint,
+)
+from twisted.test import iosim
+from zope.interface import implementer
+
+__all__ = ["MemoryEndpoint"]
+
+
+@implementer(IStreamClientEndpoint)
+class MemoryEndpoint:
+    """
+    A client endpoint whose connections go, in memory, to protocols built by
+    a server factory.
+
+    Nothing moves until L{flush} is called: a test decides when bytes are
+    delivered, and so can look at every state in between.
+
+    @ivar serverFactory: the factory that builds the server side.
+    @ivar refuse: when true, L{connect} fails as if the connection were
+        refused.
+    @ivar servers: the server protocols built so far, oldest first.
+    """
+
+    def __init__(self, serverFactory: IProtocolFactory) -> None:
+        """
+        @param serverFactory: builds the protocol for the server side of
+            each connection, for example a netlab service's factory.
+        """
+        self.serverFactory = serverFactory
+        self.refuse = False
+        self.servers: list[IProtocol] = []
+        self._pumps: list[iosim.IOPump] = []
+        self._nextPort = 40000
+
+    def connect(self, protocolFactory: IProtocolFactory) -> Deferred[IProtocol]:
+        """
+        Connect a client protocol built by C{protocolFactory} to a new
+        server protocol.
+
+        @return: a Deferred that has already fired with the client protocol,
+            or failed with L{ConnectionRefusedError} if L{refuse} is set.
+        """
+        if self.refuse:
+            return fail(ConnectionRefusedError("MemoryEndpoint.refuse is set"))
+        self._nextPort += 1
+        serverAddress = IPv4Address("TCP", "127.0.0.1", 21567)
+        clientAddress = IPv4Address("TCP", "127.0.0.1", self._nextPort)
+        server = self.serverFactory.buildProtocol(clientAddress)
+        client = protocolFactory.buildProtocol(serverAddress)
+        if server is None or client is None:
+            return fail(ConnectionRefusedError("a factory built no protocol"))
+        self.servers.append(server)
+        self._pumps.append(
+            iosim.connect(
+                server,
+                iosim.FakeTransport(
+                    server, True, hostAddress=serverAddress, peerAddress=clientAddress
+                ),
+                client,
+                iosim.FakeTransport(
+                    client, False, hostAddress=clientAddress, peerAddress=serverAddress
+                ),
+                greet=False,
+            )
+        )
+        return succeed(client)
+
+    def flush(self) -> None:
+        """
+        Deliver every byte written so far, both ways, on every connection,
+        until nothing more moves; connections closed by either side are
+        disconnected.
+        """
+        for pump in self._pumps:
+            pump.flush()
