@@ -126,6 +126,7 @@ class TimestampClient(Protocol):
         # and the time of its first stamp.
         self._matched = 0
         self._first: TimestampReply | None = None
+        self._afterStamp = False
 
     def request(self, data: bytes) -> Deferred[TimestampReply]:
         """
@@ -233,30 +234,39 @@ class TimestampClient(Protocol):
             raise MalformedReply("the reply line is far longer than any request")
 
     def _receiveRaw(self) -> None:
+        # The reply is [stamp] piece [stamp] piece ..., the pieces joined
+        # being the request's data: the server stamps each chunk it reads.
+        # A stamp is followed by at least one byte of data (the server never
+        # reads an empty chunk); after that, a "[" may start either a new
+        # stamp or more data, and the data already expected decides.
         while self._buffer:
             if not self._pending:
                 _log.warn("ignoring {n} bytes sent unasked", n=len(self._buffer))
                 self._buffer = b""
                 return
             expected = self._pending[0].data
-            if self._buffer.startswith(b"[") and (
-                self._first is None or not self._continues(expected)
-            ):
-                end = self._buffer.find(b"] ", 0, _MAX_STAMP)
-                if end < 0:
-                    if len(self._buffer) >= _MAX_STAMP:
-                        raise MalformedReply("no stamp at the start of the reply")
-                    return
-                stamp = parseStamp(self._buffer[: end + 2])
-                if self._first is None:
-                    self._first = stamp
-                self._buffer = self._buffer[end + 2 :]
-                continue
             if self._first is None:
-                raise MalformedReply("the reply does not start with a [stamp]")
+                stamp = self._takeStamp()
+                if stamp is None:
+                    return
+                self._first = stamp
+                continue
             n = _commonPrefix(self._buffer, expected, self._matched)
+            if not self._afterStamp and self._buffer.startswith(b"["):
+                end = self._buffer.find(b"] ", 0, _MAX_STAMP)
+                if end >= 0:
+                    if n < end + 2:
+                        # Not the expected data: it has to be a new stamp.
+                        self._takeStamp()
+                        continue
+                elif len(self._buffer) < _MAX_STAMP:
+                    if n < len(self._buffer):
+                        return  # a stamp, not all here yet
+                    if self._matched + n < len(expected):
+                        return  # cannot tell stamp from data yet
             if n == 0:
                 raise MalformedReply("the reply does not echo the request")
+            self._afterStamp = False
             self._matched += n
             self._buffer = self._buffer[n:]
             if self._matched == len(expected):
@@ -266,12 +276,25 @@ class TimestampClient(Protocol):
                 )
                 self._sendNextRaw()
 
-    def _continues(self, expected: bytes) -> bool:
+    def _takeStamp(self) -> TimestampReply | None:
         """
-        Whether the buffer, which starts with C{[}, goes on with the
-        expected data rather than starting a new stamped piece.
+        Take the stamp at the start of the buffer.
+
+        @return: the stamp (as a reply with no data), or L{None} if it has
+            not all arrived yet.
+        @raise MalformedReply: if the buffer does not start with a stamp.
         """
-        return self._matched > 0 and expected.startswith(b"[", self._matched)
+        if not self._buffer.startswith(b"["):
+            raise MalformedReply("the reply does not start with a [stamp]")
+        end = self._buffer.find(b"] ", 0, _MAX_STAMP)
+        if end < 0:
+            if len(self._buffer) >= _MAX_STAMP:
+                raise MalformedReply("no stamp at the start of the reply")
+            return None
+        stamp = parseStamp(self._buffer[: end + 2])
+        self._buffer = self._buffer[end + 2 :]
+        self._afterStamp = True
+        return stamp
 
     def _failFirst(self, reason: Exception) -> None:
         if self._pending:

@@ -1,0 +1,378 @@
+"""
+Tests for L{netlab._cli}: option parsing, usage errors and the interactive
+loop of the C{netlab} command.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+from datetime import datetime
+
+from twisted.internet.defer import Deferred
+from twisted.internet.error import ConnectionDone
+from twisted.internet.testing import StringTransport
+from twisted.python import usage
+from twisted.python.failure import Failure
+from twisted.trial.unittest import SynchronousTestCase
+
+from netlab import _cli
+from netlab._cli import Options, TimestampClientOptions, _Interactive
+from netlab._version import __version__
+from netlab.errors import ConnectionClosed
+from netlab.timestamp import Framing, TimeFormat, TimestampReply
+
+WHEN = datetime(2026, 11, 22, 23, 46, 13)
+
+
+def _reply(data: bytes, format: TimeFormat = TimeFormat.CTIME) -> TimestampReply:
+    return TimestampReply(WHEN, data, format)
+
+
+class OptionsTests(SynchronousTestCase):
+    """
+    Tests for L{Options} and L{TimestampClientOptions}.
+    """
+
+    def _parse(self, *argv: str) -> TimestampClientOptions:
+        options = Options()
+        options.parseOptions(["ts", *argv])
+        self.assertEqual(options.subCommand, "ts")
+        sub = options.subOptions
+        assert isinstance(sub, TimestampClientOptions)
+        return sub
+
+    def test_defaults(self) -> None:
+        """
+        Without options, C{ts} talks to localhost on port 21567 over TCP
+        with raw framing and the default timeouts, interactively.
+        """
+        options = self._parse()
+        self.assertEqual(options["host"], "localhost")
+        self.assertEqual(options["port"], 21567)
+        self.assertIs(options["framing"], Framing.RAW)
+        self.assertEqual(options["timeout"], 10.0)
+        self.assertEqual(options["tries"], 3)
+        self.assertEqual(options["interval"], 1.0)
+        self.assertFalse(options["udp"])
+        self.assertIsNone(options["connect"])
+        self.assertEqual(options["message"], [])
+
+    def test_message(self) -> None:
+        """
+        The words after the options are the message, as bytes.
+        """
+        options = self._parse("hello", "big", "world")
+        self.assertEqual(options["message"], [b"hello", b"big", b"world"])
+
+    def test_hostAndPort(self) -> None:
+        """
+        C{--host}/C{-H} and C{--port}/C{-p} choose the server; the port is
+        an integer.
+        """
+        self.assertEqual(self._parse("--host", "::1")["host"], "::1")
+        self.assertEqual(self._parse("-H", "ts.example")["host"], "ts.example")
+        self.assertEqual(self._parse("--port", "2000")["port"], 2000)
+        self.assertEqual(self._parse("-p", "2001")["port"], 2001)
+
+    def test_badPort(self) -> None:
+        """
+        A port that is not a number is a usage error.
+        """
+        self.assertRaises(usage.UsageError, self._parse, "--port", "http")
+
+    def test_framing(self) -> None:
+        """
+        C{--framing} takes C{raw} or C{line}.
+        """
+        self.assertIs(self._parse("--framing", "line")["framing"], Framing.LINE)
+        self.assertIs(self._parse("--framing", "raw")["framing"], Framing.RAW)
+
+    def test_badFraming(self) -> None:
+        """
+        Any other C{--framing} is a usage error.
+        """
+        self.assertRaises(usage.UsageError, self._parse, "--framing", "lines")
+
+    def test_timeout(self) -> None:
+        """
+        C{--timeout}/C{-t} takes a positive number of seconds.
+        """
+        self.assertEqual(self._parse("--timeout", "2.5")["timeout"], 2.5)
+        self.assertEqual(self._parse("-t", "3")["timeout"], 3.0)
+
+    def test_badTimeout(self) -> None:
+        """
+        A C{--timeout} that is zero, negative or not a number is a usage
+        error.
+        """
+        for value in ["0", "-1", "soon", "nan"]:
+            self.assertRaises(usage.UsageError, self._parse, "--timeout", value)
+
+    def test_udpOptions(self) -> None:
+        """
+        C{--udp} with C{--tries} and C{--interval} chooses UDP and its
+        retransmission.
+        """
+        options = self._parse("--udp", "--tries", "5", "--interval", "0.5")
+        self.assertTrue(options["udp"])
+        self.assertEqual(options["tries"], 5)
+        self.assertEqual(options["interval"], 0.5)
+        self.assertTrue(self._parse("-u")["udp"])
+
+    def test_badTries(self) -> None:
+        """
+        Fewer than one try, or a non-positive interval, is a usage error.
+        """
+        self.assertRaises(usage.UsageError, self._parse, "--tries", "0")
+        self.assertRaises(usage.UsageError, self._parse, "--interval", "0")
+
+    def test_connect(self) -> None:
+        """
+        C{--connect}/C{-c} takes a client endpoint string.
+        """
+        self.assertEqual(
+            self._parse("--connect", "tcp:localhost:21567")["connect"],
+            "tcp:localhost:21567",
+        )
+        self.assertEqual(self._parse("-c", "unix:/tmp/ts")["connect"], "unix:/tmp/ts")
+
+    def test_udpWithConnect(self) -> None:
+        """
+        C{--udp} with C{--connect} is a usage error.
+        """
+        error = self.assertRaises(
+            usage.UsageError, self._parse, "--udp", "--connect", "tcp:h:1"
+        )
+        self.assertIn("--connect", str(error))
+
+    def test_noCommand(self) -> None:
+        """
+        No command is a usage error.
+        """
+        self.assertRaises(usage.UsageError, Options().parseOptions, [])
+
+    def test_unknownCommand(self) -> None:
+        """
+        An unknown command is a usage error.
+        """
+        self.assertRaises(usage.UsageError, Options().parseOptions, ["chat"])
+
+    def test_version(self) -> None:
+        """
+        C{--version} prints the version and exits with status 0.
+        """
+        out = io.StringIO()
+        self.patch(sys, "stdout", out)
+        exit = self.assertRaises(SystemExit, Options().parseOptions, ["--version"])
+        self.assertEqual(exit.code, 0)
+        self.assertEqual(out.getvalue(), f"netlab {__version__}\n")
+
+
+class MainTests(SynchronousTestCase):
+    """
+    Tests for L{_cli.main}'s usage errors, which happen before any reactor
+    runs.
+    """
+
+    def _usageError(self, *argv: str) -> str:
+        err = io.StringIO()
+        self.patch(sys, "stderr", err)
+        exit = self.assertRaises(SystemExit, _cli.main, list(argv))
+        self.assertEqual(exit.code, 2)
+        text = err.getvalue()
+        self.assertEqual(text.count("\n"), 1, text)
+        self.assertTrue(text.endswith("\n"))
+        self.assertTrue(text.startswith("netlab: error: "), text)
+        return text
+
+    def test_noCommand(self) -> None:
+        """
+        No command exits with status 2 and one error line.
+        """
+        self.assertIn("choose a command", self._usageError())
+
+    def test_unknownOption(self) -> None:
+        """
+        An unknown option exits with status 2 and one error line.
+        """
+        self.assertIn("--bogus", self._usageError("ts", "--bogus"))
+
+    def test_udpWithConnect(self) -> None:
+        """
+        C{--udp} with C{--connect} exits with status 2 and one error line.
+        """
+        self._usageError("ts", "--udp", "--connect", "tcp:localhost:21567")
+
+    def test_badTimeout(self) -> None:
+        """
+        A bad C{--timeout} exits with status 2 and one error line.
+        """
+        self._usageError("ts", "--timeout", "0")
+
+    def test_badFraming(self) -> None:
+        """
+        A bad C{--framing} exits with status 2 and one error line.
+        """
+        self._usageError("ts", "--framing", "xml")
+
+    def test_pointsToHelp(self) -> None:
+        """
+        The error line tells where to find help.
+        """
+        self.assertIn("netlab --help", self._usageError("ts", "--port", "x"))
+
+
+class InteractiveTests(SynchronousTestCase):
+    """
+    Tests for L{_Interactive}, the prompt loop over standard input and
+    output.
+    """
+
+    def _loop(
+        self, prompt: bool = True
+    ) -> tuple[
+        _Interactive, StringTransport, list[tuple[bytes, Deferred[TimestampReply]]]
+    ]:
+        asked: list[tuple[bytes, Deferred[TimestampReply]]] = []
+
+        def ask(data: bytes) -> Deferred[TimestampReply]:
+            d: Deferred[TimestampReply] = Deferred()
+            asked.append((data, d))
+            return d
+
+        loop = _Interactive(ask, prompt=prompt)
+        transport = StringTransport()
+        loop.makeConnection(transport)
+        return loop, transport, asked
+
+    def test_prompt(self) -> None:
+        """
+        With a prompt, C{"> "} is shown at the start and after each reply.
+        """
+        loop, transport, asked = self._loop(prompt=True)
+        self.assertEqual(transport.value(), b"> ")
+        loop.dataReceived(b"hello\n")
+        self.assertEqual(transport.value(), b"> ")
+        asked[0][1].callback(_reply(b"hello"))
+        self.assertEqual(transport.value(), b"> [Sun Nov 22 23:46:13 2026] hello\n> ")
+
+    def test_noPrompt(self) -> None:
+        """
+        Without a prompt only the replies are written.
+        """
+        loop, transport, asked = self._loop(prompt=False)
+        loop.dataReceived(b"hello\n")
+        asked[0][1].callback(_reply(b"hello"))
+        self.assertEqual(transport.value(), b"[Sun Nov 22 23:46:13 2026] hello\n")
+        loop.dataReceived(b"\n")
+        self.assertEqual(transport.value(), b"[Sun Nov 22 23:46:13 2026] hello\n")
+
+    def test_replyAsSent(self) -> None:
+        """
+        A reply is printed as the server sent it, in the server's format.
+        """
+        loop, transport, asked = self._loop(prompt=False)
+        loop.dataReceived(b"hi \xff\n")
+        asked[0][1].callback(
+            TimestampReply(
+                datetime.fromtimestamp(0).astimezone(), b"hi \xff", TimeFormat.UNIX
+            )
+        )
+        self.assertEqual(transport.value(), b"[0] hi \xff\n")
+
+    def test_oneReplyPerLine(self) -> None:
+        """
+        Each line is asked in turn, the next only once the reply to the one
+        before is printed.
+        """
+        loop, transport, asked = self._loop(prompt=False)
+        loop.dataReceived(b"one\ntwo\n")
+        self.assertEqual([data for data, d in asked], [b"one"])
+        asked[0][1].callback(_reply(b"one"))
+        self.assertEqual([data for data, d in asked], [b"one", b"two"])
+        asked[1][1].callback(_reply(b"two"))
+        self.assertEqual(
+            transport.value(),
+            b"[Sun Nov 22 23:46:13 2026] one\n[Sun Nov 22 23:46:13 2026] two\n",
+        )
+
+    def test_pausedWhileAsking(self) -> None:
+        """
+        Reading is paused while a reply is awaited and resumed once it is
+        printed.
+        """
+        loop, transport, asked = self._loop()
+        self.assertFalse(loop.paused)
+        loop.dataReceived(b"one\ntwo\n")
+        self.assertTrue(loop.paused)
+        self.assertEqual(transport.producerState, "paused")
+        asked[0][1].callback(_reply(b"one"))
+        # The buffered second line is now being asked.
+        self.assertTrue(loop.paused)
+        self.assertEqual(transport.producerState, "paused")
+        asked[1][1].callback(_reply(b"two"))
+        self.assertFalse(loop.paused)
+        self.assertEqual(transport.producerState, "producing")
+
+    def test_emptyLineEnds(self) -> None:
+        """
+        An empty line ends the loop without asking anything.
+        """
+        loop, transport, asked = self._loop()
+        loop.dataReceived(b"\n")
+        self.assertIsNone(self.successResultOf(loop.done))
+        self.assertEqual(asked, [])
+        self.assertEqual(transport.value(), b"> \n")
+        loop.dataReceived(b"more\n")
+        self.assertEqual(asked, [])
+
+    def test_endOfInputEnds(self) -> None:
+        """
+        End of input with no reply awaited ends the loop.
+        """
+        loop, _, _ = self._loop(prompt=False)
+        self.assertNoResult(loop.done)
+        loop.connectionLost(Failure(ConnectionDone()))
+        self.assertIsNone(self.successResultOf(loop.done))
+
+    def test_endOfInputWaitsForReply(self) -> None:
+        """
+        End of input while a reply is awaited ends the loop once that reply
+        is printed, with no prompt after it.
+        """
+        loop, transport, asked = self._loop()
+        loop.dataReceived(b"last")
+        loop.dataReceived(b"\n")
+        loop.connectionLost(Failure(ConnectionDone()))
+        self.assertNoResult(loop.done)
+        asked[0][1].callback(_reply(b"last"))
+        self.assertIsNone(self.successResultOf(loop.done))
+        self.assertEqual(transport.value(), b"> [Sun Nov 22 23:46:13 2026] last\n\n")
+
+    def test_failedAsk(self) -> None:
+        """
+        A failed request fails the loop with the request's error.
+        """
+        loop, transport, asked = self._loop()
+        loop.dataReceived(b"hello\n")
+        asked[0][1].errback(ConnectionClosed("the server closed the connection"))
+        self.failureResultOf(loop.done, ConnectionClosed)
+        self.assertEqual(transport.value(), b"> ")
+
+    def test_crlf(self) -> None:
+        """
+        A CR before the line feed is not part of the line.
+        """
+        loop, _, asked = self._loop()
+        loop.dataReceived(b"hello\r\n")
+        self.assertEqual([data for data, d in asked], [b"hello"])
+
+    def test_crlfEmptyLineEnds(self) -> None:
+        """
+        A line holding only CR counts as empty and ends the loop.
+        """
+        loop, _, asked = self._loop()
+        loop.dataReceived(b"\r\n")
+        self.assertIsNone(self.successResultOf(loop.done))
+        self.assertEqual(asked, [])

@@ -1,0 +1,71 @@
+"""
+Tests that README.rst stays true: it renders cleanly and documents every
+service, option and command that netlab has.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import docutils.core
+import docutils.utils
+from twisted.python import usage
+from twisted.trial.unittest import SynchronousTestCase
+
+from netlab import _cli, tap
+
+README = Path(__file__).resolve().parent.parent / "README.rst"
+
+
+def _longOptions(options: usage.Options) -> set[str]:
+    names = set(options.longOpt) - {"help", "version"}
+    return {"--" + name.rstrip("=") for name in names}
+
+
+class ReadmeTests(SynchronousTestCase):
+    """
+    README.rst is the newcomer's manual.
+    """
+
+    def setUp(self) -> None:
+        self.text = README.read_text(encoding="utf-8")
+
+    def test_rendersWithoutWarnings(self) -> None:
+        """
+        README.rst is valid reStructuredText: no warning or error.
+        """
+        docutils.core.publish_doctree(
+            self.text,
+            settings_overrides={
+                "report_level": docutils.utils.Reporter.WARNING_LEVEL,
+                "halt_level": docutils.utils.Reporter.WARNING_LEVEL,
+                "warning_stream": False,
+            },
+        )
+
+    def test_twoCommands(self) -> None:
+        """
+        README.rst gives the command that starts the server and the one that
+        runs the tests.
+        """
+        self.assertIn("twistd -n netlab tsserv", self.text)
+        self.assertIn("pip install '.[test]' && .venv/bin/python -m pytest", self.text)
+
+    def test_everyServiceAndOption(self) -> None:
+        """
+        Every twistd sub-command and each of its options is in README.rst.
+        """
+        for name, _, optionsClass, _ in tap.Options.subCommands:
+            self.assertIn(f"``{name}``", self.text)
+            for option in _longOptions(optionsClass()):
+                self.assertIn(option, self.text, f"{name} {option}")
+
+    def test_everyClientCommandAndOption(self) -> None:
+        """
+        Every command of the netlab client and each of its options is in
+        README.rst.
+        """
+        for name, _, optionsClass, _ in _cli.Options.subCommands:
+            self.assertIn(f"netlab {name}", self.text)
+            for option in _longOptions(optionsClass()):
+                self.assertIn(option, self.text, f"netlab {name} {option}")
