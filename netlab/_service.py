@@ -51,13 +51,14 @@ def parseEndpoint(reactor: Any, description: str) -> Any:
     """
     try:
         return serverFromString(reactor, description)
-    except IndexError:
-        # What a systemd: endpoint raises when no socket was passed in.
-        raise StartupError(
-            f"--listen {description}: no socket was passed in by systemd at "
-            "that index; start netlab from a systemd socket unit, or use tcp:"
-        ) from None
     except Exception as e:
+        if description.startswith("systemd:") and isinstance(e, (IndexError, KeyError)):
+            # What a systemd: endpoint raises when no socket was passed in.
+            raise StartupError(
+                f"--listen {description}: no socket was passed in by systemd "
+                "for it; start netlab from a systemd socket unit that provides "
+                "one, or use tcp:"
+            ) from None
         raise StartupError(
             f"--listen {description}: not a usable endpoint ({_reason(e)}); "
             "see 'Endpoint strings' in the README, e.g. tcp:21567"
@@ -131,10 +132,20 @@ class DatagramService(UDPServer):
         try:
             super().privilegedStartService()
         except Exception as e:
-            raise StartupError(
-                f"cannot listen on {self.description}: {_reason(e)} "
-                "(--udp-port, --udp-interface)"
-            ) from e
+            raise self._cannotListen(e) from e
+
+    def startService(self) -> None:
+        # twist starts services without privilegedStartService.
+        try:
+            super().startService()
+        except Exception as e:
+            raise self._cannotListen(e) from e
+
+    def _cannotListen(self, e: Exception) -> StartupError:
+        return StartupError(
+            f"cannot listen on {self.description}: {_reason(e)} "
+            "(--udp-port, --udp-interface)"
+        )
 
 
 class ExitOnStartupError(MultiService):

@@ -1,0 +1,525 @@
+"""
+Tests for L{netlab.tap}: the C{twistd netlab} options and the service that
+L{netlab.tap.makeService} assembles, and the plugin that points twistd there.
+
+Reactor-free: services are built on a L{MemoryReactorClock}.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from twisted.application.service import IService, IServiceMaker
+from twisted.internet.testing import MemoryReactorClock
+from twisted.plugin import IPlugin, getPlugins
+from twisted.python import usage
+from twisted.trial.unittest import SynchronousTestCase
+from zope.interface.verify import verifyObject
+
+from netlab import tap
+from netlab.timestamp import (
+    DEFAULT_MAX_REPLY_SIZE,
+    Framing,
+    TimeFormat,
+    TimestampDatagramProtocol,
+    TimestampFactory,
+)
+
+
+def parse(*args: str) -> tap.Options:
+    """
+    @return: L{tap.Options} that have parsed C{args}.
+    """
+    options = tap.Options()
+    options.parseOptions(list(args))
+    return options
+
+
+class _FakeUDPPort:
+    """
+    What L{_UDPMemoryReactor.listenUDP} returns.
+    """
+
+    def __init__(self, port: int, interface: str) -> None:
+        self.port = port
+        self.interface = interface
+        self.listening = True
+
+    def stopListening(self) -> None:
+        self.listening = False
+
+
+class _UDPMemoryReactor(MemoryReactorClock):
+    """
+    A L{MemoryReactorClock} that also records C{listenUDP} calls, which
+    L{MemoryReactorClock} does not have.
+
+    @ivar udpServers: C{(port, protocol, interface, maxPacketSize)} for each
+        call.
+    @ivar udpPorts: the fake ports returned.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.udpServers: list[tuple[int, Any, str, int]] = []
+        self.udpPorts: list[_FakeUDPPort] = []
+
+    def listenUDP(
+        self, port: int, protocol: Any, interface: str = "", maxPacketSize: int = 8192
+    ) -> _FakeUDPPort:
+        self.udpServers.append((port, protocol, interface, maxPacketSize))
+        self.udpPorts.append(_FakeUDPPort(port, interface))
+        return self.udpPorts[-1]
+
+
+class OptionsTests(SynchronousTestCase):
+    """
+    Tests for L{tap.Options}, the options of C{twistd netlab}.
+    """
+
+    def test_subCommands(self) -> None:
+        """
+        The tsserv and tsuserv sub-commands exist, each with a one-line
+        description.
+        """
+        commands = {command[0]: command for command in tap.Options.subCommands}
+        self.assertEqual(set(commands), {"tsserv", "tsuserv"})
+        for name, _, optionsClass, description in commands.values():
+            self.assertTrue(issubclass(optionsClass, usage.Options), name)
+            self.assertIsInstance(description, str)
+            self.assertTrue(description.strip(), name)
+            self.assertNotIn("\n", description)
+
+    def test_subCommandOptions(self) -> None:
+        """
+        Each sub-command parses into its own options class.
+        """
+        self.assertIsInstance(parse("tsserv").subOptions, tap.TimestampServerOptions)
+        self.assertIsInstance(parse("tsuserv").subOptions, tap.TimestampUDPOptions)
+
+    def test_noSubCommand(self) -> None:
+        """
+        Without a sub-command, parsing fails with a L{usage.UsageError} that
+        names the services to choose from.
+        """
+        error = self.assertRaises(usage.UsageError, parse)
+        self.assertIn("tsserv", str(error))
+        self.assertIn("tsuserv", str(error))
+
+    def test_unknownSubCommand(self) -> None:
+        """
+        An unknown sub-command is a L{usage.UsageError}.
+        """
+        self.assertRaises(usage.UsageError, parse, "nosuchservice")
+
+    def test_tsservDefaults(self) -> None:
+        """
+        tsserv listens on tcp:21567 and stamps raw chunks with the local
+        ctime, with 8192-byte lines, unless told otherwise.
+        """
+        options = parse("tsserv").subOptions
+        self.assertEqual(options["listen"], ["tcp:21567"])
+        self.assertIs(options["format"], TimeFormat.CTIME)
+        self.assertFalse(options["utc"])
+        self.assertIs(options["framing"], Framing.RAW)
+        self.assertEqual(options["max-line-length"], 8192)
+
+    def test_listenRepeatable(self) -> None:
+        """
+        --listen may be given several times; every endpoint is kept, in
+        order, and the default is not added to them.
+        """
+        options = parse(
+            "tsserv", "--listen", "tcp:1234", "--listen", "tcp6:port=1235"
+        ).subOptions
+        self.assertEqual(options["listen"], ["tcp:1234", "tcp6:port=1235"])
+
+    def test_defaultListenNotShared(self) -> None:
+        """
+        Changing one parse's listen list does not change the default seen by
+        the next parse.
+        """
+        parse("tsserv").subOptions["listen"].append("tcp:1")
+        self.assertEqual(parse("tsserv").subOptions["listen"], ["tcp:21567"])
+
+    def test_format(self) -> None:
+        """
+        --format iso and --format unix choose those time formats.
+        """
+        self.assertIs(
+            parse("tsserv", "--format", "iso").subOptions["format"], TimeFormat.ISO
+        )
+        self.assertIs(
+            parse("tsserv", "--format", "unix").subOptions["format"], TimeFormat.UNIX
+        )
+
+    def test_utc(self) -> None:
+        """
+        --utc stamps UTC.
+        """
+        self.assertTrue(parse("tsserv", "--utc").subOptions["utc"])
+
+    def test_framingLine(self) -> None:
+        """
+        --framing line chooses line framing.
+        """
+        self.assertIs(
+            parse("tsserv", "--framing", "line").subOptions["framing"], Framing.LINE
+        )
+
+    def test_maxLineLength(self) -> None:
+        """
+        --max-line-length takes a positive whole number.
+        """
+        options = parse("tsserv", "--max-line-length", "100").subOptions
+        self.assertEqual(options["max-line-length"], 100)
+
+    def test_badFormat(self) -> None:
+        """
+        An unknown --format is a L{usage.UsageError} naming the choices.
+        """
+        error = self.assertRaises(
+            usage.UsageError, parse, "tsserv", "--format", "rfc822"
+        )
+        self.assertIn("ctime", str(error))
+
+    def test_badFraming(self) -> None:
+        """
+        An unknown --framing is a L{usage.UsageError}.
+        """
+        self.assertRaises(usage.UsageError, parse, "tsserv", "--framing", "crlf")
+
+    def test_badMaxLineLength(self) -> None:
+        """
+        --max-line-length 0, a negative number, or a word is a
+        L{usage.UsageError}.
+        """
+        for value in ["0", "-5", "many"]:
+            self.assertRaises(
+                usage.UsageError, parse, "tsserv", "--max-line-length", value
+            )
+
+    def test_tsuservDefaults(self) -> None:
+        """
+        tsuserv listens on UDP port 21567 on every IPv4 address and stamps
+        the local ctime, unless told otherwise.
+        """
+        options = parse("tsuserv").subOptions
+        self.assertEqual(options["udp-port"], 21567)
+        self.assertEqual(options["udp-interface"], "")
+        self.assertIs(options["format"], TimeFormat.CTIME)
+        self.assertFalse(options["utc"])
+
+    def test_tsuservOptions(self) -> None:
+        """
+        --udp-port, --udp-interface, --format and --utc are taken by tsuserv.
+        """
+        options = parse(
+            "tsuserv",
+            "--udp-port",
+            "0",
+            "--udp-interface",
+            "::1",
+            "--format",
+            "unix",
+            "--utc",
+        ).subOptions
+        self.assertEqual(options["udp-port"], 0)
+        self.assertEqual(options["udp-interface"], "::1")
+        self.assertIs(options["format"], TimeFormat.UNIX)
+        self.assertTrue(options["utc"])
+
+    def test_badUDPPort(self) -> None:
+        """
+        A --udp-port outside 0 to 65535, or not a number, is a
+        L{usage.UsageError}.
+        """
+        for value in ["70000", "65536", "-1", "http"]:
+            self.assertRaises(usage.UsageError, parse, "tsuserv", "--udp-port", value)
+
+    def test_udpPortBounds(self) -> None:
+        """
+        --udp-port 65535 is accepted.
+        """
+        self.assertEqual(
+            parse("tsuserv", "--udp-port", "65535").subOptions["udp-port"], 65535
+        )
+
+    def test_tsuservHasNoListen(self) -> None:
+        """
+        --listen belongs to tsserv only.
+        """
+        self.assertRaises(usage.UsageError, parse, "tsuserv", "--listen", "tcp:1")
+
+
+class MakeServiceTests(SynchronousTestCase):
+    """
+    Tests for L{tap.makeService} on a L{MemoryReactorClock}.
+    """
+
+    def test_nothingListensBeforeStart(self) -> None:
+        """
+        makeService only assembles: nothing listens until the service starts.
+        """
+        reactor = MemoryReactorClock()
+        tap.makeService(parse("tsserv", "--listen", "tcp:1234"), reactor)
+        self.assertEqual(reactor.tcpServers, [])
+
+    def test_tsservTwoEndpoints(self) -> None:
+        """
+        tsserv with two --listen makes two listening services which, once
+        started, listen on both ports with a TimestampFactory configured
+        from the options.
+        """
+        reactor = MemoryReactorClock()
+        service = tap.makeService(
+            parse(
+                "tsserv",
+                "--listen",
+                "tcp:1234:interface=127.0.0.1",
+                "--listen",
+                r"tcp6:port=1235:interface=\:\:1",
+                "--framing",
+                "line",
+                "--format",
+                "iso",
+                "--utc",
+                "--max-line-length",
+                "100",
+            ),
+            reactor,
+        )
+        verifyObject(IService, service)
+        self.assertEqual(len(list(service)), 2)
+        service.startService()
+        self.addCleanup(service.stopService)
+        self.assertEqual(
+            [(port, interface) for port, _, _, interface in reactor.tcpServers],
+            [(1234, "127.0.0.1"), (1235, "::1")],
+        )
+        for _, factory, _, _ in reactor.tcpServers:
+            self.assertIsInstance(factory, TimestampFactory)
+            self.assertIs(factory.framing, Framing.LINE)
+            self.assertEqual(factory.maxLineLength, 100)
+            self.assertIs(factory.stamper.format, TimeFormat.ISO)
+            self.assertTrue(factory.stamper.utc)
+            self.assertIs(factory.stamper.clock, reactor)
+
+    def test_tsservDefaults(self) -> None:
+        """
+        tsserv with no options listens on TCP port 21567 on every address,
+        with the classic raw ctime factory.
+        """
+        reactor = MemoryReactorClock()
+        service = tap.makeService(parse("tsserv"), reactor)
+        service.startService()
+        self.addCleanup(service.stopService)
+        [(port, factory, _, interface)] = reactor.tcpServers
+        self.assertEqual((port, interface), (21567, ""))
+        self.assertIs(factory.framing, Framing.RAW)
+        self.assertIs(factory.stamper.format, TimeFormat.CTIME)
+        self.assertFalse(factory.stamper.utc)
+        self.assertEqual(factory.maxLineLength, 8192)
+
+    def test_tsservStartsOnce(self) -> None:
+        """
+        Started the way twistd does (privilegedStartService, then
+        startService), each endpoint listens once, not twice.
+        """
+        reactor = MemoryReactorClock()
+        service = tap.makeService(
+            parse("tsserv", "--listen", "tcp:1234", "--listen", "tcp:1235"), reactor
+        )
+        service.privilegedStartService()
+        service.startService()
+        self.addCleanup(service.stopService)
+        self.assertEqual([entry[0] for entry in reactor.tcpServers], [1234, 1235])
+
+    def test_tsservStops(self) -> None:
+        """
+        The started tsserv service stops, and is no longer running.
+        """
+        reactor = MemoryReactorClock()
+        service = tap.makeService(parse("tsserv", "--listen", "tcp:1234"), reactor)
+        service.startService()
+        self.successResultOf(service.stopService())
+        self.assertFalse(service.running)
+        self.assertFalse(any(child.running for child in service))
+
+    def test_tsuserv(self) -> None:
+        """
+        tsuserv makes one UDP service which, once started, listens on the
+        chosen port and address with a TimestampDatagramProtocol configured
+        from the options, reading datagrams as large as its largest reply.
+        """
+        reactor = _UDPMemoryReactor()
+        service = tap.makeService(
+            parse(
+                "tsuserv",
+                "--udp-port",
+                "4321",
+                "--udp-interface",
+                "127.0.0.1",
+                "--format",
+                "unix",
+                "--utc",
+            ),
+            reactor,
+        )
+        self.assertEqual(len(list(service)), 1)
+        self.assertEqual(reactor.udpServers, [])
+        service.privilegedStartService()
+        service.startService()
+        [(port, protocol, interface, maxPacketSize)] = reactor.udpServers
+        self.assertEqual((port, interface), (4321, "127.0.0.1"))
+        self.assertIsInstance(protocol, TimestampDatagramProtocol)
+        self.assertIs(protocol.stamper.format, TimeFormat.UNIX)
+        self.assertTrue(protocol.stamper.utc)
+        self.assertIs(protocol.stamper.clock, reactor)
+        self.assertEqual(protocol.maxReplySize, DEFAULT_MAX_REPLY_SIZE)
+        self.assertGreaterEqual(maxPacketSize, protocol.maxReplySize)
+        service.stopService()
+        self.assertFalse(reactor.udpPorts[0].listening)
+
+    def test_tsuservDefaults(self) -> None:
+        """
+        tsuserv with no options listens on UDP port 21567 on every IPv4
+        address, stamping the local ctime.
+        """
+        reactor = _UDPMemoryReactor()
+        service = tap.makeService(parse("tsuserv"), reactor)
+        service.startService()
+        self.addCleanup(service.stopService)
+        [(port, protocol, interface, _)] = reactor.udpServers
+        self.assertEqual((port, interface), (21567, ""))
+        self.assertIs(protocol.stamper.format, TimeFormat.CTIME)
+        self.assertFalse(protocol.stamper.utc)
+
+    def assertOneLineExit(self, error: SystemExit, *fragments: str) -> str:
+        """
+        Assert that C{error} carries one line, C{netlab tsserv: error: ...},
+        containing every fragment, and no traceback or bare exception name.
+
+        @return: the line.
+        """
+        self.assertIsInstance(error.code, str)
+        message = str(error.code)
+        self.assertNotIn("\n", message)
+        self.assertTrue(
+            message.startswith("netlab tsserv: error: "), f"message is {message!r}"
+        )
+        self.assertNotIn("Traceback", message)
+        for fragment in fragments:
+            self.assertIn(fragment, message)
+        return message
+
+    def test_malformedPort(self) -> None:
+        """
+        An endpoint string with a port that is not a number ends the process
+        with one line naming it.
+        """
+        error = self.assertRaises(
+            SystemExit,
+            tap.makeService,
+            parse("tsserv", "--listen", "tcp:abc"),
+            MemoryReactorClock(),
+        )
+        self.assertOneLineExit(error, "tcp:abc")
+
+    def test_unknownEndpointType(self) -> None:
+        """
+        An endpoint string of an unknown type ends the process with one line
+        naming it.
+        """
+        error = self.assertRaises(
+            SystemExit,
+            tap.makeService,
+            parse("tsserv", "--listen", "nonsense:1"),
+            MemoryReactorClock(),
+        )
+        self.assertOneLineExit(error, "nonsense:1")
+
+    def test_oneBadEndpointAmongGood(self) -> None:
+        """
+        One bad --listen among good ones ends the process before anything
+        listens.
+        """
+        reactor = MemoryReactorClock()
+        error = self.assertRaises(
+            SystemExit,
+            tap.makeService,
+            parse("tsserv", "--listen", "tcp:1234", "--listen", "tcp:x"),
+            reactor,
+        )
+        self.assertOneLineExit(error, "tcp:x")
+        self.assertEqual(reactor.tcpServers, [])
+
+    def test_systemdWithoutSocket(self) -> None:
+        """
+        A systemd: endpoint when systemd passed in no socket ends the process
+        with one line that says so, not an IndexError.
+        """
+        environ = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith("LISTEN_")
+        }
+        self.patch(os, "environ", environ)
+        error = self.assertRaises(
+            SystemExit,
+            tap.makeService,
+            parse("tsserv", "--listen", "systemd:domain=INET:index=0"),
+            MemoryReactorClock(),
+        )
+        message = self.assertOneLineExit(error, "systemd:domain=INET:index=0")
+        self.assertNotIn("IndexError", message)
+        self.assertIn("no socket", message)
+
+    def test_globalReactor(self) -> None:
+        """
+        Without a reactor argument, makeService assembles the service on the
+        global reactor.
+        """
+        from twisted.internet import reactor
+
+        service = tap.makeService(parse("tsserv", "--listen", "tcp:0"))
+        [child] = list(service)
+        self.assertIs(child.factory.stamper.clock, reactor)
+
+
+class PluginTests(SynchronousTestCase):
+    """
+    Tests for the plugin in C{twisted/plugins/netlab_plugin.py}.
+    """
+
+    def test_plugin(self) -> None:
+        """
+        The plugin is an IPlugin and IServiceMaker named netlab whose options
+        are L{tap.Options}.
+        """
+        from twisted.plugins.netlab_plugin import netlab
+
+        verifyObject(IPlugin, netlab)
+        verifyObject(IServiceMaker, netlab)
+        self.assertEqual(netlab.tapname, "netlab")
+        self.assertTrue(netlab.description)
+        self.assertIs(netlab.options, tap.Options)
+
+    def test_pluginMakesService(self) -> None:
+        """
+        The plugin's makeService builds the same services as
+        L{tap.makeService}.
+        """
+        from twisted.plugins.netlab_plugin import netlab
+
+        service = netlab.makeService(parse("tsserv", "--listen", "tcp:0"))
+        [child] = list(service)
+        self.assertIsInstance(child.factory, TimestampFactory)
+
+    def test_discovered(self) -> None:
+        """
+        Twisted's plugin system finds an IServiceMaker named netlab.
+        """
+        names = [maker.tapname for maker in getPlugins(IServiceMaker)]
+        self.assertIn("netlab", names)
