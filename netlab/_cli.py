@@ -15,18 +15,27 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import CancelledError, Deferred
 from twisted.internet.endpoints import HostnameEndpoint, clientFromString
-from twisted.internet.interfaces import IStreamClientEndpoint, ITransport
+from twisted.internet.interfaces import (
+    IHalfCloseableProtocol,
+    IStreamClientEndpoint,
+    ITransport,
+)
+from twisted.internet.protocol import Protocol
 from twisted.internet.stdio import StandardIO
 from twisted.internet.task import react
 from twisted.protocols.basic import LineReceiver
 from twisted.python import usage
 from twisted.python.failure import Failure
+from twisted.web.iweb import UNKNOWN_LENGTH, IBodyProducer
+from zope.interface import implementer
 
 from netlab._version import __version__
+from netlab.echo import DEFAULT_PORT as ECHO_PORT
+from netlab.echo import connectEcho, echoStream, echoUDP
 from netlab.errors import NetlabError
 from netlab.timestamp import (
     DEFAULT_PORT,
@@ -59,35 +68,19 @@ def _positiveInt(value: str) -> int:
     return number
 
 
-class TimestampClientOptions(usage.Options):
+def _clientParameters(port: int) -> list[list[Any]]:
     """
-    C{netlab ts}: talk to a timestamp server.
+    The options every client command has.
     """
-
-    synopsis = "[options] [MESSAGE...]"
-    longdesc = (
-        "With a MESSAGE, have it stamped and print the reply; without one, "
-        "read lines from standard input, printing one reply per line (an "
-        "empty line or end of input quits). Replies are printed as the "
-        "server sends them: [time] data."
-    )
-    optFlags = [["udp", "u", "Use the UDP timestamp service (tsuserv)."]]
-    optParameters = [
+    return [
         ["host", "H", "localhost", "The server's host name or address."],
-        ["port", "p", DEFAULT_PORT, "The server's port.", int],
+        ["port", "p", port, "The server's port.", int],
         [
             "connect",
             "c",
             None,
             "A Twisted client endpoint string to connect with instead of "
-            "--host/--port (TCP only), e.g. tcp:host=::1:port=21567.",
-        ],
-        [
-            "framing",
-            None,
-            Framing.RAW.value,
-            "The server's --framing: raw (the default server) or line.",
-            Framing,
+            f"--host/--port (TCP only), e.g. tcp:host=::1:port={port}.",
         ],
         [
             "timeout",
@@ -112,13 +105,79 @@ class TimestampClientOptions(usage.Options):
         ],
     ]
 
+
+class _ClientOptions(usage.Options):
+    """
+    What every client command shares: where the server is, and the
+    message words.
+    """
+
     def parseArgs(self, *message: str) -> None:
         self["message"] = [os.fsencode(word) for word in message]
 
     def postOptions(self) -> None:
-        self["framing"] = Framing(self["framing"])
+        super().postOptions()
         if self["udp"] and self["connect"]:
             raise usage.UsageError("--connect is for TCP; use --host and --port")
+
+
+class TimestampClientOptions(_ClientOptions):
+    """
+    C{netlab ts}: talk to a timestamp server.
+    """
+
+    synopsis = "[options] [MESSAGE...]"
+    longdesc = (
+        "With a MESSAGE, have it stamped and print the reply; without one, "
+        "read lines from standard input, printing one reply per line (an "
+        "empty line or end of input quits). Replies are printed as the "
+        "server sends them: [time] data."
+    )
+    optFlags: list[list[Any]] = [
+        ["udp", "u", "Use the UDP timestamp service (tsuserv)."]
+    ]
+    optParameters = [
+        *_clientParameters(DEFAULT_PORT),
+        [
+            "framing",
+            None,
+            Framing.RAW.value,
+            "The server's --framing: raw (the default server) or line.",
+            Framing,
+        ],
+    ]
+
+    def postOptions(self) -> None:
+        super().postOptions()
+        self["framing"] = Framing(self["framing"])
+
+
+class EchoClientOptions(_ClientOptions):
+    """
+    C{netlab echo}: talk to an echo server.
+    """
+
+    synopsis = "[options] [MESSAGE...]"
+    longdesc = (
+        "With a MESSAGE, send it and print the echo. Without one, on a "
+        "terminal (or with --lines), send each line typed and print its echo "
+        "(an empty line or end of input quits); otherwise (or with --pipe) "
+        "copy standard input through the server to standard output, byte for "
+        "byte, and exit once the echo of the last byte has arrived."
+    )
+    optFlags: list[list[Any]] = [
+        ["udp", "u", "Use UDP: one datagram per message or line."],
+        ["lines", "l", "Line by line, even when standard input is not a terminal."],
+        ["pipe", None, "Copy standard input through the server, byte for byte."],
+    ]
+    optParameters = _clientParameters(ECHO_PORT)
+
+    def postOptions(self) -> None:
+        super().postOptions()
+        if self["lines"] and self["pipe"]:
+            raise usage.UsageError("choose one of --lines and --pipe")
+        if self["pipe"] and (self["udp"] or self["message"]):
+            raise usage.UsageError("--pipe is for TCP, reading standard input")
 
 
 class Options(usage.Options):
@@ -128,7 +187,13 @@ class Options(usage.Options):
 
     synopsis = "Usage: netlab COMMAND [options]"
     subCommands: list[list[Any]] = [
-        ["ts", None, TimestampClientOptions, "Have data stamped by a timestamp server."]
+        [
+            "ts",
+            None,
+            TimestampClientOptions,
+            "Have data stamped by a timestamp server.",
+        ],
+        ["echo", None, EchoClientOptions, "Have data echoed by an echo server."],
     ]
 
     def opt_version(self) -> None:
@@ -140,7 +205,7 @@ class Options(usage.Options):
 
     def postOptions(self) -> None:
         if self.subCommand is None:
-            raise usage.UsageError("choose a command: ts")
+            raise usage.UsageError("choose a command: ts, echo")
 
 
 def _show(reply: TimestampReply) -> bytes:
@@ -149,7 +214,8 @@ def _show(reply: TimestampReply) -> bytes:
 
 class _Interactive(LineReceiver):
     """
-    The classic prompt loop, over standard input and output.
+    The classic prompt loop, over standard input and output: each line is
+    asked, and its answer printed, before the next is read.
     """
 
     transport: ITransport
@@ -157,13 +223,23 @@ class _Interactive(LineReceiver):
     delimiter = b"\n"
 
     def __init__(
-        self, ask: Callable[[bytes], Deferred[TimestampReply]], prompt: bool
+        self,
+        ask: Callable[[bytes], Deferred[Any]],
+        prompt: bool,
+        show: Callable[[Any], bytes] = _show,
     ) -> None:
+        """
+        @param ask: sends a line, returns a Deferred of its answer.
+        @param prompt: show the C{> } prompt.
+        @param show: turns an answer into the bytes to print.
+        """
         self._ask = ask
         self._prompt = prompt
+        self._show = show
         self._busy = False
         self._ended = False
         self.done: Deferred[None] = Deferred()
+        self.closed: Deferred[None] = Deferred()
 
     def connectionMade(self) -> None:
         self._showPrompt()
@@ -183,9 +259,9 @@ class _Interactive(LineReceiver):
         self.pauseProducing()
         self._ask(line).addCallbacks(self._answered, self._finish)
 
-    def _answered(self, reply: TimestampReply) -> None:
+    def _answered(self, answer: object) -> None:
         self._busy = False
-        self.transport.write(_show(reply))
+        self.transport.write(self._show(answer))
         if self._ended:
             self._finish(None)
             return
@@ -206,11 +282,48 @@ class _Interactive(LineReceiver):
         self._ended = True
         if not self._busy:
             self._finish(None)
+        if not self.closed.called:
+            self.closed.callback(None)
+
+
+def _endpoint(reactor: Any, options: _ClientOptions) -> IStreamClientEndpoint:
+    if options["connect"]:
+        try:
+            return cast(
+                IStreamClientEndpoint, clientFromString(reactor, options["connect"])
+            )
+        except Exception as e:
+            raise NetlabError(
+                f"--connect {options['connect']}: not a client endpoint string ({e})"
+            ) from None
+    return HostnameEndpoint(reactor, options["host"], options["port"])
+
+
+async def _converse(
+    reactor: Any,
+    options: _ClientOptions,
+    ask: Callable[[bytes], Deferred[Any]],
+    show: Callable[[Any], bytes],
+) -> None:
+    """
+    One-shot with the message words, else line by line from standard input.
+    """
+    if options["message"]:
+        answer = await ask(b" ".join(options["message"]))
+        sys.stdout.buffer.write(show(answer))
+        sys.stdout.buffer.flush()
+        return
+    interactive = _Interactive(ask, prompt=sys.stdin.isatty(), show=show)
+    stdio = StandardIO(interactive, reactor=reactor)
+    try:
+        await interactive.done
+    finally:
+        # Wait until what was printed has been written out.
+        stdio.loseConnection()
+        await interactive.closed
 
 
 async def _timestamp(reactor: Any, options: TimestampClientOptions) -> None:
-    ask: Callable[[bytes], Deferred[TimestampReply]]
-    close: Callable[[], object] = _nothing
     if options["udp"]:
 
         def ask(data: bytes) -> Deferred[TimestampReply]:
@@ -223,47 +336,118 @@ async def _timestamp(reactor: Any, options: TimestampClientOptions) -> None:
                 interval=options["interval"],
             )
 
-    else:
-        endpoint: IStreamClientEndpoint
-        if options["connect"]:
-            try:
-                endpoint = clientFromString(reactor, options["connect"])
-            except Exception as e:
-                raise NetlabError(
-                    f"--connect {options['connect']}: not a client endpoint "
-                    f"string ({e})"
-                ) from None
-        else:
-            endpoint = HostnameEndpoint(reactor, options["host"], options["port"])
-        client = await connectTimestamp(
-            endpoint, options["framing"], options["timeout"], reactor
-        )
-        ask = client.request
-        close = client.close
-
+        await _converse(reactor, options, ask, _show)
+        return
+    client = await connectTimestamp(
+        _endpoint(reactor, options), options["framing"], options["timeout"], reactor
+    )
     try:
-        if options["message"]:
-            reply = await ask(b" ".join(options["message"]))
-            sys.stdout.buffer.write(_show(reply))
-            sys.stdout.buffer.flush()
-        else:
-            interactive = _Interactive(ask, prompt=sys.stdin.isatty())
-            stdio = StandardIO(interactive, reactor=reactor)
-            try:
-                await interactive.done
-            finally:
-                stdio.loseConnection()
+        await _converse(reactor, options, client.request, _show)
     finally:
-        await Deferred.fromCoroutine(_maybeAwait(close()))
+        await client.close()
 
 
-def _nothing() -> None:
-    return None
+def _line(data: bytes) -> bytes:
+    return data + b"\n"
 
 
-async def _maybeAwait(result: object) -> None:
-    if isinstance(result, Deferred):
-        await result
+@implementer(IBodyProducer, IHalfCloseableProtocol)
+class _StandardInput(Protocol):
+    """
+    Standard input as a body producer, read by the reactor; standard output
+    is the consumer of the echo, through the same L{StandardIO}.
+    """
+
+    length = UNKNOWN_LENGTH
+
+    def __init__(self, reactor: Any) -> None:
+        self.stdio = StandardIO(self, reactor=reactor)
+        self.stdio.pauseProducing()
+        self._consumer: Any = None
+        self._read: Deferred[None] = Deferred()
+        self.closed: Deferred[None] = Deferred()
+        self.stream: Deferred[int] | None = None
+        self.outputClosed = False
+
+    def startProducing(self, consumer: Any) -> Deferred[None]:
+        self._consumer = consumer
+        self.stdio.resumeProducing()
+        return self._read
+
+    def dataReceived(self, data: bytes) -> None:
+        self._consumer.write(data)
+
+    def readConnectionLost(self) -> None:
+        if not self._read.called:
+            self._read.callback(None)
+
+    def writeConnectionLost(self) -> None:
+        """
+        Standard output was closed: the echo has nowhere to go.
+        """
+        self.outputClosed = True
+        if not self.closed.called:
+            self.closed.callback(None)
+        if self.stream is not None:
+            self.stream.cancel()
+
+    def connectionLost(self, reason: Failure | None = None) -> None:
+        self.readConnectionLost()
+        if not self.closed.called:
+            self.closed.callback(None)
+
+    def pauseProducing(self) -> None:
+        self.stdio.pauseProducing()
+
+    def resumeProducing(self) -> None:
+        self.stdio.resumeProducing()
+
+    def stopProducing(self) -> None:
+        self.stdio.stopProducing()
+
+
+async def _echo(reactor: Any, options: EchoClientOptions) -> None:
+    if options["udp"]:
+
+        def ask(data: bytes) -> Deferred[bytes]:
+            return echoUDP(
+                options["host"],
+                options["port"],
+                data,
+                reactor=reactor,
+                tries=options["tries"],
+                interval=options["interval"],
+            )
+
+        await _converse(reactor, options, ask, _line)
+        return
+    endpoint = _endpoint(reactor, options)
+    pipe = options["pipe"] or not (
+        options["lines"] or options["message"] or sys.stdin.isatty()
+    )
+    if pipe:
+        stdin = _StandardInput(reactor)
+        try:
+            stdin.stream = echoStream(
+                endpoint, stdin, stdin.stdio, options["timeout"], reactor
+            )
+            await stdin.stream
+        except CancelledError:
+            if not stdin.outputClosed:
+                raise
+            raise NetlabError(
+                "standard output was closed before all of the echo was written"
+            ) from None
+        finally:
+            # Wait until all of the echo has been written out.
+            stdin.stdio.loseConnection()
+            await stdin.closed
+        return
+    client = await connectEcho(endpoint, options["timeout"], reactor)
+    try:
+        await _converse(reactor, options, client.request, _line)
+    finally:
+        await client.close()
 
 
 def _fail(message: str, code: int) -> SystemExit:
@@ -274,7 +458,10 @@ def _fail(message: str, code: int) -> SystemExit:
 def _run(reactor: Any, options: Options) -> Deferred[None]:
     async def run() -> None:
         try:
-            await _timestamp(reactor, options.subOptions)
+            if options.subCommand == "echo":
+                await _echo(reactor, options.subOptions)
+            else:
+                await _timestamp(reactor, options.subOptions)
         except NetlabError as e:
             raise _fail(str(e), EXIT_FAILED) from None
         except ValueError as e:

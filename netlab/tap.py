@@ -16,6 +16,15 @@ from twisted.application.service import IService, MultiService
 from twisted.python import usage
 
 from netlab._service import DatagramService, EndpointService, ExitOnStartupError
+from netlab._udpguard import (
+    DEFAULT_GLOBAL_BURST,
+    DEFAULT_GLOBAL_RATE,
+    DEFAULT_SOURCE_BURST,
+    DEFAULT_SOURCE_RATE,
+    DatagramGuard,
+)
+from netlab.echo import DEFAULT_PORT as ECHO_PORT
+from netlab.echo import EchoDatagramProtocol, EchoFactory
 from netlab.errors import StartupError
 from netlab.timestamp import (
     DEFAULT_MAX_LINE_LENGTH,
@@ -27,7 +36,13 @@ from netlab.timestamp import (
     TimestampFactory,
 )
 
-__all__ = ["Options", "TimestampServerOptions", "TimestampUDPOptions", "makeService"]
+__all__ = [
+    "EchoOptions",
+    "Options",
+    "TimestampServerOptions",
+    "TimestampUDPOptions",
+    "makeService",
+]
 
 
 def _choice(kind: type[enum.Enum]) -> Callable[[str], enum.Enum]:
@@ -84,19 +99,67 @@ class _StreamOptions(usage.Options):
             self["listen"] = list(self.defaultListen)
 
 
-class _DatagramOptions(usage.Options):
-    """
-    C{--udp-port} and C{--udp-interface}, for services that take datagrams.
-    """
+def _rate(value: str) -> float:
+    number = float(value)
+    if not number >= 0:
+        raise ValueError(f"{value} is not a rate (0 or more per second)")
+    return number
 
-    optParameters: list[list[Any]] = [
-        ["udp-port", None, DEFAULT_PORT, "The UDP port to listen on.", _port],
+
+_rate.coerceDoc = "Per second; 0 for no limit."  # type: ignore[attr-defined]
+
+
+def _burst(value: str) -> float:
+    number = float(value)
+    if not number >= 1:
+        raise ValueError(f"{value} is not a burst size (1 or more)")
+    return number
+
+
+_burst.coerceDoc = "At least 1."  # type: ignore[attr-defined]
+
+
+def _datagramParameters(port: int) -> list[list[Any]]:
+    """
+    The options of a service that takes datagrams: where it listens, and
+    its L{DatagramGuard}'s rates.
+    """
+    return [
+        ["udp-port", None, port, "The UDP port to listen on.", _port],
         [
             "udp-interface",
             None,
             "",
             "The local address to bind for UDP: empty for every IPv4 address, "
             ":: for IPv6.",
+        ],
+        [
+            "udp-rate",
+            None,
+            DEFAULT_SOURCE_RATE,
+            "Datagrams answered per second for one source address, on average.",
+            _rate,
+        ],
+        [
+            "udp-burst",
+            None,
+            DEFAULT_SOURCE_BURST,
+            "Datagrams answered for one source address in a burst.",
+            _burst,
+        ],
+        [
+            "udp-global-rate",
+            None,
+            DEFAULT_GLOBAL_RATE,
+            "Datagrams answered per second in all, on average.",
+            _rate,
+        ],
+        [
+            "udp-global-burst",
+            None,
+            DEFAULT_GLOBAL_BURST,
+            "Datagrams answered in all in a burst.",
+            _burst,
         ],
     ]
 
@@ -159,16 +222,41 @@ class TimestampServerOptions(_StreamOptions, _TimestampOptions):
     ]
 
 
-class TimestampUDPOptions(_DatagramOptions, _TimestampOptions):
+class TimestampUDPOptions(_TimestampOptions):
     """
     C{twistd netlab tsuserv}: the timestamp service over UDP.
     """
+
+    optParameters = _datagramParameters(DEFAULT_PORT)
 
     synopsis = "[--udp-port N] [--udp-interface ADDR] [--format FORMAT] [--utc]"
     longdesc = (
         "Answer each datagram with one datagram, '[<time>] <data>', as the "
         "classic tsUserv does. Listens on UDP port 21567 unless told otherwise."
     )
+
+
+class EchoOptions(_StreamOptions):
+    """
+    C{twistd netlab echo}: the echo service over TCP and UDP.
+    """
+
+    synopsis = "[--listen ENDPOINT]... [--udp-port N] [--no-tcp | --no-udp]"
+    longdesc = (
+        "Send back every byte received, in order (RFC 862), over TCP and UDP. "
+        f"Listens on TCP and UDP port {ECHO_PORT} unless told otherwise."
+    )
+    defaultListen = [f"tcp:{ECHO_PORT}"]
+    optFlags: list[list[Any]] = [
+        ["no-tcp", None, "Do not serve TCP (ignore --listen)."],
+        ["no-udp", None, "Do not serve UDP."],
+    ]
+    optParameters = _datagramParameters(ECHO_PORT)
+
+    def postOptions(self) -> None:
+        super().postOptions()
+        if self["no-tcp"] and self["no-udp"]:
+            raise usage.UsageError("--no-tcp and --no-udp leave nothing to serve")
 
 
 class Options(usage.Options):
@@ -191,6 +279,12 @@ class Options(usage.Options):
             None,
             TimestampUDPOptions,
             "Timestamp server over UDP: answers each datagram with '[time] data'.",
+        ],
+        [
+            "echo",
+            None,
+            EchoOptions,
+            "Echo server (RFC 862) over TCP and UDP: sends back what it gets.",
         ],
     ]
 
@@ -236,6 +330,7 @@ def _tsuserv(options: usage.Options, reactor: Any) -> list[IService]:
         format=options["format"],
         utc=options["utc"],
         maxReplySize=DEFAULT_MAX_REPLY_SIZE,
+        guard=_guard(options, reactor),
     )
     return [
         DatagramService(
@@ -247,9 +342,41 @@ def _tsuserv(options: usage.Options, reactor: Any) -> list[IService]:
     ]
 
 
+def _guard(options: usage.Options, reactor: Any) -> DatagramGuard:
+    return DatagramGuard(
+        reactor,
+        sourceRate=options["udp-rate"],
+        sourceBurst=options["udp-burst"],
+        globalRate=options["udp-global-rate"],
+        globalBurst=options["udp-global-burst"],
+    )
+
+
+def _echo(options: usage.Options, reactor: Any) -> list[IService]:
+    services: list[IService] = []
+    if not options["no-tcp"]:
+        factory = EchoFactory()
+        services.extend(
+            EndpointService(reactor, description, factory)
+            for description in options["listen"]
+        )
+    if not options["no-udp"]:
+        protocol = EchoDatagramProtocol(reactor, _guard(options, reactor))
+        services.append(
+            DatagramService(
+                reactor,
+                options["udp-port"],
+                protocol,
+                interface=options["udp-interface"],
+            )
+        )
+    return services
+
+
 _SERVICES: dict[str, Callable[[usage.Options, Any], list[IService]]] = {
     "tsserv": _tsserv,
     "tsuserv": _tsuserv,
+    "echo": _echo,
 }
 
 

@@ -14,18 +14,13 @@ from typing import Any, cast
 
 import attrs
 from twisted.internet import error
-from twisted.internet.abstract import isIPAddress, isIPv6Address
 from twisted.internet.defer import CancelledError, Deferred, succeed
 from twisted.internet.interfaces import (
-    IDelayedCall,
     IReactorTime,
-    IReactorUDP,
     IStreamClientEndpoint,
     ITCPTransport,
-    IUDPTransport,
 )
 from twisted.internet.protocol import (
-    DatagramProtocol,
     Factory,
     Protocol,
     connectionDone,
@@ -33,6 +28,7 @@ from twisted.internet.protocol import (
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from netlab._udpclient import globalReactor, requestDatagram
 from netlab.errors import (
     ConnectFailed,
     ConnectionClosed,
@@ -74,12 +70,6 @@ More than the longest stamp in any format, with its brackets.
 """
 
 _log = Logger()
-
-
-def _globalReactor() -> Any:
-    from twisted.internet import reactor
-
-    return reactor
 
 
 @attrs.define(eq=False)
@@ -150,7 +140,7 @@ class TimestampClient(Protocol):
         if self._lost is not None:
             pending.deferred.errback(ConnectionClosed(self._whyLost))
             return pending.deferred
-        clock = self._clock or _globalReactor()
+        clock = self._clock or globalReactor()
         pending.deferred.addTimeout(self.timeout, clock, self._timedOut)
         if self.framing is Framing.LINE:
             self._pending.append(pending)
@@ -360,7 +350,7 @@ def connectTimestamp(
     @return: a Deferred that fires with a connected L{TimestampClient}, or
         fails with L{ConnectFailed} or L{RequestTimedOut}.
     """
-    clock = clock or _globalReactor()
+    clock = clock or globalReactor()
     factory = Factory.forProtocol(lambda: TimestampClient(framing, timeout, clock))
     d = cast("Deferred[TimestampClient]", endpoint.connect(factory))
     d.addTimeout(
@@ -405,94 +395,6 @@ def getTimestamp(
     return Deferred.fromCoroutine(once())
 
 
-class _DatagramRequest(DatagramProtocol):
-    transport: IUDPTransport
-
-    def __init__(
-        self,
-        data: bytes,
-        address: tuple[str, int],
-        clock: IReactorTime,
-        tries: int,
-        interval: float,
-    ) -> None:
-        self._data = data
-        self._address = address
-        self._clock = clock
-        self._triesLeft = tries
-        self._tries = tries
-        self._interval = interval
-        self._timer: IDelayedCall | None = None
-        self._done = False
-        self.deferred: Deferred[TimestampReply] = Deferred(lambda d: self._cancel())
-
-    def startProtocol(self) -> None:
-        self.transport.connect(*self._address)
-        self._send()
-
-    def _send(self) -> None:
-        if self._triesLeft == 0:
-            host, port = self._address
-            self._finish(
-                RequestTimedOut(
-                    f"no reply from {host}:{port} over UDP after {self._tries} "
-                    f"tries in {self._tries * self._interval:g}s"
-                )
-            )
-            return
-        self._triesLeft -= 1
-        self._timer = self._clock.callLater(self._interval, self._send)
-        try:
-            self.transport.write(self._data, None)
-        except (error.MessageLengthError, OSError) as e:
-            self._finish(ConnectFailed(f"could not send the request: {e}"))
-
-    def datagramReceived(self, datagram: bytes, addr: Any) -> None:
-        try:
-            reply = parseStamp(datagram)
-            if reply.data != self._data:
-                raise MalformedReply("the reply does not echo the request", datagram)
-        except MalformedReply as e:
-            self._finish(e)
-        else:
-            self._finish(reply)
-
-    def connectionRefused(self) -> None:
-        host, port = self._address
-        self._finish(
-            ConnectFailed(f"nothing answers on UDP {host}:{port} (port unreachable)")
-        )
-
-    def stopProtocol(self) -> None:
-        # The reactor closes a connected UDP socket that reports an error it
-        # cannot read past, as Linux does after an ICMP port unreachable.
-        host, port = self._address
-        self._finish(
-            ConnectFailed(f"nothing answers on UDP {host}:{port} (port unreachable)")
-        )
-
-    def _cancel(self) -> None:
-        self._done = True
-        self._stop()
-
-    def _stop(self) -> None:
-        if self._timer is not None and self._timer.active():
-            self._timer.cancel()
-        self._timer = None
-        if self.transport is not None:
-            self.transport.stopListening()
-
-    def _finish(self, result: TimestampReply | Exception) -> None:
-        if self._done:
-            return
-        self._done = True
-        self._stop()
-        if isinstance(result, Exception):
-            self.deferred.errback(result)
-        else:
-            self.deferred.callback(result)
-
-
 def getTimestampUDP(
     host: str,
     port: int,
@@ -521,29 +423,11 @@ def getTimestampUDP(
         unreachable) or L{MalformedReply}.
     @raise ValueError: if C{tries} is less than 1.
     """
-    if tries < 1:
-        raise ValueError("tries must be at least 1")
-    if reactor is None:
-        reactor = _globalReactor()
-    udp = cast(IReactorUDP, reactor)
 
-    def send(address: str) -> Deferred[TimestampReply]:
-        protocol = _DatagramRequest(data, (address, port), reactor, tries, interval)
-        interface = "::" if isIPv6Address(address) else "0.0.0.0"
-        try:
-            udp.listenUDP(0, protocol, interface=interface, maxPacketSize=65536)
-        except error.CannotListenError as e:
-            raise ConnectFailed(f"could not open a UDP socket: {e}") from e
-        return protocol.deferred
+    def accept(datagram: bytes) -> TimestampReply:
+        reply = parseStamp(datagram)
+        if reply.data != data:
+            raise MalformedReply("the reply does not echo the request", datagram)
+        return reply
 
-    async def request() -> TimestampReply:
-        if isIPAddress(host) or isIPv6Address(host):
-            address = host
-        else:
-            try:
-                address = await reactor.resolve(host)
-            except error.DNSLookupError as e:
-                raise ConnectFailed(f"could not look up {host!r}: {e}") from e
-        return await send(address)
-
-    return Deferred.fromCoroutine(request())
+    return requestDatagram(host, port, data, accept, reactor, tries, interval)

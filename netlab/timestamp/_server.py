@@ -7,16 +7,13 @@ from __future__ import annotations
 
 import enum
 
-from twisted.internet.error import MessageLengthError
 from twisted.internet.interfaces import (
     IAddress,
     IHalfCloseableProtocol,
     IReactorTime,
     ITCPTransport,
-    IUDPTransport,
 )
 from twisted.internet.protocol import (
-    DatagramProtocol,
     Protocol,
     ServerFactory,
     connectionDone,
@@ -27,6 +24,8 @@ from zope.interface import implementer
 
 from netlab._flow import pauseReadingWhenBacklogged
 from netlab._ratelog import RateLimitedLog
+from netlab._udpguard import DatagramGuard
+from netlab._udpserver import GuardedDatagramProtocol
 from netlab.timestamp._format import Stamper, TimeFormat
 
 __all__ = [
@@ -264,9 +263,12 @@ class TimestampFactory(ServerFactory):
         return protocol
 
 
-class TimestampDatagramProtocol(DatagramProtocol):
+class TimestampDatagramProtocol(GuardedDatagramProtocol):
     """
-    Answers each datagram with one datagram, C{[stamp] data}, to its sender.
+    Answers each datagram with one datagram, C{[stamp] data}, to its sender,
+    unless its L{DatagramGuard} refuses it (privileged or own source port,
+    a source that is not a single host, over a rate: see
+    L{netlab._udpguard}).
 
     A datagram whose reply would be larger than C{maxReplySize} is not
     answered; that is logged, at most once every ten seconds with a count.
@@ -275,27 +277,30 @@ class TimestampDatagramProtocol(DatagramProtocol):
     here.
     """
 
-    transport: IUDPTransport
-
     def __init__(
         self,
         clock: IReactorTime,
         format: TimeFormat = TimeFormat.CTIME,
         utc: bool = False,
         maxReplySize: int = DEFAULT_MAX_REPLY_SIZE,
+        guard: DatagramGuard | None = None,
     ) -> None:
         """
         @param clock: the time to stamp (usually the reactor).
         @param format: the time format.
         @param utc: stamp UTC rather than local time.
         @param maxReplySize: the largest reply sent, in bytes.
+        @param guard: decides which datagrams are answered; a
+            L{DatagramGuard} with its defaults if L{None}.
         """
+        super().__init__(clock, guard)
         self.stamper = Stamper(clock, format, utc)
         self.maxReplySize = maxReplySize
         self._oversizeLog = RateLimitedLog(_log, clock)
-        self._failedLog = RateLimitedLog(_log, clock)
 
     def datagramReceived(self, datagram: bytes, addr: tuple[str, int]) -> None:
+        if not self.admit(addr[0], addr[1]):
+            return
         reply = self.stamper.stamp(datagram)
         if len(reply) > self.maxReplySize:
             self._oversizeLog.warn(
@@ -307,12 +312,4 @@ class TimestampDatagramProtocol(DatagramProtocol):
                 limit=self.maxReplySize,
             )
             return
-        try:
-            self.transport.write(reply, addr)
-        except (MessageLengthError, OSError) as e:
-            self._failedLog.warn(
-                "could not answer {host}:{port}: {error}",
-                host=addr[0],
-                port=addr[1],
-                error=e,
-            )
+        self.sendReply(reply, addr)

@@ -1,0 +1,76 @@
+"""
+The echo server (RFC 862): TCP with flow control and half-close, and UDP
+behind the reflection guard.
+"""
+
+from __future__ import annotations
+
+from twisted.internet.interfaces import IHalfCloseableProtocol, ITCPTransport
+from twisted.internet.protocol import Protocol, ServerFactory
+from zope.interface import implementer
+
+from netlab._flow import pauseReadingWhenBacklogged
+from netlab._udpserver import GuardedDatagramProtocol
+
+__all__ = ["DEFAULT_PORT", "EchoDatagramProtocol", "EchoFactory", "EchoProtocol"]
+
+DEFAULT_PORT = 21568
+"""
+netlab's echo port, for TCP and UDP.  RFC 862's port 7 needs privileges.
+"""
+
+
+@implementer(IHalfCloseableProtocol)
+class EchoProtocol(Protocol):
+    """
+    Sends back every byte it receives, in order.
+
+    It reads no faster than its peer takes the echo: once the echo waiting
+    to be sent passes the transport's buffer size, reading stops until it
+    has drained.  When the peer shuts down its sending side, the rest of
+    the echo is sent and the connection closed.
+    """
+
+    transport: ITCPTransport
+
+    def connectionMade(self) -> None:
+        pauseReadingWhenBacklogged(self.transport)
+
+    def dataReceived(self, data: bytes) -> None:
+        self.transport.write(data)
+
+    def readConnectionLost(self) -> None:
+        """
+        The peer will send no more: close once all of the echo is sent.
+        """
+        self.transport.loseConnection()
+
+    def writeConnectionLost(self) -> None:
+        """
+        The peer will read no more: there is nothing left to do.
+        """
+        self.transport.loseConnection()
+
+
+class EchoFactory(ServerFactory):
+    """
+    Builds L{EchoProtocol}s, for any stream endpoint::
+
+        serverFromString(reactor, "tcp:21568").listen(EchoFactory())
+    """
+
+    protocol = EchoProtocol
+
+
+class EchoDatagramProtocol(GuardedDatagramProtocol):
+    """
+    Sends each datagram back to its sender, unchanged, unless its
+    L{DatagramGuard} refuses it (see L{netlab._udpguard}).
+
+    Listen with a C{maxPacketSize} of 65536 (the plugin does) so that large
+    datagrams come back whole.
+    """
+
+    def datagramReceived(self, datagram: bytes, addr: tuple[str, int]) -> None:
+        if self.admit(addr[0], addr[1]):
+            self.sendReply(datagram, addr)
