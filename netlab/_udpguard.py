@@ -133,6 +133,7 @@ class DatagramGuard:
         if sourceBurst < 1 or globalBurst < 1:
             raise ValueError("a burst must be at least 1")
         self._clock = clock
+        self._seconds = clock.seconds
         self.sourceRate = sourceRate
         self.sourceBurst = sourceBurst
         self.globalRate = globalRate
@@ -155,29 +156,34 @@ class DatagramGuard:
         @return: L{True} to answer it; L{False} if it was refused (and
             counted and maybe logged).
         """
-        if port < 1024:
-            return self._refuse(Refusal.PRIVILEGED_PORT, host, port)
-        if port == self.ownPort:
-            return self._refuse(Refusal.OWN_PORT, host, port)
+        # This runs for every datagram: it is written for speed.
+        if port < 1024 or port == self.ownPort:
+            return self._refuse(
+                Refusal.PRIVILEGED_PORT if port < 1024 else Refusal.OWN_PORT,
+                host,
+                port,
+            )
         bucket = self._sources.get(host)
         if bucket is None:
             bucket = self._track(host)
         if bucket is _BANNED:
             return self._refuse(Refusal.NOT_UNICAST, host, port)
-        if not (self.sourceRate or self.globalRate):
+        globalRate = self.globalRate
+        sourceRate = self.sourceRate
+        if not (sourceRate or globalRate):
             return True
-        now = self._clock.seconds()
+        now = self._seconds()
         globalTokens = self._globalTokens
-        if self.globalRate:
-            globalTokens += (now - self._globalLast) * self.globalRate
+        if globalRate:
+            globalTokens += (now - self._globalLast) * globalRate
             if globalTokens > self.globalBurst:
                 globalTokens = self.globalBurst
             self._globalLast = now
             if globalTokens < 1:
                 self._globalTokens = globalTokens
                 return self._refuse(Refusal.GLOBAL_RATE, host, port)
-        if self.sourceRate:
-            tokens = bucket[0] + (now - bucket[1]) * self.sourceRate
+        if sourceRate:
+            tokens = bucket[0] + (now - bucket[1]) * sourceRate
             if tokens > self.sourceBurst:
                 tokens = self.sourceBurst
             bucket[1] = now

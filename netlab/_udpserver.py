@@ -71,9 +71,15 @@ class GuardedDatagramProtocol(DatagramProtocol):
         try:
             self._sendto(reply, addr)
         except (OSError, MessageLengthError) as e:
-            self._failedLog.warn(
-                "could not answer {host}:{port}: {error}",
-                host=addr[0],
-                port=addr[1],
-                error=e,
-            )
+            self.sendFailed(addr, e)
+
+    def sendFailed(self, addr: tuple[str, int], error: Exception) -> None:
+        """
+        Log, at a bounded rate, that a reply to C{addr} could not be sent.
+        """
+        self._failedLog.warn(
+            "could not answer {host}:{port}: {error}",
+            host=addr[0],
+            port=addr[1],
+            error=error,
+        )

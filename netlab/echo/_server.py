@@ -5,11 +5,12 @@ behind the reflection guard.
 
 from __future__ import annotations
 
+from twisted.internet.error import MessageLengthError
 from twisted.internet.interfaces import IHalfCloseableProtocol, ITCPTransport
 from twisted.internet.protocol import Protocol, ServerFactory
 from zope.interface import implementer
 
-from netlab._flow import pauseReadingWhenBacklogged
+from netlab._flow import directWriter, pauseReadingWhenBacklogged
 from netlab._udpserver import GuardedDatagramProtocol
 
 __all__ = ["DEFAULT_PORT", "EchoDatagramProtocol", "EchoFactory", "EchoProtocol"]
@@ -33,11 +34,16 @@ class EchoProtocol(Protocol):
 
     transport: ITCPTransport
 
+    def _write(self, data: bytes) -> None:
+        # Until connectionMade picks a direct writer.
+        self.transport.write(data)
+
     def connectionMade(self) -> None:
         pauseReadingWhenBacklogged(self.transport)
+        self._write = directWriter(self.transport)  # type: ignore[method-assign,assignment]
 
     def dataReceived(self, data: bytes) -> None:
-        self.transport.write(data)
+        self._write(data)
 
     def readConnectionLost(self) -> None:
         """
@@ -73,4 +79,7 @@ class EchoDatagramProtocol(GuardedDatagramProtocol):
 
     def datagramReceived(self, datagram: bytes, addr: tuple[str, int]) -> None:
         if self.admit(addr[0], addr[1]):
-            self.sendReply(datagram, addr)
+            try:
+                self._sendto(datagram, addr)
+            except (OSError, MessageLengthError) as e:
+                self.sendFailed(addr, e)

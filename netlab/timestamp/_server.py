@@ -22,7 +22,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from netlab._flow import pauseReadingWhenBacklogged
+from netlab._flow import directWriter, pauseReadingWhenBacklogged
 from netlab._ratelog import RateLimitedLog
 from netlab._udpguard import DatagramGuard
 from netlab._udpserver import GuardedDatagramProtocol
@@ -91,11 +91,16 @@ class RawTimestampProtocol(Protocol):
         """
         self._stamper = stamper
 
+    def _write(self, data: bytes) -> None:
+        # Until connectionMade picks a direct writer.
+        self.transport.write(data)
+
     def connectionMade(self) -> None:
         pauseReadingWhenBacklogged(self.transport)
+        self._write = directWriter(self.transport)  # type: ignore[method-assign,assignment]
 
     def dataReceived(self, data: bytes) -> None:
-        self.transport.write(self._stamper.stamp(data))
+        self._write(self._stamper.stamp(data))
 
     def readConnectionLost(self) -> None:
         """
@@ -146,8 +151,13 @@ class LineTimestampProtocol(Protocol):
             b"error: line longer than %d bytes; it was discarded\n" % maxLineLength
         )
 
+    def _write(self, data: bytes) -> None:
+        # Until connectionMade picks a direct writer.
+        self.transport.write(data)
+
     def connectionMade(self) -> None:
         pauseReadingWhenBacklogged(self.transport)
+        self._write = directWriter(self.transport)  # type: ignore[method-assign,assignment]
 
     def dataReceived(self, data: bytes) -> None:
         if self._buffer:
@@ -159,9 +169,9 @@ class LineTimestampProtocol(Protocol):
             prefix = self._stamper.prefix()
             if not self._discarding and max(map(len, lines)) <= limit:
                 # The common case, in one join: every line fits.
-                self.transport.write(prefix + (b"\n" + prefix).join(lines) + b"\n")
+                self._write(prefix + (b"\n" + prefix).join(lines) + b"\n")
             else:
-                self.transport.write(b"".join(self._answer(prefix, lines)))
+                self._write(b"".join(self._answer(prefix, lines)))
         if len(self._buffer) > limit + 1 or (
             len(self._buffer) == limit + 1 and not self._buffer.endswith(b"\r")
         ):
@@ -188,7 +198,7 @@ class LineTimestampProtocol(Protocol):
         return out
 
     def _refuse(self) -> None:
-        self.transport.write(self._tooLong)
+        self._write(self._tooLong)
         self._logTooLong()
 
     def _logTooLong(self) -> None:
@@ -204,7 +214,7 @@ class LineTimestampProtocol(Protocol):
         close once every reply is written.
         """
         if self._buffer and not self._discarding:
-            self.transport.write(self._stamper.stamp(self._buffer) + b"\n")
+            self._write(self._stamper.stamp(self._buffer) + b"\n")
         self._buffer = b""
         self.transport.loseConnection()
 
