@@ -294,7 +294,8 @@ class _StreamEcho(Protocol):
         self._digest = hashlib.blake2b()
         self._sentAll = False
         self._failure: Exception | None = None
-        self.done: Deferred[int] = Deferred(lambda d: self._abort(None))
+        self._cancelled = False
+        self.done: Deferred[int] = Deferred(lambda d: self._cancel())
 
     def connectionMade(self) -> None:
         self._out = _Counting(self.transport, self._progress)
@@ -324,11 +325,21 @@ class _StreamEcho(Protocol):
         self.transport.loseWriteConnection()
 
     def _sourceFailed(self, failure: Failure) -> None:
-        self._abort(failure.value if isinstance(failure.value, Exception) else None)
+        reason = failure.value
+        self._abort(
+            reason
+            if isinstance(reason, Exception)
+            else ConnectionClosed(f"the source failed: {reason!r}")
+        )
 
-    def _abort(self, reason: Exception | None) -> None:
+    def _cancel(self) -> None:
+        # The caller cancelled: the Deferred fails with CancelledError.
+        self._cancelled = True
+        self._abort(CancelledError())
+
+    def _abort(self, reason: Exception) -> None:
         if self._failure is None:
-            self._failure = reason or CancelledError()
+            self._failure = reason
         self._source.stopProducing()
         self.transport.abortConnection()
 
@@ -350,9 +361,9 @@ class _StreamEcho(Protocol):
         self._sink.unregisterProducer()
         if self.done.called:
             return
+        if self._cancelled:
+            return
         if self._failure is not None:
-            if isinstance(self._failure, CancelledError):
-                return
             self.done.errback(self._failure)
         elif not self._sentAll:
             self._source.stopProducing()
