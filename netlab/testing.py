@@ -22,6 +22,11 @@ deliver the bytes both ways::
             endpoint.flush()
             self.assertEqual(self.successResultOf(d).data, b"hi")
 
+Connections behave like TCP in the ways netlab relies on: a side that calls
+C{loseWriteConnection} half-closes (its peer gets C{readConnectionLost} if
+it provides L{IHalfCloseableProtocol}, or is closed otherwise), and
+C{abortConnection} drops whatever was not yet delivered, both ways.
+
 Like C{treq.testing}, this is built on Twisted's C{twisted.test.iosim}.
 """
 
@@ -29,8 +34,9 @@ from __future__ import annotations
 
 from twisted.internet.address import IPv4Address
 from twisted.internet.defer import Deferred, fail, succeed
-from twisted.internet.error import ConnectionRefusedError
+from twisted.internet.error import ConnectionLost, ConnectionRefusedError
 from twisted.internet.interfaces import (
+    IHalfCloseableProtocol,
     IProtocol,
     IProtocolFactory,
     IStreamClientEndpoint,
@@ -39,6 +45,34 @@ from twisted.test import iosim
 from zope.interface import implementer
 
 __all__ = ["MemoryEndpoint"]
+
+
+class _Transport(iosim.FakeTransport):  # type: ignore[misc]
+    """
+    iosim's transport, with half-close and an abort that drops what was not
+    delivered.
+    """
+
+    writeClosed = False
+    endDelivered = False
+    aborted = False
+
+    def write(self, data: bytes) -> None:
+        if not self.writeClosed:
+            super().write(data)
+
+    def loseWriteConnection(self) -> None:
+        self.writeClosed = True
+
+    def abortConnection(self) -> None:
+        self.aborted = True
+        self.stream = []
+        self.disconnectReason = ConnectionLost("aborted")  # type: ignore[assignment]
+        self.loseConnection()
+
+    def bufferReceived(self, buf: bytes) -> None:
+        if not self.aborted:
+            super().bufferReceived(buf)
 
 
 @implementer(IStreamClientEndpoint)
@@ -64,7 +98,7 @@ class MemoryEndpoint:
         self.serverFactory = serverFactory
         self.refuse = False
         self.servers: list[IProtocol] = []
-        self._pumps: list[iosim.IOPump] = []
+        self._connections: list[tuple[iosim.IOPump, _Transport, _Transport]] = []
         self._nextPort = 40000
 
     def connect(self, protocolFactory: IProtocolFactory) -> Deferred[IProtocol]:
@@ -85,19 +119,16 @@ class MemoryEndpoint:
         if server is None or client is None:
             return fail(ConnectionRefusedError("a factory built no protocol"))
         self.servers.append(server)
-        self._pumps.append(
-            iosim.connect(
-                server,
-                iosim.FakeTransport(
-                    server, True, hostAddress=serverAddress, peerAddress=clientAddress
-                ),
-                client,
-                iosim.FakeTransport(
-                    client, False, hostAddress=clientAddress, peerAddress=serverAddress
-                ),
-                greet=False,
-            )
+        serverTransport = _Transport(
+            server, True, hostAddress=serverAddress, peerAddress=clientAddress
         )
+        clientTransport = _Transport(
+            client, False, hostAddress=clientAddress, peerAddress=serverAddress
+        )
+        pump = iosim.connect(
+            server, serverTransport, client, clientTransport, greet=False
+        )
+        self._connections.append((pump, serverTransport, clientTransport))
         return succeed(client)
 
     def flush(self) -> None:
@@ -106,5 +137,21 @@ class MemoryEndpoint:
         until nothing more moves; connections closed by either side are
         disconnected.
         """
-        for pump in self._pumps:
-            pump.flush()
+        moved = True
+        while moved:
+            moved = False
+            for pump, serverTransport, clientTransport in self._connections:
+                pump.flush()
+                for near, far in (
+                    (serverTransport, clientTransport),
+                    (clientTransport, serverTransport),
+                ):
+                    if near.writeClosed and not (near.endDelivered or far.disconnected):
+                        # All that was written before the half-close is
+                        # delivered: now the end of the stream.
+                        near.endDelivered = moved = True
+                        halfCloseable = IHalfCloseableProtocol(far.protocol, None)
+                        if halfCloseable is not None:
+                            halfCloseable.readConnectionLost()
+                        else:
+                            far.loseConnection()

@@ -18,6 +18,9 @@ from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
 from netlab import tap
+from netlab._service import DatagramService, EndpointService
+from netlab._udpguard import DatagramGuard
+from netlab.echo import EchoDatagramProtocol, EchoFactory
 from netlab.timestamp import (
     DEFAULT_MAX_REPLY_SIZE,
     Framing,
@@ -80,11 +83,11 @@ class OptionsTests(SynchronousTestCase):
 
     def test_subCommands(self) -> None:
         """
-        The tsserv and tsuserv sub-commands exist, each with a one-line
-        description.
+        The tsserv, tsuserv and echo sub-commands exist, each with a
+        one-line description.
         """
         commands = {command[0]: command for command in tap.Options.subCommands}
-        self.assertEqual(set(commands), {"tsserv", "tsuserv"})
+        self.assertEqual(set(commands), {"tsserv", "tsuserv", "echo"})
         for name, _, optionsClass, description in commands.values():
             self.assertTrue(issubclass(optionsClass, usage.Options), name)
             self.assertIsInstance(description, str)
@@ -97,6 +100,7 @@ class OptionsTests(SynchronousTestCase):
         """
         self.assertIsInstance(parse("tsserv").subOptions, tap.TimestampServerOptions)
         self.assertIsInstance(parse("tsuserv").subOptions, tap.TimestampUDPOptions)
+        self.assertIsInstance(parse("echo").subOptions, tap.EchoOptions)
 
     def test_noSubCommand(self) -> None:
         """
@@ -248,9 +252,129 @@ class OptionsTests(SynchronousTestCase):
 
     def test_tsuservHasNoListen(self) -> None:
         """
-        --listen belongs to tsserv only.
+        --listen belongs to the stream services.
         """
         self.assertRaises(usage.UsageError, parse, "tsuserv", "--listen", "tcp:1")
+
+    def test_tsuservRateDefaults(self) -> None:
+        """
+        tsuserv's guard rates default to 1000 datagrams a second per source
+        (bursts of 2000) and 20000 in all (bursts of 40000).
+        """
+        options = parse("tsuserv").subOptions
+        self.assertEqual(
+            [
+                options[name]
+                for name in [
+                    "udp-rate",
+                    "udp-burst",
+                    "udp-global-rate",
+                    "udp-global-burst",
+                ]
+            ],
+            [1000, 2000, 20000, 40000],
+        )
+
+    def test_echoDefaults(self) -> None:
+        """
+        echo serves TCP on tcp:21568 and UDP on port 21568 of every IPv4
+        address, both, with the default guard rates, unless told otherwise.
+        """
+        options = parse("echo").subOptions
+        self.assertEqual(options["listen"], ["tcp:21568"])
+        self.assertEqual(options["udp-port"], 21568)
+        self.assertEqual(options["udp-interface"], "")
+        self.assertEqual(options["udp-rate"], 1000)
+        self.assertEqual(options["udp-burst"], 2000)
+        self.assertEqual(options["udp-global-rate"], 20000)
+        self.assertEqual(options["udp-global-burst"], 40000)
+        self.assertFalse(options["no-tcp"])
+        self.assertFalse(options["no-udp"])
+
+    def test_echoOptions(self) -> None:
+        """
+        echo takes repeated --listen, --udp-port, --udp-interface, the four
+        guard rates (fractions allowed) and --no-tcp or --no-udp.
+        """
+        options = parse(
+            "echo",
+            "--listen",
+            "tcp:1234",
+            "--listen",
+            "tcp6:port=1235",
+            "--udp-port",
+            "0",
+            "--udp-interface",
+            "::1",
+            "--udp-rate",
+            "2.5",
+            "--udp-burst",
+            "3",
+            "--udp-global-rate",
+            "0",
+            "--udp-global-burst",
+            "7",
+            "--no-udp",
+        ).subOptions
+        self.assertEqual(options["listen"], ["tcp:1234", "tcp6:port=1235"])
+        self.assertEqual(options["udp-port"], 0)
+        self.assertEqual(options["udp-interface"], "::1")
+        self.assertEqual(options["udp-rate"], 2.5)
+        self.assertEqual(options["udp-burst"], 3)
+        self.assertEqual(options["udp-global-rate"], 0)
+        self.assertEqual(options["udp-global-burst"], 7)
+        self.assertFalse(options["no-tcp"])
+        self.assertTrue(options["no-udp"])
+        self.assertTrue(parse("echo", "--no-tcp").subOptions["no-tcp"])
+
+    def test_echoDefaultListenNotShared(self) -> None:
+        """
+        Changing one parse's echo listen list does not change the default
+        seen by the next parse.
+        """
+        parse("echo").subOptions["listen"].append("tcp:1")
+        self.assertEqual(parse("echo").subOptions["listen"], ["tcp:21568"])
+
+    def test_echoNothingToServe(self) -> None:
+        """
+        --no-tcp with --no-udp is a L{usage.UsageError} that says so.
+        """
+        error = self.assertRaises(
+            usage.UsageError, parse, "echo", "--no-tcp", "--no-udp"
+        )
+        self.assertIn("nothing to serve", str(error))
+
+    def test_badRates(self) -> None:
+        """
+        A negative or non-numeric rate, or a burst below 1, is a
+        L{usage.UsageError}, for echo and tsuserv alike.
+        """
+        cases = [
+            ("--udp-rate", "-1"),
+            ("--udp-rate", "fast"),
+            ("--udp-global-rate", "-0.5"),
+            ("--udp-burst", "0"),
+            ("--udp-burst", "0.5"),
+            ("--udp-global-burst", "0"),
+            ("--udp-global-burst", "-3"),
+        ]
+        for service in ["echo", "tsuserv"]:
+            for option, value in cases:
+                self.assertRaises(usage.UsageError, parse, service, option, value)
+
+    def test_echoBadUDPPort(self) -> None:
+        """
+        An echo --udp-port outside 0 to 65535 is a L{usage.UsageError}.
+        """
+        for value in ["65536", "-1", "echo"]:
+            self.assertRaises(usage.UsageError, parse, "echo", "--udp-port", value)
+
+    def test_echoHasNoTimestampOptions(self) -> None:
+        """
+        The timestamp options are not echo's.
+        """
+        for option in ["--format=iso", "--utc", "--framing=line"]:
+            self.assertRaises(usage.UsageError, parse, "echo", option)
 
 
 class MakeServiceTests(SynchronousTestCase):
@@ -395,6 +519,198 @@ class MakeServiceTests(SynchronousTestCase):
         self.assertEqual((port, interface), (21567, ""))
         self.assertIs(protocol.stamper.format, TimeFormat.CTIME)
         self.assertFalse(protocol.stamper.utc)
+
+    def test_tsuservGuard(self) -> None:
+        """
+        tsuserv's protocol answers through a L{DatagramGuard} with the rates
+        of its --udp-rate, --udp-burst, --udp-global-rate and
+        --udp-global-burst, on the reactor's clock.
+        """
+        reactor = _UDPMemoryReactor()
+        service = tap.makeService(
+            parse(
+                "tsuserv",
+                "--udp-port",
+                "4321",
+                "--udp-rate",
+                "5",
+                "--udp-burst",
+                "6",
+                "--udp-global-rate",
+                "70",
+                "--udp-global-burst",
+                "80",
+            ),
+            reactor,
+        )
+        service.startService()
+        self.addCleanup(service.stopService)
+        [(_, protocol, _, _)] = reactor.udpServers
+        self.assertGuard(protocol.guard, reactor, 5, 6, 70, 80)
+
+    def test_tsuservGuardDefaults(self) -> None:
+        """
+        Without rate options, tsuserv's guard has the default rates.
+        """
+        reactor = _UDPMemoryReactor()
+        service = tap.makeService(parse("tsuserv"), reactor)
+        service.startService()
+        self.addCleanup(service.stopService)
+        [(_, protocol, _, _)] = reactor.udpServers
+        self.assertGuard(protocol.guard, reactor, 1000, 2000, 20000, 40000)
+
+    def assertGuard(
+        self,
+        guard: object,
+        reactor: Any,
+        sourceRate: float,
+        sourceBurst: float,
+        globalRate: float,
+        globalBurst: float,
+    ) -> None:
+        """
+        Assert that C{guard} is a L{DatagramGuard} with these rates, clocked
+        by C{reactor}.
+        """
+        self.assertIsInstance(guard, DatagramGuard)
+        assert isinstance(guard, DatagramGuard)
+        self.assertEqual(
+            (guard.sourceRate, guard.sourceBurst, guard.globalRate, guard.globalBurst),
+            (sourceRate, sourceBurst, globalRate, globalBurst),
+        )
+        self.assertIs(guard._clock, reactor)
+
+    def test_echo(self) -> None:
+        """
+        echo makes one listening service per --listen, serving an
+        L{EchoFactory}, and one UDP service whose L{EchoDatagramProtocol}
+        answers through a guard with the rates from the options, reading
+        datagrams of up to 65536 bytes; once started, they listen where
+        the options say.
+        """
+        reactor = _UDPMemoryReactor()
+        service = tap.makeService(
+            parse(
+                "echo",
+                "--listen",
+                "tcp:1234:interface=127.0.0.1",
+                "--listen",
+                r"tcp6:port=1235:interface=\:\:1",
+                "--udp-port",
+                "4321",
+                "--udp-interface",
+                "127.0.0.1",
+                "--udp-rate",
+                "5",
+                "--udp-burst",
+                "6",
+                "--udp-global-rate",
+                "70",
+                "--udp-global-burst",
+                "80",
+            ),
+            reactor,
+        )
+        verifyObject(IService, service)
+        children = list(service)
+        self.assertEqual(
+            [type(child) for child in children],
+            [EndpointService, EndpointService, DatagramService],
+        )
+        self.assertEqual(reactor.tcpServers, [])
+        self.assertEqual(reactor.udpServers, [])
+        service.privilegedStartService()
+        service.startService()
+        self.addCleanup(service.stopService)
+        self.assertEqual(
+            [(port, interface) for port, _, _, interface in reactor.tcpServers],
+            [(1234, "127.0.0.1"), (1235, "::1")],
+        )
+        for _, factory, _, _ in reactor.tcpServers:
+            self.assertIsInstance(factory, EchoFactory)
+        [(port, protocol, interface, maxPacketSize)] = reactor.udpServers
+        self.assertEqual((port, interface), (4321, "127.0.0.1"))
+        self.assertIsInstance(protocol, EchoDatagramProtocol)
+        self.assertEqual(maxPacketSize, 65536)
+        self.assertGuard(protocol.guard, reactor, 5, 6, 70, 80)
+
+    def test_echoDefaults(self) -> None:
+        """
+        echo with no options listens on TCP port 21568 and UDP port 21568,
+        on every IPv4 address, with the default guard rates.
+        """
+        reactor = _UDPMemoryReactor()
+        service = tap.makeService(parse("echo"), reactor)
+        service.startService()
+        self.addCleanup(service.stopService)
+        [(tcpPort, factory, _, tcpInterface)] = reactor.tcpServers
+        self.assertEqual((tcpPort, tcpInterface), (21568, ""))
+        self.assertIsInstance(factory, EchoFactory)
+        [(udpPort, protocol, udpInterface, _)] = reactor.udpServers
+        self.assertEqual((udpPort, udpInterface), (21568, ""))
+        self.assertGuard(protocol.guard, reactor, 1000, 2000, 20000, 40000)
+
+    def test_echoNoUDP(self) -> None:
+        """
+        With --no-udp, echo makes only the listening services, and nothing
+        listens on UDP once started.
+        """
+        reactor = _UDPMemoryReactor()
+        service = tap.makeService(
+            parse("echo", "--listen", "tcp:1234", "--no-udp"), reactor
+        )
+        self.assertEqual([type(child) for child in service], [EndpointService])
+        service.startService()
+        self.addCleanup(service.stopService)
+        self.assertEqual([entry[0] for entry in reactor.tcpServers], [1234])
+        self.assertEqual(reactor.udpServers, [])
+
+    def test_echoNoTCP(self) -> None:
+        """
+        With --no-tcp, echo makes only the UDP service, ignoring --listen,
+        and nothing listens on TCP once started.
+        """
+        reactor = _UDPMemoryReactor()
+        service = tap.makeService(
+            parse("echo", "--listen", "tcp:1234", "--udp-port", "4321", "--no-tcp"),
+            reactor,
+        )
+        self.assertEqual([type(child) for child in service], [DatagramService])
+        service.startService()
+        self.addCleanup(service.stopService)
+        self.assertEqual(reactor.tcpServers, [])
+        [(port, protocol, _, _)] = reactor.udpServers
+        self.assertEqual(port, 4321)
+        self.assertIsInstance(protocol, EchoDatagramProtocol)
+
+    def test_echoStops(self) -> None:
+        """
+        The started echo service stops: every child stops, and the UDP port
+        is no longer listening.
+        """
+        reactor = _UDPMemoryReactor()
+        service = tap.makeService(
+            parse("echo", "--listen", "tcp:1234", "--udp-port", "4321"), reactor
+        )
+        service.startService()
+        self.successResultOf(service.stopService())
+        self.assertFalse(any(child.running for child in service))
+        self.assertFalse(reactor.udpPorts[0].listening)
+
+    def test_echoBadEndpoint(self) -> None:
+        """
+        A malformed echo --listen ends the process with one line naming it,
+        before anything listens.
+        """
+        reactor = _UDPMemoryReactor()
+        error = self.assertRaises(
+            SystemExit, tap.makeService, parse("echo", "--listen", "tcp:x"), reactor
+        )
+        message = str(error.code)
+        self.assertNotIn("\n", message)
+        self.assertTrue(message.startswith("netlab echo: error: "), message)
+        self.assertIn("tcp:x", message)
+        self.assertEqual(reactor.udpServers, [])
 
     def assertOneLineExit(self, error: SystemExit, *fragments: str) -> str:
         """

@@ -16,7 +16,11 @@ from twisted.internet.error import (
     ConnectionRefusedError,
     DNSLookupError,
 )
-from twisted.internet.interfaces import IProtocolFactory, IStreamClientEndpoint
+from twisted.internet.interfaces import (
+    IHalfCloseableProtocol,
+    IProtocolFactory,
+    IStreamClientEndpoint,
+)
 from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.task import Clock, Cooperator
 from twisted.internet.testing import FakeDatagramTransport, StringTransport
@@ -60,15 +64,34 @@ def _endpoint() -> MemoryEndpoint:
     return MemoryEndpoint(_RecordingFactory(EchoFactory()))
 
 
-def _silentEndpoint() -> MemoryEndpoint:
-    """
-    An endpoint to a recorded server that reads and never answers.
-    """
-    return MemoryEndpoint(_RecordingFactory(Factory.forProtocol(Protocol)))
-
-
 def _lost() -> Failure:
     return Failure(ConnectionDone())
+
+
+@implementer(IHalfCloseableProtocol)
+class _Silent(Protocol):
+    """
+    A server that reads, never answers, and stays open when its peer
+    half-closes.
+    """
+
+    lost = False
+
+    def readConnectionLost(self) -> None:
+        pass
+
+    def writeConnectionLost(self) -> None:
+        pass
+
+    def connectionLost(self, reason: Failure | None = None) -> None:
+        self.lost = True
+
+
+def _silentEndpoint() -> MemoryEndpoint:
+    """
+    An endpoint to a server that reads and never answers.
+    """
+    return MemoryEndpoint(Factory.forProtocol(_Silent))
 
 
 class EchoTests(SynchronousTestCase):
@@ -833,11 +856,7 @@ def _cooperator(clock: Clock) -> Cooperator:
 class EchoStreamMemoryTests(SynchronousTestCase):
     """
     Tests for L{echoStream} with a L{FileBodyProducer} against the real
-    server through L{MemoryEndpoint}.
-
-    L{MemoryEndpoint}'s transports ignore C{loseWriteConnection}, so the
-    server never learns that the client is done sending: these tests close
-    the server's side by hand where a real server would close on its own.
+    server through L{MemoryEndpoint}, which delivers the half-close.
     """
 
     def _stream(
@@ -859,7 +878,8 @@ class EchoStreamMemoryTests(SynchronousTestCase):
     def test_echoed(self) -> None:
         """
         Many chunks go through the real server and come back whole, in
-        order; once the server closes the call fires with the byte count.
+        order; the client half-closes, the server closes once all is echoed,
+        and the call fires with the byte count.
         """
         clock = Clock()
         endpoint = _endpoint()
@@ -870,9 +890,6 @@ class EchoStreamMemoryTests(SynchronousTestCase):
             endpoint.flush()
         self.assertEqual(sink.value(), data)
         self.assertEqual(b"".join(endpoint.servers[0].received), data)
-        self.assertNoResult(d)
-        endpoint.servers[0].transport.loseConnection()
-        endpoint.flush()
         self.assertEqual(self.successResultOf(d), len(data))
         self.assertEqual(clock.getDelayedCalls(), [])
 

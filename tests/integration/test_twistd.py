@@ -31,6 +31,7 @@ from twisted.internet.protocol import Factory, ProcessProtocol, Protocol
 from twisted.internet.task import deferLater
 from twisted.python.failure import Failure
 
+from netlab.echo import echoUDP
 from netlab.errors import ConnectFailed, RequestTimedOut
 from netlab.timestamp import getTimestampUDP
 
@@ -131,8 +132,12 @@ class _Process(ProcessProtocol):
             waiter.callback(None)
 
     @property
+    def outBytes(self) -> bytes:
+        return b"".join(self._output[1])
+
+    @property
     def out(self) -> str:
-        return b"".join(self._output[1]).decode("utf-8", "replace")
+        return self.outBytes.decode("utf-8", "replace")
 
     @property
     def err(self) -> str:
@@ -267,6 +272,31 @@ def answeringUDP(port: int) -> Callable[[], Awaitable[object]]:
     return attempt
 
 
+def answeringEcho(port: int) -> Callable[[], Awaitable[object]]:
+    """
+    @return: a check that has one datagram echoed on 127.0.0.1:C{port}.
+    """
+
+    def attempt() -> Deferred[Any]:
+        return echoUDP(
+            "127.0.0.1", port, b"ready?", reactor=_reactor(), tries=1, interval=0.5
+        )
+
+    return attempt
+
+
+def both(*checks: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[object]]:
+    """
+    @return: a check that passes when each of C{checks} does, in turn.
+    """
+
+    async def attempt() -> None:
+        for check in checks:
+            await check()
+
+    return attempt
+
+
 @contextlib.asynccontextmanager
 async def serving(
     command: list[str], cwd: Path, ready: Callable[[], Awaitable[object]]
@@ -338,15 +368,16 @@ async def test_servesClassicClient(
 @pytest_twisted.ensureDeferred
 async def test_helpListsServices(tmp_path: Path) -> None:
     """
-    C{twistd netlab --help} lists tsserv and tsuserv, each with its
+    C{twistd netlab --help} lists tsserv, tsuserv and echo, each with its
     description.
     """
     process = await run(["twistd", "--pidfile=", "netlab", "--help"], tmp_path)
     assert process.exitCode == 0, process.describe()
     commands = {line.split()[0] for line in process.out.splitlines() if line.strip()}
-    assert {"tsserv", "tsuserv"} <= commands, process.describe()
+    assert {"tsserv", "tsuserv", "echo"} <= commands, process.describe()
     assert "Timestamp server over TCP" in process.out
     assert "Timestamp server over UDP" in process.out
+    assert "Echo server (RFC 862) over TCP and UDP" in process.out
 
 
 @pytest.mark.parametrize(
@@ -354,6 +385,21 @@ async def test_helpListsServices(tmp_path: Path) -> None:
     [
         ("tsserv", ["--listen", "--framing", "--max-line-length", "--format", "--utc"]),
         ("tsuserv", ["--udp-port", "--udp-interface", "--format", "--utc"]),
+        (
+            "echo",
+            [
+                "--listen",
+                "--udp-port",
+                "--udp-interface",
+                "--no-tcp",
+                "--no-udp",
+                "--udp-rate",
+                "--udp-burst",
+                "--udp-global-rate",
+                "--udp-global-burst",
+                "21568",
+            ],
+        ),
     ],
 )
 @pytest_twisted.ensureDeferred
@@ -541,3 +587,180 @@ async def test_cliUDP(tmp_path: Path, checkClassicReply: Any) -> None:
     assert client.err == "", client.describe()
     [line] = client.out.splitlines()
     checkClassicReply(line.encode(), b"hi")
+
+
+def _echoServer(tcpPort: int, udpPort: int, runner: str = "twistd") -> list[str]:
+    """
+    @return: the command that runs the echo service on 127.0.0.1, TCP on
+        C{tcpPort} and UDP on C{udpPort}.
+    """
+    return [
+        *RUNNERS[runner],
+        "netlab",
+        "echo",
+        "--listen",
+        f"tcp:{tcpPort}:interface=127.0.0.1",
+        "--udp-port",
+        str(udpPort),
+        "--udp-interface",
+        "127.0.0.1",
+    ]
+
+
+@pytest.mark.parametrize("runner", sorted(RUNNERS))
+@pytest_twisted.ensureDeferred
+async def test_echoServesBlockingClients(
+    runner: str, tmp_path: Path, tsTclnt: Any, tsUclnt: Any
+) -> None:
+    """
+    C{twistd -n netlab echo} and C{twist netlab echo}, with --listen and
+    --udp-port, echo what a blocking TCP client sends (closing after its
+    half-close) and each datagram of a blocking UDP client, from the port
+    it was sent to; SIGTERM stops them.
+    """
+    tcpPort, udpPort = _freePort(), _freePort(socket.SOCK_DGRAM)
+    async with serving(
+        _echoServer(tcpPort, udpPort, runner),
+        tmp_path,
+        both(acceptingTCP(tcpPort), answeringEcho(udpPort)),
+    ) as server:
+        first, second, end = await tsTclnt(("127.0.0.1", tcpPort), [b"hello", b"again"])
+        datagrams = await tsUclnt(("127.0.0.1", udpPort), [b"one", b"two"])
+    assert (first, second, end) == (b"hello", b"again", b"")
+    assert datagrams == [
+        (b"one", ("127.0.0.1", udpPort)),
+        (b"two", ("127.0.0.1", udpPort)),
+    ]
+    assert server.endSignal == signal.SIGTERM, server.describe()
+    assert "Traceback" not in server.out + server.err, server.describe()
+
+
+@contextlib.asynccontextmanager
+async def echoServing(tmp_path: Path) -> AsyncIterator[tuple[int, int]]:
+    """
+    Run C{twistd -n netlab echo} on 127.0.0.1 while the context lasts.
+
+    @return: (as the context's value) its TCP and UDP ports.
+    """
+    tcpPort, udpPort = _freePort(), _freePort(socket.SOCK_DGRAM)
+    async with serving(
+        _echoServer(tcpPort, udpPort),
+        tmp_path,
+        both(acceptingTCP(tcpPort), answeringEcho(udpPort)),
+    ):
+        yield tcpPort, udpPort
+
+
+@pytest_twisted.ensureDeferred
+async def test_cliEchoOneShot(tmp_path: Path) -> None:
+    """
+    C{netlab echo hello world} prints the echo, C{hello world}, and exits
+    with status 0.
+    """
+    async with echoServing(tmp_path) as (tcpPort, _):
+        client = await run(
+            [
+                "netlab",
+                "echo",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(tcpPort),
+                "hello",
+                "world",
+            ],
+            tmp_path,
+        )
+    assert client.exitCode == 0, client.describe()
+    assert client.err == "", client.describe()
+    assert client.outBytes == b"hello world\n", client.describe()
+
+
+@pytest_twisted.ensureDeferred
+async def test_cliEchoPipe(tmp_path: Path) -> None:
+    """
+    C{netlab echo} with standard input not a terminal copies it through the
+    server to standard output byte for byte (1 MiB of random bytes), and
+    exits with status 0 once the last byte's echo has arrived.
+    """
+    data = os.urandom(1024 * 1024)
+    async with echoServing(tmp_path) as (tcpPort, _):
+        client = await run(
+            ["netlab", "echo", "--host", "127.0.0.1", "--port", str(tcpPort)],
+            tmp_path,
+            stdin=data,
+        )
+    assert client.exitCode == 0, client.describe()
+    assert client.err == "", client.describe()
+    assert len(client.outBytes) == len(data), client.err
+    assert client.outBytes == data
+
+
+@pytest_twisted.ensureDeferred
+async def test_cliEchoLines(tmp_path: Path) -> None:
+    """
+    C{netlab echo --lines} sends each line of standard input and prints its
+    echo, one line each, and exits with status 0 at the end of input.
+    """
+    async with echoServing(tmp_path) as (tcpPort, _):
+        client = await run(
+            [
+                "netlab",
+                "echo",
+                "--lines",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(tcpPort),
+            ],
+            tmp_path,
+            stdin=b"a\nbc\n",
+        )
+    assert client.exitCode == 0, client.describe()
+    assert client.err == "", client.describe()
+    assert client.outBytes == b"a\nbc\n", client.describe()
+
+
+@pytest_twisted.ensureDeferred
+async def test_cliEchoUDP(tmp_path: Path) -> None:
+    """
+    C{netlab echo --udp hi} has the datagram echoed by the UDP service and
+    prints it, and exits with status 0.
+    """
+    async with echoServing(tmp_path) as (_, udpPort):
+        client = await run(
+            [
+                "netlab",
+                "echo",
+                "--udp",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(udpPort),
+                "hi",
+            ],
+            tmp_path,
+        )
+    assert client.exitCode == 0, client.describe()
+    assert client.err == "", client.describe()
+    assert client.outBytes == b"hi\n", client.describe()
+
+
+@pytest.mark.parametrize("pipe", [False, True])
+@pytest_twisted.ensureDeferred
+async def test_cliEchoNothingListening(tmp_path: Path, pipe: bool) -> None:
+    """
+    C{netlab echo}, one-shot or in pipe mode, with nothing listening exits
+    with status 1 and one line on standard error, C{netlab: error: ...}.
+    """
+    port = _freePort()
+    command = ["netlab", "echo", "--host", "127.0.0.1", "--port", str(port)]
+    if pipe:
+        client = await run(command, tmp_path, stdin=b"some input")
+    else:
+        client = await run([*command, "hello"], tmp_path)
+    assert client.exitCode == 1, client.describe()
+    assert client.out == "", client.describe()
+    [line] = client.err.splitlines()
+    assert line.startswith("netlab: error: "), client.describe()
+    assert "Traceback" not in client.err, client.describe()
