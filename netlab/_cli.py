@@ -299,6 +299,26 @@ def _endpoint(reactor: Any, options: _ClientOptions) -> IStreamClientEndpoint:
     return HostnameEndpoint(reactor, options["host"], options["port"])
 
 
+def _udp(
+    reactor: Any, options: _ClientOptions, request: Callable[..., Deferred[Any]]
+) -> Callable[[bytes], Deferred[Any]]:
+    """
+    Bind a UDP request function to the server and retry options.
+    """
+
+    def ask(data: bytes) -> Deferred[Any]:
+        return request(
+            options["host"],
+            options["port"],
+            data,
+            reactor=reactor,
+            tries=options["tries"],
+            interval=options["interval"],
+        )
+
+    return ask
+
+
 async def _converse(
     reactor: Any,
     options: _ClientOptions,
@@ -325,18 +345,9 @@ async def _converse(
 
 async def _timestamp(reactor: Any, options: TimestampClientOptions) -> None:
     if options["udp"]:
-
-        def ask(data: bytes) -> Deferred[TimestampReply]:
-            return getTimestampUDP(
-                options["host"],
-                options["port"],
-                data,
-                reactor=reactor,
-                tries=options["tries"],
-                interval=options["interval"],
-            )
-
-        await _converse(reactor, options, ask, _show)
+        await _converse(
+            reactor, options, _udp(reactor, options, getTimestampUDP), _show
+        )
         return
     client = await connectTimestamp(
         _endpoint(reactor, options), options["framing"], options["timeout"], reactor
@@ -408,18 +419,7 @@ class _StandardInput(Protocol):
 
 async def _echo(reactor: Any, options: EchoClientOptions) -> None:
     if options["udp"]:
-
-        def ask(data: bytes) -> Deferred[bytes]:
-            return echoUDP(
-                options["host"],
-                options["port"],
-                data,
-                reactor=reactor,
-                tries=options["tries"],
-                interval=options["interval"],
-            )
-
-        await _converse(reactor, options, ask, _line)
+        await _converse(reactor, options, _udp(reactor, options, echoUDP), _line)
         return
     endpoint = _endpoint(reactor, options)
     pipe = options["pipe"] or not (

@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import hashlib
 from collections import deque
-from typing import Any, cast
+from typing import Any
 
 import attrs
-from twisted.internet import error
 from twisted.internet.defer import CancelledError, Deferred, succeed
 from twisted.internet.interfaces import (
     IConsumer,
@@ -25,9 +24,9 @@ from twisted.python.failure import Failure
 from twisted.web.iweb import IBodyProducer
 from zope.interface import implementer
 
+from netlab._connect import connect
 from netlab._udpclient import globalReactor, requestDatagram
 from netlab.errors import (
-    ConnectFailed,
     ConnectionClosed,
     MalformedReply,
     RequestTimedOut,
@@ -59,33 +58,6 @@ DEFAULT_UDP_INTERVAL = 1.0
 """
 Seconds to wait for a UDP echo before sending the datagram again.
 """
-
-
-def _connectFailed(failure: Failure) -> Failure:
-    if failure.check(RequestTimedOut, CancelledError):
-        return failure
-    if failure.check(error.ConnectError, OSError):
-        raise ConnectFailed(
-            f"could not connect to the echo server: {failure.value}"
-        ) from failure.value
-    return failure
-
-
-def _connect(
-    endpoint: IStreamClientEndpoint,
-    factory: Factory[Any],
-    timeout: float,
-    clock: IReactorTime,
-) -> Deferred[Any]:
-    d = cast("Deferred[Any]", endpoint.connect(factory))
-    d.addTimeout(
-        timeout,
-        clock,
-        lambda result, t: Failure(
-            RequestTimedOut(f"could not connect to the echo server in {t:g}s")
-        ),
-    )
-    return d.addErrback(_connectFailed)
 
 
 @attrs.define(eq=False)
@@ -215,7 +187,7 @@ def connectEcho(
     """
     clock = clock or globalReactor()
     factory = Factory.forProtocol(lambda: EchoClient(timeout, clock))
-    return _connect(endpoint, factory, timeout, clock)
+    return connect(endpoint, factory, timeout, clock, "echo server")
 
 
 def echo(
@@ -420,7 +392,8 @@ def echoStream(
     protocol = _StreamEcho(source, sink, timeout, clock)
 
     async def stream() -> int:
-        await _connect(endpoint, Factory.forProtocol(lambda: protocol), timeout, clock)
+        factory = Factory.forProtocol(lambda: protocol)
+        await connect(endpoint, factory, timeout, clock, "echo server")
         return await protocol.done
 
     return Deferred.fromCoroutine(stream())

@@ -10,11 +10,10 @@ called without it.
 from __future__ import annotations
 
 from collections import deque
-from typing import Any, cast
+from typing import Any
 
 import attrs
-from twisted.internet import error
-from twisted.internet.defer import CancelledError, Deferred, succeed
+from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import (
     IReactorTime,
     IStreamClientEndpoint,
@@ -28,9 +27,9 @@ from twisted.internet.protocol import (
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from netlab._connect import connect
 from netlab._udpclient import globalReactor, requestDatagram
 from netlab.errors import (
-    ConnectFailed,
     ConnectionClosed,
     MalformedReply,
     RequestTimedOut,
@@ -320,16 +319,6 @@ def _commonPrefix(buffer: bytes, expected: bytes, offset: int) -> int:
     return low
 
 
-def _connectFailed(failure: Failure) -> Failure:
-    if failure.check(RequestTimedOut, CancelledError):
-        return failure
-    if failure.check(error.ConnectError, OSError):
-        raise ConnectFailed(
-            f"could not connect to the timestamp server: {failure.value}"
-        ) from failure.value
-    return failure
-
-
 def connectTimestamp(
     endpoint: IStreamClientEndpoint,
     framing: Framing = Framing.RAW,
@@ -352,15 +341,7 @@ def connectTimestamp(
     """
     clock = clock or globalReactor()
     factory = Factory.forProtocol(lambda: TimestampClient(framing, timeout, clock))
-    d = cast("Deferred[TimestampClient]", endpoint.connect(factory))
-    d.addTimeout(
-        timeout,
-        clock,
-        lambda result, t: Failure(
-            RequestTimedOut(f"could not connect to the timestamp server in {t:g}s")
-        ),
-    )
-    return d.addErrback(_connectFailed)
+    return connect(endpoint, factory, timeout, clock, "timestamp server")
 
 
 def getTimestamp(
