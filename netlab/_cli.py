@@ -15,13 +15,11 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any, cast
+from typing import Any
 
 from twisted.internet.defer import CancelledError, Deferred
-from twisted.internet.endpoints import HostnameEndpoint, clientFromString
 from twisted.internet.interfaces import (
     IHalfCloseableProtocol,
-    IStreamClientEndpoint,
     ITransport,
 )
 from twisted.internet.protocol import Protocol
@@ -33,7 +31,9 @@ from twisted.python.failure import Failure
 from twisted.web.iweb import UNKNOWN_LENGTH, IBodyProducer
 from zope.interface import implementer
 
+from netlab._clientopts import clientEndpoint, positiveFloat, positiveInt
 from netlab._version import __version__
+from netlab.chat._cli import ChatClientOptions, runChat
 from netlab.echo import DEFAULT_PORT as ECHO_PORT
 from netlab.echo import connectEcho, echoStream, echoUDP
 from netlab.errors import NetlabError
@@ -52,20 +52,6 @@ from netlab.timestamp import (
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
-
-
-def _positiveFloat(value: str) -> float:
-    number = float(value)
-    if not number > 0:
-        raise ValueError(f"{value} is not a positive number of seconds")
-    return number
-
-
-def _positiveInt(value: str) -> int:
-    number = int(value)
-    if number < 1:
-        raise ValueError(f"{value} is not a positive whole number")
-    return number
 
 
 def _clientParameters(port: int) -> list[list[Any]]:
@@ -87,21 +73,21 @@ def _clientParameters(port: int) -> list[list[Any]]:
             "t",
             DEFAULT_TIMEOUT,
             "TCP: seconds to wait for the connection and for each reply.",
-            _positiveFloat,
+            positiveFloat,
         ],
         [
             "tries",
             None,
             DEFAULT_UDP_TRIES,
             "UDP: how many times to send each request.",
-            _positiveInt,
+            positiveInt,
         ],
         [
             "interval",
             None,
             DEFAULT_UDP_INTERVAL,
             "UDP: seconds to wait for a reply before sending again.",
-            _positiveFloat,
+            positiveFloat,
         ],
     ]
 
@@ -194,6 +180,7 @@ class Options(usage.Options):
             "Have data stamped by a timestamp server.",
         ],
         ["echo", None, EchoClientOptions, "Have data echoed by an echo server."],
+        ["chat", None, ChatClientOptions, "Chat on a netlab chat server."],
     ]
 
     def opt_version(self) -> None:
@@ -205,13 +192,14 @@ class Options(usage.Options):
 
     def postOptions(self) -> None:
         if self.subCommand is None:
-            raise usage.UsageError("choose a command: ts, echo")
+            raise usage.UsageError("choose a command: ts, echo, chat")
 
 
 def _show(reply: TimestampReply) -> bytes:
     return formatStamp(reply.when, reply.data, reply.format) + b"\n"
 
 
+@implementer(IHalfCloseableProtocol)
 class _Interactive(LineReceiver):
     """
     The classic prompt loop, over standard input and output: each line is
@@ -221,6 +209,7 @@ class _Interactive(LineReceiver):
     transport: ITransport
 
     delimiter = b"\n"
+    MAX_LENGTH = 1024 * 1024
 
     def __init__(
         self,
@@ -277,26 +266,42 @@ class _Interactive(LineReceiver):
             else:
                 self.done.errback(result)
 
-    def connectionLost(self, reason: Failure | None = None) -> None:
-        # End of input: quit once the reply being waited for is printed.
+    def lineLengthExceeded(self, line: bytes) -> None:
+        self._finish(
+            Failure(
+                NetlabError(
+                    f"a line of input is longer than {self.MAX_LENGTH} bytes; "
+                    "use --pipe for data that is not made of lines"
+                )
+            )
+        )
+
+    def readConnectionLost(self) -> None:
+        """
+        End of input: a last line without a line ending is a line too; quit
+        once the reply being waited for is printed.
+        """
+        if self._ended:
+            return
         self._ended = True
+        last = self.clearLineBuffer()
+        if last and not self._busy and not self.done.called:
+            self.lineReceived(last)
         if not self._busy:
             self._finish(None)
+
+    def writeConnectionLost(self) -> None:
+        """
+        Standard output was closed: nothing more can be shown.
+        """
+        self._finish(Failure(NetlabError("standard output was closed")))
         if not self.closed.called:
             self.closed.callback(None)
 
-
-def _endpoint(reactor: Any, options: _ClientOptions) -> IStreamClientEndpoint:
-    if options["connect"]:
-        try:
-            return cast(
-                IStreamClientEndpoint, clientFromString(reactor, options["connect"])
-            )
-        except Exception as e:
-            raise NetlabError(
-                f"--connect {options['connect']}: not a client endpoint string ({e})"
-            ) from None
-    return HostnameEndpoint(reactor, options["host"], options["port"])
+    def connectionLost(self, reason: Failure | None = None) -> None:
+        self.readConnectionLost()
+        if not self.closed.called:
+            self.closed.callback(None)
 
 
 def _udp(
@@ -350,7 +355,10 @@ async def _timestamp(reactor: Any, options: TimestampClientOptions) -> None:
         )
         return
     client = await connectTimestamp(
-        _endpoint(reactor, options), options["framing"], options["timeout"], reactor
+        clientEndpoint(reactor, options),
+        options["framing"],
+        options["timeout"],
+        reactor,
     )
     try:
         await _converse(reactor, options, client.request, _show)
@@ -421,7 +429,7 @@ async def _echo(reactor: Any, options: EchoClientOptions) -> None:
     if options["udp"]:
         await _converse(reactor, options, _udp(reactor, options, echoUDP), _line)
         return
-    endpoint = _endpoint(reactor, options)
+    endpoint = clientEndpoint(reactor, options)
     pipe = options["pipe"] or not (
         options["lines"] or options["message"] or sys.stdin.isatty()
     )
@@ -460,6 +468,8 @@ def _run(reactor: Any, options: Options) -> Deferred[None]:
         try:
             if options.subCommand == "echo":
                 await _echo(reactor, options.subOptions)
+            elif options.subCommand == "chat":
+                await runChat(reactor, options.subOptions)
             else:
                 await _timestamp(reactor, options.subOptions)
         except NetlabError as e:

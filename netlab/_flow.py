@@ -47,8 +47,11 @@ def directWriter(transport: ITransport) -> Callable[[bytes], None]:
     L{pauseReadingWhenBacklogged}) apply as usual.
 
     Only a plain TCP server connection (not TLS, not a wrapped transport)
-    gets a direct writer; anything else gets its own C{write}.  Get the
-    writer in C{connectionMade}, before anything was written.
+    gets a direct writer; anything else gets its own C{write}.  The writer
+    keeps order only if everything is written through it: get it in
+    C{connectionMade}, before anything was written, and never write to the
+    transport directly afterwards.  Once the connection is closing, writes
+    go to the transport, which knows what to do with them.
 
     @param transport: a connection's transport.
     @return: a function that writes bytes to the connection.
@@ -61,7 +64,7 @@ def directWriter(transport: ITransport) -> Callable[[bytes], None]:
 
     def writeDirect(data: bytes) -> None:
         nonlocal direct
-        if direct and not transport.TLS:
+        if direct and not (transport.TLS or transport.disconnecting):
             try:
                 sent = send(data)
             except OSError:
@@ -75,3 +78,20 @@ def directWriter(transport: ITransport) -> Callable[[bytes], None]:
         write(data)
 
     return writeDirect
+
+
+def closeWhenWritten(transport: ITransport) -> None:
+    """
+    Close a connection once everything written to it has been sent.
+
+    C{loseConnection} alone is not enough on a transport that has a
+    streaming producer registered (as L{pauseReadingWhenBacklogged} does):
+    if that producer is paused when the output drains, Twisted resumes it
+    instead of closing, and the connection stays open for good.  So the
+    producer is unregistered first.
+
+    @param transport: a connection's transport.
+    """
+    if getattr(transport, "producer", None) is not None:
+        transport.unregisterProducer()  # type: ignore[attr-defined]
+    transport.loseConnection()

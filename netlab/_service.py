@@ -153,24 +153,36 @@ class ExitOnStartupError(MultiService):
     The top service of a twistd/twist run: a service that cannot start ends
     the process with one line on standard error and exit status 1, rather
     than a traceback.
+
+    When twistd daemonizes, the error is left as the L{StartupError} it is:
+    twistd then reports it to the launching process (C{An error has
+    occurred: ...}), removes its pid file and exits 1, which it does only
+    for exceptions.
     """
 
-    def __init__(self, program: str) -> None:
+    def __init__(self, program: str, daemon: bool = False) -> None:
         """
         @param program: how the line names the program, e.g.
             C{netlab tsserv}.
+        @param daemon: whether twistd is daemonizing.
         """
         super().__init__()
         self.program = program
+        self.daemon = daemon
 
     def privilegedStartService(self) -> None:
         try:
             super().privilegedStartService()
         except StartupError as e:
-            raise SystemExit(f"{self.program}: error: {e}") from None
+            self._exit(e)
 
     def startService(self) -> None:
         try:
             super().startService()
         except StartupError as e:
-            raise SystemExit(f"{self.program}: error: {e}") from None
+            self._exit(e)
+
+    def _exit(self, error: StartupError) -> None:
+        if self.daemon:
+            raise error
+        raise SystemExit(f"{self.program}: error: {error}") from None

@@ -8,8 +8,9 @@ that address can be forged.  So a datagram is not answered when:
   - its source port is below 1024: the well-known services (echo 7,
     discard 9, daytime 13, chargen 19, time 37, DNS 53...) that would answer
     back, starting a loop, and that no ordinary client sends from;
-  - its source port is the service's own port: another server of the same
-    kind (or this one, forged), which would answer back too;
+  - its source port is the service's own port, or the default port of any
+    netlab service (21567 to 21569): another server of the same kind or of
+    another netlab kind (or this one, forged), which would answer back too;
   - its source address is multicast, the limited broadcast address
     255.255.255.255, or unspecified (0.0.0.0, ::): no single host sent it;
   - its source has sent more than its share (a token bucket per source
@@ -69,10 +70,18 @@ class Refusal(enum.Enum):
 
     PRIVILEGED_PORT = "source port below 1024"
     OWN_PORT = "source port is the service's own"
+    SERVICE_PORT = "source port is a netlab service's"
     NOT_UNICAST = "source address is not a single host"
     SOURCE_RATE = "over the per-source rate (--udp-rate/--udp-burst)"
     GLOBAL_RATE = "over the service's rate (--udp-global-rate/--udp-global-burst)"
 
+
+SERVICE_PORTS = frozenset({21567, 21568, 21569})
+"""
+The default ports of netlab's services: a datagram from one of them is
+refused, so that two netlab UDP services cannot be made to answer each other
+for ever.
+"""
 
 _BANNED = [0.0, 0.0]
 """
@@ -157,9 +166,13 @@ class DatagramGuard:
             counted and maybe logged).
         """
         # This runs for every datagram: it is written for speed.
-        if port < 1024 or port == self.ownPort:
+        if port < 1024 or port == self.ownPort or port in SERVICE_PORTS:
             return self._refuse(
-                Refusal.PRIVILEGED_PORT if port < 1024 else Refusal.OWN_PORT,
+                Refusal.PRIVILEGED_PORT
+                if port < 1024
+                else Refusal.OWN_PORT
+                if port == self.ownPort
+                else Refusal.SERVICE_PORT,
                 host,
                 port,
             )

@@ -9,6 +9,7 @@ person: it says what went wrong and, where it can, what to do about it.
 from __future__ import annotations
 
 __all__ = [
+    "ChatError",
     "ConnectFailed",
     "ConnectionClosed",
     "MalformedReply",
@@ -81,3 +82,20 @@ class RequestTimedOut(NetlabError, TimeoutError):
     The server did not answer in time.  Also a built-in L{TimeoutError}, so
     code that handles timeouts generically catches it too.
     """
+
+
+class ChatError(NetlabError):
+    """
+    A chat server refused a command, or a chat hub refused an action: the
+    C{ERR} line of the chat protocol.
+
+    @ivar code: a stable, machine-readable reason, such as C{"nick-taken"},
+        C{"nick-invalid"}, C{"room-invalid"}, C{"no-such-nick"} or
+        C{"not-in-room"}.
+    @ivar text: the explanation for a person.
+    """
+
+    def __init__(self, code: str, text: str) -> None:
+        super().__init__(f"{text} ({code})")
+        self.code = code
+        self.text = text

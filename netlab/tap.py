@@ -12,7 +12,8 @@ import enum
 from collections.abc import Callable
 from typing import Any
 
-from twisted.application.service import IService, MultiService
+from twisted.application.service import IService, MultiService, Service
+from twisted.internet.defer import Deferred
 from twisted.python import usage
 
 from netlab._service import DatagramService, EndpointService, ExitOnStartupError
@@ -23,6 +24,15 @@ from netlab._udpguard import (
     DEFAULT_SOURCE_RATE,
     DatagramGuard,
 )
+from netlab.chat._hub import (
+    DEFAULT_HISTORY,
+    DEFAULT_NOTICE_LIMIT,
+    DEFAULT_ROOM,
+    ChatHub,
+)
+from netlab.chat._server import DEFAULT_PORT as CHAT_PORT
+from netlab.chat._server import ChatFactory, ChatLimits
+from netlab.chat._wire import isValidRoom
 from netlab.echo import DEFAULT_PORT as ECHO_PORT
 from netlab.echo import EchoDatagramProtocol, EchoFactory
 from netlab.errors import StartupError
@@ -37,6 +47,7 @@ from netlab.timestamp import (
 )
 
 __all__ = [
+    "ChatOptions",
     "EchoOptions",
     "Options",
     "TimestampServerOptions",
@@ -259,6 +270,117 @@ class EchoOptions(_StreamOptions):
             raise usage.UsageError("--no-tcp and --no-udp leave nothing to serve")
 
 
+def _nonNegative(value: str) -> float:
+    number = float(value)
+    if not number >= 0:
+        raise ValueError(f"{value} is not 0 or more")
+    return number
+
+
+_nonNegative.coerceDoc = "0 or more; 0 turns it off."  # type: ignore[attr-defined]
+
+
+def _room(value: str) -> str:
+    if not isValidRoom(value):
+        raise ValueError(
+            f"{value!r} is not a room name (# and up to 31 letters, digits, _ or -)"
+        )
+    return value
+
+
+_DEFAULT_LIMITS = ChatLimits()
+
+
+class ChatOptions(_StreamOptions):
+    """
+    C{twistd netlab chat}: the line chat service.
+    """
+
+    synopsis = "[--listen ENDPOINT]... [options]"
+    longdesc = (
+        "A line chat with nicknames, rooms, history and private messages, "
+        "usable with nc or telnet; the protocol is in README.rst. Listens on "
+        f"tcp:{CHAT_PORT} unless told otherwise."
+    )
+    defaultListen = [f"tcp:{CHAT_PORT}"]
+    optParameters: list[list[Any]] = [
+        ["default-room", None, DEFAULT_ROOM, "The room everyone joins first.", _room],
+        [
+            "history",
+            None,
+            DEFAULT_HISTORY,
+            "Messages of a room replayed to whoever joins it.",
+            lambda v: int(_nonNegative(v)),
+        ],
+        [
+            "notice-limit",
+            None,
+            DEFAULT_NOTICE_LIMIT,
+            "In rooms with more people than this, join, part, nick and quit "
+            "notices go only to the person concerned (0: no limit).",
+            lambda v: int(_nonNegative(v)),
+        ],
+        [
+            "max-line-length",
+            None,
+            _DEFAULT_LIMITS.maxLineLength,
+            "The longest line accepted, in bytes; longer ones are refused.",
+            _positive,
+        ],
+        [
+            "line-rate",
+            None,
+            _DEFAULT_LIMITS.lineRate,
+            "Lines per second a client may send, on average (0: no limit); "
+            "a faster client is read more slowly.",
+            _rate,
+        ],
+        [
+            "line-burst",
+            None,
+            _DEFAULT_LIMITS.lineBurst,
+            "Lines a client may send at once.",
+            _burst,
+        ],
+        [
+            "backlog-soft",
+            None,
+            _DEFAULT_LIMITS.backlogSoft,
+            "Bytes waiting for a client that, for --backlog-soft-seconds, "
+            "disconnect it.",
+            _positive,
+        ],
+        [
+            "backlog-soft-seconds",
+            None,
+            _DEFAULT_LIMITS.backlogSoftSeconds,
+            "See --backlog-soft.",
+            _nonNegative,
+        ],
+        [
+            "backlog-hard",
+            None,
+            _DEFAULT_LIMITS.backlogHard,
+            "Bytes waiting for a client that disconnect it at once.",
+            _positive,
+        ],
+        [
+            "registration-timeout",
+            None,
+            _DEFAULT_LIMITS.registrationTimeout,
+            "Seconds a connection has to choose a nickname (0: no limit).",
+            _nonNegative,
+        ],
+        [
+            "idle-timeout",
+            None,
+            _DEFAULT_LIMITS.idleTimeout,
+            "Seconds without a line before a client is disconnected (0: never).",
+            _nonNegative,
+        ],
+    ]
+
+
 class Options(usage.Options):
     """
     C{twistd netlab}: choose a service with a sub-command.
@@ -285,6 +407,12 @@ class Options(usage.Options):
             None,
             EchoOptions,
             "Echo server (RFC 862) over TCP and UDP: sends back what it gets.",
+        ],
+        [
+            "chat",
+            None,
+            ChatOptions,
+            "Line chat with nicknames, rooms and history, for nc or telnet.",
         ],
     ]
 
@@ -373,10 +501,49 @@ def _echo(options: usage.Options, reactor: Any) -> list[IService]:
     return services
 
 
+class _ChatShutdown(Service):
+    """
+    On shutdown, after the chat stopped listening: tell every user, and
+    close their connections.
+    """
+
+    def __init__(self, factory: ChatFactory) -> None:
+        self.factory = factory
+
+    def stopService(self) -> Deferred[None]:
+        super().stopService()
+        return self.factory.shutdown("the server is shutting down; goodbye")
+
+
+def _chat(options: usage.Options, reactor: Any) -> list[IService]:
+    hub = ChatHub(options["default-room"], options["history"], options["notice-limit"])
+    limits = ChatLimits(
+        maxLineLength=options["max-line-length"],
+        lineRate=options["line-rate"],
+        lineBurst=options["line-burst"],
+        backlogSoft=options["backlog-soft"],
+        backlogSoftSeconds=options["backlog-soft-seconds"],
+        backlogHard=options["backlog-hard"],
+        registrationTimeout=options["registration-timeout"],
+        idleTimeout=options["idle-timeout"],
+    )
+    factory = ChatFactory(hub, reactor, limits)
+    # Services stop in the reverse of this order: the endpoints stop
+    # listening first, then the users are told and disconnected.
+    return [
+        _ChatShutdown(factory),
+        *(
+            EndpointService(reactor, description, factory)
+            for description in options["listen"]
+        ),
+    ]
+
+
 _SERVICES: dict[str, Callable[[usage.Options, Any], list[IService]]] = {
     "tsserv": _tsserv,
     "tsuserv": _tsuserv,
     "echo": _echo,
+    "chat": _chat,
 }
 
 
@@ -400,7 +567,12 @@ def makeService(options: Options, reactor: Any = None) -> MultiService:
         reactor = _globalReactor()
     name = options.subCommand
     assert name is not None
-    top = ExitOnStartupError(f"netlab {name}")
+    # twistd's own options say whether it will daemonize; twist never does.
+    parent = options.parent
+    daemon = bool(
+        parent is not None and "nodaemon" in parent and not parent["nodaemon"]
+    )
+    top = ExitOnStartupError(f"netlab {name}", daemon)
     try:
         children = _SERVICES[name](options.subOptions, reactor)
     except StartupError as e:

@@ -41,6 +41,7 @@ from twisted.internet.interfaces import (
     IProtocolFactory,
     IStreamClientEndpoint,
 )
+from twisted.internet.task import Clock
 from twisted.test import iosim
 from zope.interface import implementer
 
@@ -90,12 +91,19 @@ class MemoryEndpoint:
     @ivar servers: the server protocols built so far, oldest first.
     """
 
-    def __init__(self, serverFactory: IProtocolFactory) -> None:
+    def __init__(
+        self, serverFactory: IProtocolFactory, clock: Clock | None = None
+    ) -> None:
         """
         @param serverFactory: builds the protocol for the server side of
             each connection, for example a netlab service's factory.
+        @param clock: the clock the server (and client) run on, if they
+            schedule work for the next turn of the reactor (the chat server
+            sends its output that way): L{flush} then runs those calls too,
+            with C{clock.advance(0)}, without moving time on.
         """
         self.serverFactory = serverFactory
+        self.clock = clock
         self.refuse = False
         self.servers: list[IProtocol] = []
         self._connections: list[tuple[iosim.IOPump, _Transport, _Transport]] = []
@@ -131,17 +139,38 @@ class MemoryEndpoint:
         self._connections.append((pump, serverTransport, clientTransport))
         return succeed(client)
 
+    def _runDue(self) -> bool:
+        """
+        Run the clock's calls that are due now (and those they schedule for
+        now).
+
+        @return: whether any ran.
+        """
+        clock = self.clock
+        ran = False
+        for _ in range(1000):
+            if clock is None or not any(
+                call.getTime() <= clock.seconds() for call in clock.getDelayedCalls()
+            ):
+                break
+            clock.advance(0)
+            ran = True
+        return ran
+
     def flush(self) -> None:
         """
         Deliver every byte written so far, both ways, on every connection,
         until nothing more moves; connections closed by either side are
-        disconnected.
+        disconnected.  With a C{clock}, calls due now run first, each
+        round.
         """
         moved = True
         while moved:
             moved = False
+            moved = self._runDue()
             for pump, serverTransport, clientTransport in self._connections:
-                pump.flush()
+                if pump.flush():
+                    moved = True
                 for near, far in (
                     (serverTransport, clientTransport),
                     (clientTransport, serverTransport),

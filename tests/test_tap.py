@@ -11,15 +11,27 @@ import os
 from typing import Any
 
 from twisted.application.service import IService, IServiceMaker
-from twisted.internet.testing import MemoryReactorClock
+from twisted.internet.address import IPv4Address
+from twisted.internet.error import ConnectionDone
+from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.plugin import IPlugin, getPlugins
 from twisted.python import usage
+from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
 from netlab import tap
 from netlab._service import DatagramService, EndpointService
 from netlab._udpguard import DatagramGuard
+from netlab.chat import (
+    DEFAULT_HISTORY,
+    DEFAULT_ROOM,
+    ChatFactory,
+    ChatHub,
+    ChatLimits,
+    ChatProtocol,
+)
+from netlab.chat import DEFAULT_PORT as CHAT_PORT
 from netlab.echo import EchoDatagramProtocol, EchoFactory
 from netlab.timestamp import (
     DEFAULT_MAX_REPLY_SIZE,
@@ -76,6 +88,128 @@ class _UDPMemoryReactor(MemoryReactorClock):
         return self.udpPorts[-1]
 
 
+_CHAT_DEFAULTS: dict[str, Any] = {
+    "listen": ["tcp:21569"],
+    "default-room": "#lobby",
+    "history": 20,
+    "max-line-length": 1024,
+    "line-rate": 5.0,
+    "line-burst": 20.0,
+    "backlog-soft": 262144,
+    "backlog-soft-seconds": 10.0,
+    "backlog-hard": 1048576,
+    "registration-timeout": 60.0,
+    "idle-timeout": 0.0,
+}
+"""
+What C{twistd netlab chat} runs with unless told otherwise.
+"""
+
+SHUTDOWN_NOTE = b"NOTE the server is shutting down; goodbye\r\n"
+"""
+What every chat user is told when the service stops.
+"""
+
+
+def _chatLimits(options: usage.Options) -> ChatLimits:
+    """
+    @return: the L{ChatLimits} that chat options describe.
+    """
+    return ChatLimits(
+        maxLineLength=options["max-line-length"],
+        lineRate=options["line-rate"],
+        lineBurst=options["line-burst"],
+        backlogSoft=options["backlog-soft"],
+        backlogSoftSeconds=options["backlog-soft-seconds"],
+        backlogHard=options["backlog-hard"],
+        registrationTimeout=options["registration-timeout"],
+        idleTimeout=options["idle-timeout"],
+    )
+
+
+class _RecordingPort:
+    """
+    A listening port, returned by L{_ChatReactor.listenTCP}, that notes in
+    a shared log when it stops listening.
+    """
+
+    def __init__(self, log: list[tuple[Any, ...]], port: int) -> None:
+        self.log = log
+        self.port = port
+        self.listening = True
+
+    def startListening(self) -> None:
+        pass
+
+    def stopListening(self) -> None:
+        self.listening = False
+        self.log.append(("stopListening", self.port))
+
+    def getHost(self) -> IPv4Address:
+        return IPv4Address("TCP", "0.0.0.0", self.port)
+
+
+class _ChatReactor(MemoryReactorClock):
+    """
+    A L{MemoryReactorClock} whose listening ports note when they stop
+    listening, in C{log}.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.log: list[tuple[Any, ...]] = []
+
+    def listenTCP(
+        self, port: int, factory: Any, backlog: int = 50, interface: str = ""
+    ) -> _RecordingPort:
+        self.tcpServers.append((port, factory, backlog, interface))
+        return _RecordingPort(self.log, port)
+
+
+class _RecordingTransport(StringTransport):
+    """
+    A L{StringTransport} that notes what is written to it in a shared log,
+    and whether it was aborted.
+    """
+
+    def __init__(self, log: list[tuple[Any, ...]], name: str) -> None:
+        super().__init__()
+        self.log = log
+        self.name = name
+        self.aborted = False
+
+    def write(self, data: bytes) -> None:
+        self.log.append(("write", self.name, data))
+        super().write(data)
+
+    def abortConnection(self) -> None:
+        self.aborted = True
+        super().abortConnection()
+
+
+def _chatFactory(reactor: MemoryReactorClock) -> ChatFactory:
+    """
+    @return: the factory of the first endpoint a started chat service
+        listens on.
+    """
+    factory = reactor.tcpServers[0][1]
+    assert isinstance(factory, ChatFactory)
+    return factory
+
+
+def _connectChat(
+    factory: ChatFactory, log: list[tuple[Any, ...]], name: str
+) -> tuple[ChatProtocol, _RecordingTransport]:
+    """
+    Connect a chat protocol of C{factory} to a L{_RecordingTransport}, as
+    the listening port would for an accepted connection.
+    """
+    protocol = factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 40000))
+    transport = _RecordingTransport(log, name)
+    protocol.makeConnection(transport)
+    return protocol, transport
+
+
 class OptionsTests(SynchronousTestCase):
     """
     Tests for L{tap.Options}, the options of C{twistd netlab}.
@@ -83,11 +217,11 @@ class OptionsTests(SynchronousTestCase):
 
     def test_subCommands(self) -> None:
         """
-        The tsserv, tsuserv and echo sub-commands exist, each with a
+        The tsserv, tsuserv, echo and chat sub-commands exist, each with a
         one-line description.
         """
         commands = {command[0]: command for command in tap.Options.subCommands}
-        self.assertEqual(set(commands), {"tsserv", "tsuserv", "echo"})
+        self.assertEqual(set(commands), {"tsserv", "tsuserv", "echo", "chat"})
         for name, _, optionsClass, description in commands.values():
             self.assertTrue(issubclass(optionsClass, usage.Options), name)
             self.assertIsInstance(description, str)
@@ -101,6 +235,7 @@ class OptionsTests(SynchronousTestCase):
         self.assertIsInstance(parse("tsserv").subOptions, tap.TimestampServerOptions)
         self.assertIsInstance(parse("tsuserv").subOptions, tap.TimestampUDPOptions)
         self.assertIsInstance(parse("echo").subOptions, tap.EchoOptions)
+        self.assertIsInstance(parse("chat").subOptions, tap.ChatOptions)
 
     def test_noSubCommand(self) -> None:
         """
@@ -110,6 +245,7 @@ class OptionsTests(SynchronousTestCase):
         error = self.assertRaises(usage.UsageError, parse)
         self.assertIn("tsserv", str(error))
         self.assertIn("tsuserv", str(error))
+        self.assertIn("chat", str(error))
 
     def test_unknownSubCommand(self) -> None:
         """
@@ -375,6 +511,160 @@ class OptionsTests(SynchronousTestCase):
         """
         for option in ["--format=iso", "--utc", "--framing=line"]:
             self.assertRaises(usage.UsageError, parse, "echo", option)
+
+    def test_chatDefaults(self) -> None:
+        """
+        chat listens on tcp:21569, puts everyone in #lobby with 20 lines of
+        history, and has the default limits: 1024-byte lines, 5 lines a
+        second in bursts of 20, a 256 KiB backlog for 10 seconds or 1 MiB at
+        once, 60 seconds to register and no idle timeout.
+        """
+        options = parse("chat").subOptions
+        self.assertEqual(
+            {name: options[name] for name in _CHAT_DEFAULTS}, _CHAT_DEFAULTS
+        )
+
+    def test_chatDefaultsAreTheLimits(self) -> None:
+        """
+        chat's default limits are those of L{ChatLimits}, and its default
+        room and history those of L{ChatHub}.
+        """
+        options = parse("chat").subOptions
+        self.assertEqual(_chatLimits(options), ChatLimits())
+        self.assertEqual(options["default-room"], DEFAULT_ROOM)
+        self.assertEqual(options["history"], DEFAULT_HISTORY)
+        self.assertEqual(options["listen"], [f"tcp:{CHAT_PORT}"])
+
+    def test_chatOptions(self) -> None:
+        """
+        Each chat option is taken, as a number of the right kind where it is
+        one (fractions allowed for rates, bursts and seconds), and --listen
+        may be repeated.
+        """
+        options = parse(
+            "chat",
+            "--listen",
+            "tcp:1234",
+            "--listen",
+            "tcp6:port=1235",
+            "--default-room",
+            "#main",
+            "--history",
+            "0",
+            "--max-line-length",
+            "80",
+            "--line-rate",
+            "0.5",
+            "--line-burst",
+            "2.5",
+            "--backlog-soft",
+            "1000",
+            "--backlog-soft-seconds",
+            "1.5",
+            "--backlog-hard",
+            "2000",
+            "--registration-timeout",
+            "0",
+            "--idle-timeout",
+            "300",
+        ).subOptions
+        expected = {
+            "listen": ["tcp:1234", "tcp6:port=1235"],
+            "default-room": "#main",
+            "history": 0,
+            "max-line-length": 80,
+            "line-rate": 0.5,
+            "line-burst": 2.5,
+            "backlog-soft": 1000,
+            "backlog-soft-seconds": 1.5,
+            "backlog-hard": 2000,
+            "registration-timeout": 0.0,
+            "idle-timeout": 300.0,
+        }
+        self.assertEqual({name: options[name] for name in expected}, expected)
+        self.assertIsInstance(options["history"], int)
+        self.assertIsInstance(options["max-line-length"], int)
+
+    def test_chatEachOption(self) -> None:
+        """
+        Each chat option given alone changes only itself.
+        """
+        cases = [
+            ("--default-room", "#x", "#x"),
+            ("--history", "5", 5),
+            ("--max-line-length", "1", 1),
+            ("--line-rate", "0", 0.0),
+            ("--line-burst", "1", 1.0),
+            ("--backlog-soft", "1", 1),
+            ("--backlog-soft-seconds", "0", 0.0),
+            ("--backlog-hard", "65536", 65536),
+            ("--registration-timeout", "2.5", 2.5),
+            ("--idle-timeout", "0.5", 0.5),
+        ]
+        for option, value, expected in cases:
+            options = parse("chat", option, value).subOptions
+            name = option[2:]
+            self.assertEqual(options[name], expected, option)
+            others = {key: options[key] for key in _CHAT_DEFAULTS if key != name}
+            self.assertEqual(
+                others,
+                {key: v for key, v in _CHAT_DEFAULTS.items() if key != name},
+                option,
+            )
+
+    def test_chatDefaultListenNotShared(self) -> None:
+        """
+        Changing one parse's chat listen list does not change the default
+        seen by the next parse.
+        """
+        parse("chat").subOptions["listen"].append("tcp:1")
+        self.assertEqual(parse("chat").subOptions["listen"], ["tcp:21569"])
+
+    def test_chatBadValues(self) -> None:
+        """
+        A room name without #, a negative history, a line length below 1, a
+        negative rate, a burst below 1, a non-positive backlog, negative
+        seconds, or a word where a number goes, is a L{usage.UsageError}.
+        """
+        cases = [
+            ("--default-room", "lobby"),
+            ("--default-room", "#"),
+            ("--default-room", "#no spaces"),
+            ("--default-room", "#" + "x" * 32),
+            ("--history", "-1"),
+            ("--history", "many"),
+            ("--max-line-length", "0"),
+            ("--max-line-length", "-1"),
+            ("--line-rate", "-1"),
+            ("--line-rate", "fast"),
+            ("--line-burst", "0"),
+            ("--line-burst", "0.5"),
+            ("--backlog-soft", "0"),
+            ("--backlog-soft-seconds", "-1"),
+            ("--backlog-hard", "0"),
+            ("--registration-timeout", "-1"),
+            ("--idle-timeout", "-0.5"),
+        ]
+        for option, value in cases:
+            self.assertRaises(usage.UsageError, parse, "chat", option, value)
+
+    def test_chatBadRoomSaysWhy(self) -> None:
+        """
+        The error for a bad --default-room names the value and what a room
+        name is.
+        """
+        error = self.assertRaises(
+            usage.UsageError, parse, "chat", "--default-room", "lobby"
+        )
+        self.assertIn("'lobby'", str(error))
+        self.assertIn("#", str(error))
+
+    def test_chatHasNoOtherServicesOptions(self) -> None:
+        """
+        The timestamp and UDP options are not chat's.
+        """
+        for option in ["--format=iso", "--utc", "--udp-port=1", "--no-udp"]:
+            self.assertRaises(usage.UsageError, parse, "chat", option)
 
 
 class MakeServiceTests(SynchronousTestCase):
@@ -712,6 +1002,234 @@ class MakeServiceTests(SynchronousTestCase):
         self.assertIn("tcp:x", message)
         self.assertEqual(reactor.udpServers, [])
 
+    def test_chat(self) -> None:
+        """
+        chat makes a shutdown service, then one listening service per
+        --listen, all sharing one L{ChatFactory} whose hub has the default
+        room and history size of the options, whose limits are those of the
+        options, and whose clock is the reactor; once started, they listen
+        where the options say.
+        """
+        reactor = MemoryReactorClock()
+        service = tap.makeService(
+            parse(
+                "chat",
+                "--listen",
+                "tcp:1234:interface=127.0.0.1",
+                "--listen",
+                r"tcp6:port=1235:interface=\:\:1",
+                "--default-room",
+                "#main",
+                "--history",
+                "7",
+                "--max-line-length",
+                "80",
+                "--line-rate",
+                "2",
+                "--line-burst",
+                "3",
+                "--backlog-soft",
+                "1000",
+                "--backlog-soft-seconds",
+                "4",
+                "--backlog-hard",
+                "5000",
+                "--registration-timeout",
+                "6",
+                "--idle-timeout",
+                "9",
+            ),
+            reactor,
+        )
+        verifyObject(IService, service)
+        children = list(service)
+        self.assertEqual(
+            [type(child) for child in children],
+            [tap._ChatShutdown, EndpointService, EndpointService],
+        )
+        self.assertEqual(reactor.tcpServers, [])
+        service.privilegedStartService()
+        service.startService()
+        self.addCleanup(service.stopService)
+        self.assertEqual(
+            [(port, interface) for port, _, _, interface in reactor.tcpServers],
+            [(1234, "127.0.0.1"), (1235, "::1")],
+        )
+        factory = _chatFactory(reactor)
+        self.assertIs(children[0].factory, factory)
+        for _, listening, _, _ in reactor.tcpServers:
+            self.assertIs(listening, factory)
+        for child in children[1:]:
+            self.assertIs(child.factory, factory)
+        self.assertIsInstance(factory.hub, ChatHub)
+        self.assertEqual(factory.hub.defaultRoom, "#main")
+        self.assertEqual(factory.hub.historySize, 7)
+        self.assertEqual(
+            factory.limits,
+            ChatLimits(
+                maxLineLength=80,
+                lineRate=2.0,
+                lineBurst=3.0,
+                backlogSoft=1000,
+                backlogSoftSeconds=4.0,
+                backlogHard=5000,
+                registrationTimeout=6.0,
+                idleTimeout=9.0,
+            ),
+        )
+        self.assertIs(factory.clock, reactor)
+
+    def test_chatDefaults(self) -> None:
+        """
+        chat with no options listens on TCP port 21569 on every address,
+        with a hub whose default room is #lobby with 20 lines of history,
+        and the default limits.
+        """
+        reactor = MemoryReactorClock()
+        service = tap.makeService(parse("chat"), reactor)
+        self.assertEqual(
+            [type(child) for child in service], [tap._ChatShutdown, EndpointService]
+        )
+        service.startService()
+        self.addCleanup(service.stopService)
+        [(port, _, _, interface)] = reactor.tcpServers
+        self.assertEqual((port, interface), (21569, ""))
+        factory = _chatFactory(reactor)
+        self.assertEqual(
+            (factory.hub.defaultRoom, factory.hub.historySize), ("#lobby", 20)
+        )
+        self.assertEqual(factory.limits, ChatLimits())
+
+    def test_chatServes(self) -> None:
+        """
+        A connection to the started chat service is greeted, and registers
+        with a plain line.
+        """
+        reactor = MemoryReactorClock()
+        service = tap.makeService(parse("chat", "--listen", "tcp:1234"), reactor)
+        service.startService()
+        self.addCleanup(service.stopService)
+        factory = _chatFactory(reactor)
+        protocol, transport = _connectChat(factory, [], "alice")
+        protocol.dataReceived(b"alice\r\n")
+        reactor.advance(0)
+        lines = transport.value().split(b"\r\n")
+        self.assertTrue(lines[0].startswith(b"NOTE Welcome"), lines)
+        self.assertEqual(lines[1:], [b"OK nick alice", b"JOIN #lobby alice", b""])
+        self.assertEqual(factory.hub.who(protocol), ["alice"])
+
+    def test_chatStopsListeningFirst(self) -> None:
+        """
+        When the chat service stops, every endpoint stops listening before
+        any user is told the server is shutting down.
+        """
+        reactor = _ChatReactor()
+        service = tap.makeService(
+            parse("chat", "--listen", "tcp:1234", "--listen", "tcp:1235"), reactor
+        )
+        service.startService()
+        factory = _chatFactory(reactor)
+        protocol, _ = _connectChat(factory, reactor.log, "alice")
+        protocol.dataReceived(b"alice\r\n")
+        reactor.advance(0)
+        del reactor.log[:]
+        stopping = service.stopService()
+        self.assertEqual(
+            reactor.log,
+            [
+                ("stopListening", 1235),
+                ("stopListening", 1234),
+                ("write", "alice", SHUTDOWN_NOTE),
+            ],
+        )
+        protocol.connectionLost(Failure(ConnectionDone()))
+        self.successResultOf(stopping)
+
+    def test_chatShutdownNotice(self) -> None:
+        """
+        Stopping the chat service tells every connected user, registered or
+        not, that the server is shutting down (one NOTE line each), and
+        closes their connections; it has stopped once they are closed.
+        """
+        reactor = MemoryReactorClock()
+        service = tap.makeService(parse("chat", "--listen", "tcp:1234"), reactor)
+        service.startService()
+        factory = _chatFactory(reactor)
+        log: list[tuple[Any, ...]] = []
+        alice, aliceTransport = _connectChat(factory, log, "alice")
+        alice.dataReceived(b"alice\r\n")
+        bob, bobTransport = _connectChat(factory, log, "bob")
+        bob.dataReceived(b"/nick bob\r\n")
+        stranger, strangerTransport = _connectChat(factory, log, "stranger")
+        reactor.advance(0)
+        transports = [aliceTransport, bobTransport, strangerTransport]
+        for transport in transports:
+            transport.clear()
+
+        stopping = service.stopService()
+
+        for transport in transports:
+            self.assertEqual(transport.value(), SHUTDOWN_NOTE, transport.name)
+            self.assertTrue(transport.disconnecting, transport.name)
+            self.assertFalse(transport.aborted, transport.name)
+        self.assertNoResult(stopping)
+        alice.connectionLost(Failure(ConnectionDone()))
+        bob.connectionLost(Failure(ConnectionDone()))
+        self.assertNoResult(stopping)
+        stranger.connectionLost(Failure(ConnectionDone()))
+        self.successResultOf(stopping)
+        self.assertFalse(service.running)
+        self.assertEqual(factory.hub.participants(), [])
+
+    def test_chatShutdownGrace(self) -> None:
+        """
+        A connection that has not closed 5 seconds after the shutdown notice
+        (its user does not read) is aborted; the service has stopped once it
+        is closed.
+        """
+        reactor = MemoryReactorClock()
+        service = tap.makeService(parse("chat", "--listen", "tcp:1234"), reactor)
+        service.startService()
+        factory = _chatFactory(reactor)
+        protocol, transport = _connectChat(factory, [], "alice")
+        protocol.dataReceived(b"alice\r\n")
+        reactor.advance(0)
+        stopping = service.stopService()
+        self.assertTrue(transport.value().endswith(SHUTDOWN_NOTE))
+        reactor.advance(4.9)
+        self.assertFalse(transport.aborted)
+        self.assertNoResult(stopping)
+        reactor.advance(0.1)
+        self.assertTrue(transport.aborted)
+        protocol.connectionLost(Failure(ConnectionDone()))
+        self.successResultOf(stopping)
+
+    def test_chatStopsWithNobodyConnected(self) -> None:
+        """
+        With nobody connected, the chat service stops at once.
+        """
+        reactor = MemoryReactorClock()
+        service = tap.makeService(parse("chat", "--listen", "tcp:1234"), reactor)
+        service.startService()
+        self.successResultOf(service.stopService())
+        self.assertFalse(any(child.running for child in service))
+        self.assertEqual(reactor.getDelayedCalls(), [])
+
+    def test_chatBadEndpoint(self) -> None:
+        """
+        A malformed chat --listen ends the process with one line naming it,
+        before anything listens.
+        """
+        reactor = MemoryReactorClock()
+        error = self.assertRaises(
+            SystemExit, tap.makeService, parse("chat", "--listen", "tcp:x"), reactor
+        )
+        message = str(error.code)
+        self.assertNotIn("\n", message)
+        self.assertTrue(message.startswith("netlab chat: error: "), message)
+        self.assertIn("tcp:x", message)
+        self.assertEqual(reactor.tcpServers, [])
+
     def assertOneLineExit(self, error: SystemExit, *fragments: str) -> str:
         """
         Assert that C{error} carries one line, C{netlab tsserv: error: ...},
@@ -839,3 +1357,12 @@ class PluginTests(SynchronousTestCase):
         """
         names = [maker.tapname for maker in getPlugins(IServiceMaker)]
         self.assertIn("netlab", names)
+
+    def test_pluginMakesChat(self) -> None:
+        """
+        The plugin's makeService builds the chat service.
+        """
+        from twisted.plugins.netlab_plugin import netlab
+
+        service = netlab.makeService(parse("chat", "--listen", "tcp:0"))
+        self.assertIsInstance(list(service)[-1].factory, ChatFactory)

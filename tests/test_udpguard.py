@@ -82,11 +82,11 @@ class DatagramGuardAddressTests(SynchronousTestCase):
         Once C{ownPort} is set, datagrams from that port are refused, from
         any host.
         """
-        self.assertTrue(self.guard.admit(ALICE, 21568))
-        self.guard.ownPort = 21568
-        self.assertRefused(ALICE, 21568, Refusal.OWN_PORT)
-        self.assertRefused("2001:db8::1", 21568, Refusal.OWN_PORT)
-        self.assertTrue(self.guard.admit(ALICE, 21569))
+        self.assertTrue(self.guard.admit(ALICE, 31568))
+        self.guard.ownPort = 31568
+        self.assertRefused(ALICE, 31568, Refusal.OWN_PORT)
+        self.assertRefused("2001:db8::1", 31568, Refusal.OWN_PORT)
+        self.assertTrue(self.guard.admit(ALICE, 21570))
 
     def test_notUnicast(self) -> None:
         """
@@ -440,6 +440,7 @@ class DatagramGuardLogTests(SynchronousTestCase):
             {
                 Refusal.PRIVILEGED_PORT: 2,
                 Refusal.OWN_PORT: 3,
+                Refusal.SERVICE_PORT: 0,
                 Refusal.NOT_UNICAST: 4,
                 Refusal.SOURCE_RATE: 6,
                 Refusal.GLOBAL_RATE: 0,
@@ -487,3 +488,22 @@ class DatagramGuardLogTests(SynchronousTestCase):
             for _ in range(5):
                 self.assertTrue(self.guard.admit(ALICE, 5000))
         self.assertEqual(warnings(events), [])
+
+
+class DatagramGuardServicePortTests(SynchronousTestCase):
+    """
+    Datagrams from netlab's service ports are refused, so that two netlab UDP
+    services cannot be made to answer each other for ever.
+    """
+
+    def test_servicePortsRefused(self) -> None:
+        """
+        A datagram from port 21567, 21568 or 21569 is refused as
+        L{Refusal.SERVICE_PORT}; the ports around them are answered.
+        """
+        guard = DatagramGuard(Clock())
+        for port in (21567, 21568, 21569):
+            self.assertFalse(guard.admit("192.0.2.1", port), port)
+        for port in (21566, 21570):
+            self.assertTrue(guard.admit("192.0.2.1", port), port)
+        self.assertEqual(guard.refused[Refusal.SERVICE_PORT], 3)

@@ -145,7 +145,7 @@ class GuardedDatagramProtocolTests(SynchronousTestCase):
         self.assertEqual(protocol.guard.ownPort, 21568)
         with capturedLogs():
             self.assertFalse(protocol.admit("192.0.2.1", 21568))
-        self.assertTrue(protocol.admit("192.0.2.1", 21569))
+        self.assertTrue(protocol.admit("192.0.2.1", 21570))
 
     def test_ownPortUnknown(self) -> None:
         """

@@ -275,13 +275,20 @@ class _StreamEcho(Protocol):
         self._sink.registerProducer(self.transport, True)
         # The source is paused while the transport's buffer is full.
         self.transport.registerProducer(self._source, True)
-        self._progress()
         sending = self._source.startProducing(self._out)
         sending.addCallbacks(self._allSent, self._sourceFailed)
 
     def _progress(self) -> None:
-        if self._timer is not None and self._timer.active():
-            self._timer.reset(self._timeout)
+        # The deadline runs only while the server owes us something: echo
+        # of bytes sent, or, once all is sent, the close.  A source that is
+        # quiet for a while (tail -f) is not the server's fault.
+        timer = self._timer
+        if not (self._sentAll or self._received < self._out.count):
+            if timer is not None and timer.active():
+                timer.cancel()
+            return
+        if timer is not None and timer.active():
+            timer.reset(self._timeout)
         else:
             self._timer = self._clock.callLater(self._timeout, self._timedOut)
 
@@ -292,6 +299,7 @@ class _StreamEcho(Protocol):
 
     def _allSent(self, result: object) -> None:
         self._sentAll = True
+        self._progress()
         self.transport.unregisterProducer()
         # Half-close: the server echoes what is left, then closes.
         self.transport.loseWriteConnection()
@@ -312,7 +320,8 @@ class _StreamEcho(Protocol):
     def _abort(self, reason: Exception) -> None:
         if self._failure is None:
             self._failure = reason
-        self._source.stopProducing()
+        if not self._sentAll:
+            self._source.stopProducing()
         self.transport.abortConnection()
 
     def dataReceived(self, data: bytes) -> None:

@@ -10,7 +10,11 @@ from twisted.internet.interfaces import IHalfCloseableProtocol, ITCPTransport
 from twisted.internet.protocol import Protocol, ServerFactory
 from zope.interface import implementer
 
-from netlab._flow import directWriter, pauseReadingWhenBacklogged
+from netlab._flow import (
+    closeWhenWritten,
+    directWriter,
+    pauseReadingWhenBacklogged,
+)
 from netlab._udpserver import GuardedDatagramProtocol
 
 __all__ = ["DEFAULT_PORT", "EchoDatagramProtocol", "EchoFactory", "EchoProtocol"]
@@ -49,13 +53,13 @@ class EchoProtocol(Protocol):
         """
         The peer will send no more: close once all of the echo is sent.
         """
-        self.transport.loseConnection()
+        closeWhenWritten(self.transport)
 
     def writeConnectionLost(self) -> None:
         """
         The peer will read no more: there is nothing left to do.
         """
-        self.transport.loseConnection()
+        closeWhenWritten(self.transport)
 
 
 class EchoFactory(ServerFactory):

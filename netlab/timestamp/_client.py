@@ -111,11 +111,6 @@ class TimestampClient(Protocol):
         self._closeWaiters: list[Deferred[None]] = []
         self._lost: Failure | None = None
         self._whyLost: str = "the server closed the connection"
-        # Raw framing: how much of the current reply's data has come back,
-        # and the time of its first stamp.
-        self._matched = 0
-        self._first: TimestampReply | None = None
-        self._afterStamp = False
 
     def request(self, data: bytes) -> Deferred[TimestampReply]:
         """
@@ -184,8 +179,6 @@ class TimestampClient(Protocol):
         if not self._pending and self._unsent:
             pending = self._unsent.popleft()
             self._pending.append(pending)
-            self._matched = 0
-            self._first = None
             self.transport.write(pending.data)
 
     def dataReceived(self, data: bytes) -> None:
@@ -224,66 +217,32 @@ class TimestampClient(Protocol):
 
     def _receiveRaw(self) -> None:
         # The reply is [stamp] piece [stamp] piece ..., the pieces joined
-        # being the request's data: the server stamps each chunk it reads.
-        # A stamp is followed by at least one byte of data (the server never
-        # reads an empty chunk); after that, a "[" may start either a new
-        # stamp or more data, and the data already expected decides.
-        while self._buffer:
-            if not self._pending:
+        # being the request's data: the server stamps each chunk it reads,
+        # and a chunk is never empty.  Every "[" after the first stamp may
+        # start a new stamp or be part of the data; data may even contain
+        # text that looks like a stamp.  So the reply is matched against the
+        # data sent, trying both readings at each "[" (see _matchRaw), each
+        # time more of it arrives.
+        if not self._pending:
+            if self._buffer:
                 _log.warn("ignoring {n} bytes sent unasked", n=len(self._buffer))
                 self._buffer = b""
-                return
-            expected = self._pending[0].data
-            if self._first is None:
-                stamp = self._takeStamp()
-                if stamp is None:
-                    return
-                self._first = stamp
-                continue
-            n = _commonPrefix(self._buffer, expected, self._matched)
-            if not self._afterStamp and self._buffer.startswith(b"["):
-                end = self._buffer.find(b"] ", 0, _MAX_STAMP)
-                if end >= 0:
-                    if n < end + 2:
-                        # Not the expected data: it has to be a new stamp.
-                        self._takeStamp()
-                        continue
-                elif len(self._buffer) < _MAX_STAMP:
-                    if n < len(self._buffer):
-                        return  # a stamp, not all here yet
-                    if self._matched + n < len(expected):
-                        return  # cannot tell stamp from data yet
-            if n == 0:
-                raise MalformedReply("the reply does not echo the request")
-            self._afterStamp = False
-            self._matched += n
-            self._buffer = self._buffer[n:]
-            if self._matched == len(expected):
-                first = self._first
-                self._pending.popleft().deferred.callback(
-                    TimestampReply(first.when, expected, first.format)
-                )
-                self._sendNextRaw()
-
-    def _takeStamp(self) -> TimestampReply | None:
-        """
-        Take the stamp at the start of the buffer.
-
-        @return: the stamp (as a reply with no data), or L{None} if it has
-            not all arrived yet.
-        @raise MalformedReply: if the buffer does not start with a stamp.
-        """
-        if not self._buffer.startswith(b"["):
-            raise MalformedReply("the reply does not start with a [stamp]")
-        end = self._buffer.find(b"] ", 0, _MAX_STAMP)
+            return
+        expected = self._pending[0].data
+        end, first = _matchRaw(self._buffer, expected)
+        if end is None:
+            if len(self._buffer) > (len(expected) + 1) * (_MAX_STAMP + 1):
+                raise MalformedReply("the reply is far longer than the request")
+            return
         if end < 0:
-            if len(self._buffer) >= _MAX_STAMP:
-                raise MalformedReply("no stamp at the start of the reply")
-            return None
-        stamp = parseStamp(self._buffer[: end + 2])
-        self._buffer = self._buffer[end + 2 :]
-        self._afterStamp = True
-        return stamp
+            raise MalformedReply("the reply does not echo the request")
+        assert first is not None
+        self._buffer = self._buffer[end:]
+        self._pending.popleft().deferred.callback(
+            TimestampReply(first.when, expected, first.format)
+        )
+        self._sendNextRaw()
+        self._receiveRaw()
 
     def _failFirst(self, reason: Exception) -> None:
         if self._pending:
@@ -299,6 +258,65 @@ class TimestampClient(Protocol):
         waiters, self._closeWaiters = self._closeWaiters, []
         for d in waiters:
             d.callback(None)
+
+
+def _matchRaw(
+    reply: bytes, expected: bytes
+) -> tuple[int | None, TimestampReply | None]:
+    """
+    Match a raw-framed reply against the data that was sent.
+
+    @return: C{(end, firstStamp)}: C{end} is where the reply ends in
+        C{reply} when it is complete, C{None} when more is needed, or -1
+        when it cannot be a reply to C{expected}.
+    """
+    first: TimestampReply | None = None
+    more = False
+    seen: set[tuple[int, int, bool]] = set()
+    # (position in reply, position in expected, just after a stamp)
+    stack = [(0, 0, True)]
+    while stack:
+        state = stack.pop()
+        if state in seen:
+            continue
+        seen.add(state)
+        i, j, afterStamp = state
+        if j == len(expected) and not afterStamp:
+            return i, first
+        if i == len(reply):
+            more = True
+            continue
+        # A stamp: always at the start, never twice in a row.
+        if (i == 0 or not afterStamp) and reply[i : i + 1] == b"[":
+            end = reply.find(b"] ", i, i + _MAX_STAMP)
+            if end >= 0:
+                stamp = _stamp(reply[i : end + 2])
+                if stamp is not None:
+                    if i == 0:
+                        first = stamp
+                    stack.append((end + 2, j, True))
+            elif len(reply) - i < _MAX_STAMP:
+                more = True
+        # Data, up to the next "[", where both readings are tried again.
+        if i > 0:
+            nextBracket = reply.find(b"[", i + 1)
+            stop = len(reply) if nextBracket < 0 else nextBracket
+            n = _commonPrefix(reply[i:stop], expected, j)
+            if n and (i + n == stop or j + n == len(expected)):
+                stack.append((i + n, j + n, False))
+    return (None if more else -1), first
+
+
+def _stamp(prefix: bytes) -> TimestampReply | None:
+    """
+    @return: the stamp if C{prefix} is a whole, valid C{[stamp] }, else
+        L{None}.
+    """
+    try:
+        stamp = parseStamp(prefix)
+    except MalformedReply:
+        return None
+    return stamp if stamp.data == b"" else None
 
 
 def _commonPrefix(buffer: bytes, expected: bytes, offset: int) -> int:

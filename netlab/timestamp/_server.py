@@ -22,7 +22,11 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from netlab._flow import directWriter, pauseReadingWhenBacklogged
+from netlab._flow import (
+    closeWhenWritten,
+    directWriter,
+    pauseReadingWhenBacklogged,
+)
 from netlab._ratelog import RateLimitedLog
 from netlab._udpguard import DatagramGuard
 from netlab._udpserver import GuardedDatagramProtocol
@@ -106,13 +110,13 @@ class RawTimestampProtocol(Protocol):
         """
         The peer will send no more: close once every reply is written.
         """
-        self.transport.loseConnection()
+        closeWhenWritten(self.transport)
 
     def writeConnectionLost(self) -> None:
         """
         The peer will read no more: nothing left to do but close.
         """
-        self.transport.loseConnection()
+        closeWhenWritten(self.transport)
 
 
 @implementer(IHalfCloseableProtocol)
@@ -216,13 +220,13 @@ class LineTimestampProtocol(Protocol):
         if self._buffer and not self._discarding:
             self._write(self._stamper.stamp(self._buffer) + b"\n")
         self._buffer = b""
-        self.transport.loseConnection()
+        closeWhenWritten(self.transport)
 
     def writeConnectionLost(self) -> None:
         """
         The peer will read no more: nothing left to do but close.
         """
-        self.transport.loseConnection()
+        closeWhenWritten(self.transport)
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         self._buffer = b""

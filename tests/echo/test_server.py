@@ -359,8 +359,8 @@ class EchoDatagramProtocolTests(SynchronousTestCase):
         self.protocol.guard.ownPort = 21568
         self.assertNotAnswered([("192.0.2.1", 21568), ("2001:db8::1", 21568)])
         self.assertEqual(self.protocol.guard.refused[Refusal.OWN_PORT], 2)
-        self.protocol.datagramReceived(b"ok", ("192.0.2.1", 21569))
-        self.assertEqual(self.transport.written, [(b"ok", ("192.0.2.1", 21569))])
+        self.protocol.datagramReceived(b"ok", ("192.0.2.1", 21570))
+        self.assertEqual(self.transport.written, [(b"ok", ("192.0.2.1", 21570))])
 
     def test_ownPortFromTransport(self) -> None:
         """

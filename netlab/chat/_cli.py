@@ -1,0 +1,409 @@
+"""
+C{netlab chat}: the interactive terminal chat client, built only on
+L{netlab.chat._client}'s session API.
+
+Lines typed are sent as they are typed: plain text is said in the current
+room, and C{/join}, C{/part}, C{/who}, C{/rooms}, C{/msg}, C{/me}, C{/nick},
+C{/quit} and C{/help} are commands; what others say and do is shown as it
+happens, formatted for a person by L{formatForPerson}.  Standard input and
+output are driven by the reactor.  End of input quits, as C{/quit} does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import (
+    IHalfCloseableProtocol,
+    ITransport,
+)
+from twisted.internet.stdio import StandardIO
+from twisted.logger import Logger
+from twisted.protocols.basic import LineReceiver
+from twisted.python import usage
+from twisted.python.failure import Failure
+from zope.interface import implementer
+
+from netlab._clientopts import clientEndpoint, positiveFloat
+from netlab.chat._client import (
+    DEFAULT_TIMEOUT,
+    MAX_RECEIVE_LENGTH,
+    ChatSession,
+    SessionEvent,
+    connectChat,
+)
+from netlab.chat._server import DEFAULT_PORT
+from netlab.chat._wire import (
+    Action,
+    Error,
+    History,
+    Joined,
+    NickChanged,
+    Notice,
+    Parted,
+    PrivateMessage,
+    Quit,
+    Reply,
+    RoomMessage,
+    cleanText,
+    isValidNick,
+    normalizeNick,
+    parseCommand,
+)
+from netlab.errors import ChatError, ConnectionClosed, NetlabError, ProtocolError
+
+__all__ = ["ChatClientOptions", "formatForPerson", "runChat"]
+
+_log = Logger()
+
+
+class ChatClientOptions(usage.Options):
+    """
+    C{netlab chat}: chat on a chat server, interactively.
+    """
+
+    synopsis = "[options] --nick NICK"
+    longdesc = (
+        "Connect to a chat server as NICK and chat: each line typed is said "
+        "in the current room, or is a command (/join #room, /part, /who, "
+        "/rooms, /msg NICK TEXT, /me TEXT, /nick NEW, /quit [REASON], /help; "
+        "// starts a line that begins with a slash). What others say is "
+        "shown as it happens. End of input quits."
+    )
+    optParameters: list[list[Any]] = [
+        ["host", "H", "localhost", "The server's host name or address."],
+        ["port", "p", DEFAULT_PORT, "The server's port.", int],
+        [
+            "connect",
+            "c",
+            None,
+            "A Twisted client endpoint string to connect with instead of "
+            f"--host/--port, e.g. tcp:host=::1:port={DEFAULT_PORT}.",
+        ],
+        ["nick", "n", None, "The nickname to chat under (required)."],
+        [
+            "timeout",
+            "t",
+            DEFAULT_TIMEOUT,
+            "Seconds to wait for the connection and for each reply.",
+            positiveFloat,
+        ],
+    ]
+
+    def postOptions(self) -> None:
+        nick = self["nick"]
+        if nick is None:
+            raise usage.UsageError("choose a nickname with --nick")
+        if not isValidNick(nick):
+            raise usage.UsageError(
+                f"--nick {nick}: a nickname is a letter or _, then up to 15 "
+                "letters, digits, _ or -"
+            )
+
+
+def formatForPerson(event: SessionEvent | Reply, me: str | None = None) -> str:
+    """
+    Write an event (or a command's reply) as one line for a person to read,
+    without a line ending.  Every field is passed through L{cleanText}, so
+    nothing in it can act on a terminal.
+
+    @param event: what the server said.
+    @param me: this client's nickname, to tell private messages sent from
+        those received.
+    @return: e.g. C{[#lobby] <alice> hi}, C{*** alice joined #lobby} or
+        C{! nick-taken: that nickname is taken}.
+    """
+    if isinstance(event, RoomMessage):
+        return cleanText(f"[{event.room}] <{event.nick}> {event.text}")
+    if isinstance(event, Action):
+        return cleanText(f"[{event.room}] * {event.nick} {event.text}")
+    if isinstance(event, PrivateMessage):
+        if me is not None and normalizeNick(event.sender) == normalizeNick(me):
+            return cleanText(f"-> {event.recipient}: {event.text}")
+        return cleanText(f"<- {event.sender}: {event.text}")
+    if isinstance(event, Joined):
+        return cleanText(f"*** {event.nick} joined {event.room}")
+    if isinstance(event, Parted):
+        reason = f" ({event.reason})" if event.reason else ""
+        return cleanText(f"*** {event.nick} left {event.room}{reason}")
+    if isinstance(event, NickChanged):
+        return cleanText(f"*** {event.old} is now {event.new}")
+    if isinstance(event, Quit):
+        reason = f" ({event.reason})" if event.reason else ""
+        return cleanText(f"*** {event.nick} quit{reason}")
+    if isinstance(event, Notice):
+        return cleanText(f"*** {event.text}")
+    if isinstance(event, History):
+        return "(earlier) " + formatForPerson(event.event, me)
+    if isinstance(event, Error):
+        return cleanText(f"! {event.code}: {event.text}")
+    values = " ".join(event.values) or "ok"
+    return cleanText(f"*** {event.command}: {values}")
+
+
+def _formatFailure(failure: Failure) -> str:
+    reason = failure.value
+    if isinstance(reason, ChatError):
+        return cleanText(f"! {reason.code}: {reason.text}")
+    if isinstance(reason, NetlabError):
+        return cleanText(f"! {reason}")
+    return cleanText(f"! {reason!r}")
+
+
+_HELP = (
+    "*** plain text is said in the current room; // starts a line with a /",
+    "*** /join #room, /part [reason], /who, /rooms, /msg NICK TEXT, /me TEXT,",
+    "*** /nick NEW, /quit [reason], /help (the server's help)",
+)
+
+
+@implementer(IHalfCloseableProtocol)
+class ChatTerminal(LineReceiver):
+    """
+    A person's terminal, over standard input and output, for a
+    L{ChatSession}: each line typed becomes a command or something said,
+    and every event and reply is printed.
+
+    It listens to the session from when it is made, so it can be made
+    right after the session registers without missing the first events;
+    what it prints before it is connected to the terminal is held until
+    then.
+
+    End of input quits, as C{/quit} does, but output goes on until the
+    session has closed: with input from a pipe, the replies to the commands
+    in it are all printed.
+
+    @ivar done: fires when the chat is over: after C{/quit}, or end of
+        input (which quits); fails with L{ConnectionClosed} if the server
+        closed the connection first.
+    @ivar closed: fires when the terminal is disconnected.
+    """
+
+    transport: ITransport
+
+    delimiter = b"\n"
+    MAX_LENGTH = MAX_RECEIVE_LENGTH
+
+    def __init__(self, session: ChatSession) -> None:
+        self._session = session
+        self._held: list[bytes] = []
+        self._quitting = False
+        self._outputClosed = False
+        self.done: Deferred[None] = Deferred()
+        self.closed: Deferred[None] = Deferred()
+        session.addListener(self._event)
+        session.closed.addCallback(self._sessionClosed)
+        self._commands: dict[str, Callable[[str], None]] = {
+            "join": self._join,
+            "part": self._part,
+            "who": self._who,
+            "rooms": self._rooms,
+            "msg": self._msg,
+            "me": self._me,
+            "nick": self._nick,
+            "quit": self._quit,
+            "help": self._help,
+        }
+
+    # Output.
+
+    def connectionMade(self) -> None:
+        held, self._held = self._held, []
+        for data in held:
+            self.transport.write(data)
+
+    def _print(self, text: str) -> None:
+        data = text.encode("utf-8", "replace") + b"\n"
+        if self.transport is None:
+            self._held.append(data)
+        elif not (self._outputClosed or self.closed.called):
+            self.transport.write(data)
+
+    def _event(self, event: SessionEvent) -> None:
+        self._print(formatForPerson(event, self._session.nick))
+
+    def _failed(self, failure: Failure) -> None:
+        self._print(_formatFailure(failure))
+
+    def _sessionClosed(self, result: object) -> None:
+        if self._quitting:
+            return
+        self._session.removeListener(self._event)
+        self._print("*** disconnected")
+        if not self.done.called:
+            self.done.errback(ConnectionClosed("the chat server closed the connection"))
+
+    # Input.
+
+    def lineReceived(self, line: bytes) -> None:
+        if self._quitting or self.done.called:
+            return
+        line = line.removesuffix(b"\r")
+        if not line:
+            return
+        try:
+            command = parseCommand(line)
+        except ProtocolError:
+            self._print("! that line is not UTF-8; it was not sent")
+            return
+        try:
+            if command.name == "say":
+                self._say(command.args)
+                return
+            handler = self._commands.get(command.name)
+            if handler is None:
+                self._other(line.decode("utf-8"))
+            else:
+                handler(command.args)
+        except (ValueError, NetlabError) as e:
+            self._print(cleanText(f"! {e}"))
+
+    def lineLengthExceeded(self, line: bytes) -> None:
+        self._print("! that line is far too long; it was not sent")
+
+    def _say(self, text: str) -> None:
+        self._session.say(text)
+        if self._session.room is not None:
+            self._print(
+                formatForPerson(
+                    RoomMessage(self._session.room, self._session.nick, text)
+                )
+            )
+
+    def _me(self, text: str) -> None:
+        self._session.me(text)
+        if self._session.room is not None:
+            self._print(
+                formatForPerson(Action(self._session.room, self._session.nick, text))
+            )
+
+    def _join(self, room: str) -> None:
+        # The server's JOIN line shows it.
+        self._session.join(room).addErrback(self._failed)
+
+    def _part(self, reason: str) -> None:
+        # The server's PART line shows it.
+        self._session.part(reason).addErrback(self._failed)
+
+    def _nick(self, nick: str) -> None:
+        # The server's NICK line shows it.
+        self._session.rename(nick).addErrback(self._failed)
+
+    def _who(self, args: str) -> None:
+        def show(nicks: list[str]) -> None:
+            room = self._session.room or "?"
+            self._print(cleanText(f"*** in {room}: {' '.join(nicks)}"))
+
+        self._session.who().addCallbacks(show, self._failed)
+
+    def _rooms(self, args: str) -> None:
+        def show(rooms: list[tuple[str, int]]) -> None:
+            listed = ", ".join(f"{room} ({count})" for room, count in rooms)
+            self._print(cleanText(f"*** rooms: {listed or 'none'}"))
+
+        self._session.rooms().addCallbacks(show, self._failed)
+
+    def _msg(self, args: str) -> None:
+        nick, _, text = args.partition(" ")
+        if not nick or not text:
+            self._print("! usage: /msg NICK TEXT")
+            return
+
+        def show(recipient: str) -> None:
+            self._print(
+                formatForPerson(
+                    PrivateMessage(self._session.nick, recipient, text),
+                    self._session.nick,
+                )
+            )
+
+        self._session.tell(nick, text).addCallbacks(show, self._failed)
+
+    def _help(self, args: str) -> None:
+        for line in _HELP:
+            self._print(line)
+        self._other("/help")
+
+    def _other(self, line: str) -> None:
+        def show(reply: Reply) -> None:
+            if reply.command != "help":
+                self._print(formatForPerson(reply))
+
+        d = self._session.sendCommand(line)
+        if d is not None:
+            d.addCallbacks(show, self._failed)
+
+    def _quit(self, reason: str) -> None:
+        self._quitting = True
+        self._session.quit(reason).addBoth(self._finish)
+
+    def _finish(self, result: object) -> None:
+        if isinstance(result, Failure):
+            _log.failure("quitting the chat failed", result)
+        if not self.done.called:
+            self.done.callback(None)
+
+    def _ended(self) -> None:
+        if not self._quitting and not self.done.called:
+            self._quit("")
+
+    def readConnectionLost(self) -> None:
+        """
+        End of input: quit, as C{/quit} does.
+        """
+        self._ended()
+
+    def writeConnectionLost(self) -> None:
+        """
+        Output was closed: nobody can see the chat any more, so quit.
+        """
+        self._outputClosed = True
+        self._ended()
+
+    def connectionLost(self, reason: Failure | None = None) -> None:
+        self._ended()
+        if not self.closed.called:
+            self.closed.callback(None)
+
+
+async def runChat(reactor: Any, options: ChatClientOptions) -> None:
+    """
+    Run C{netlab chat}: connect, register, then chat over standard input
+    and output until C{/quit} or end of input.
+
+    @param reactor: the reactor, which also drives standard input.
+    @param options: the parsed L{ChatClientOptions}.
+    @raise NetlabError: if connecting or registering failed (L{ChatError}
+        for a refused nickname), or the server closed the connection.
+    """
+    session = await connectChat(
+        clientEndpoint(reactor, options), options["nick"], options["timeout"], reactor
+    )
+    await _chatOn(session, lambda terminal: StandardIO(terminal, reactor=reactor))
+
+
+async def _chatOn(
+    session: ChatSession, connectTerminal: Callable[[ChatTerminal], ITransport]
+) -> None:
+    """
+    Chat on a registered session through a terminal, until the chat is
+    over and what was printed has been written out.
+
+    @param connectTerminal: connects a L{ChatTerminal} to the person's
+        terminal (standard input and output) and returns the transport.
+    """
+    # Made at once, so it hears the history and the JOIN that follow.
+    terminal = ChatTerminal(session)
+    terminal._print(
+        cleanText(f"*** connected as {session.nick}; /help for help, /quit to leave")
+    )
+    transport = connectTerminal(terminal)
+    try:
+        await terminal.done
+    finally:
+        # Wait until what was printed has been written out.
+        transport.loseConnection()
+        await terminal.closed
+        await session.close()

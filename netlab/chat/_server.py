@@ -1,0 +1,593 @@
+"""
+The chat line protocol's server side: one L{ChatProtocol} per connection, a
+participant of the L{ChatHub}, with every limit a chat server needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+from twisted.internet.defer import Deferred, DeferredList, succeed
+from twisted.internet.interfaces import (
+    IAddress,
+    IDelayedCall,
+    IPushProducer,
+    IReactorTime,
+)
+from twisted.internet.protocol import Protocol, ServerFactory, connectionDone
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from zope.interface import implementer
+
+from netlab._flow import closeWhenWritten, directWriter
+from netlab.chat._hub import ChatHub, IChatParticipant
+from netlab.chat._wire import (
+    ChatEvent,
+    Error,
+    History,
+    Notice,
+    Reply,
+    formatLine,
+    parseCommand,
+)
+from netlab.errors import ChatError, ProtocolError
+
+__all__ = ["DEFAULT_PORT", "ChatFactory", "ChatLimits", "ChatProtocol"]
+
+DEFAULT_PORT = 21569
+"""
+netlab's chat port.
+"""
+
+_log = Logger()
+
+_HELP = (
+    "Type a line to say it to your room. Commands:",
+    "/nick NAME - change your nickname",
+    "/join #ROOM - go to a room (created if need be)",
+    "/part [REASON] - leave your room",
+    "/rooms - list the rooms",
+    "/who - who is in your room",
+    "/msg NICK TEXT - a private message",
+    "/me ACTION - act (shown as * you ACTION)",
+    "/quit [REASON] - leave",
+    "//TEXT - say a line that starts with /",
+)
+
+
+@attrs.frozen
+class ChatLimits:
+    """
+    What one chat connection may make the server do or hold.
+
+    @ivar maxLineLength: the longest line, in bytes without its ending;
+        longer ones are refused whole.
+    @ivar lineRate: lines per second a client may send, on average; 0 for
+        no limit.  A client that sends faster is not read from until it is
+        within the limit again: its lines wait, none is dropped.
+    @ivar lineBurst: lines a client may send at once.
+    @ivar backlogSoft: bytes waiting to be sent to a client (beyond the
+        transport's own 64 KiB buffer) that, held for C{backlogSoftSeconds},
+        get it disconnected.
+    @ivar backlogSoftSeconds: see C{backlogSoft}.
+    @ivar backlogHard: bytes waiting to be sent to a client that get it
+        disconnected at once.
+    @ivar registrationTimeout: seconds a connection may take to choose a
+        nickname.
+    @ivar idleTimeout: seconds without a line from a client before it is
+        disconnected; 0 for never.
+    """
+
+    maxLineLength: int = 1024
+    lineRate: float = 5.0
+    lineBurst: float = 20.0
+    backlogSoft: int = 256 * 1024
+    backlogSoftSeconds: float = 10.0
+    backlogHard: int = 1024 * 1024
+    registrationTimeout: float = 60.0
+    idleTimeout: float = 0.0
+
+
+@implementer(IChatParticipant, IPushProducer)
+class ChatProtocol(Protocol):
+    """
+    One chat connection: turns lines into hub calls, and what the hub
+    delivers into lines.
+
+    It is also the streaming producer of its own transport: Twisted pauses
+    it when the client does not take its lines (more than 64 KiB waiting),
+    which is when the backlog limits start counting.
+    """
+
+    transport: Any  # a TCP transport: also a producer and a consumer
+
+    def __init__(
+        self,
+        hub: ChatHub,
+        clock: IReactorTime,
+        limits: ChatLimits,
+        batch: _OutputBatch | None = None,
+        forget: Callable[[ChatProtocol], object] | None = None,
+    ) -> None:
+        """
+        @param hub: the hub to join.
+        @param clock: drives the rate limit, the timeouts, the backlog
+            limits and the sending of output.
+        @param limits: this connection's limits.
+        @param batch: where to queue this connection's output to be sent
+            at the end of the reactor's turn; shared by a factory's
+            connections.
+        @param forget: called with this protocol when its connection is
+            lost.
+        """
+        self._hub = hub
+        self._forget = forget
+        self._batch = batch or _OutputBatch(clock)
+        self._output: list[bytes] = []
+        self._clock = clock
+        self._limits = limits
+        self._buffer = b""
+        self._discarding = False
+        self._lines: list[bytes] = []
+        self._tokens = limits.lineBurst
+        self._refilled = clock.seconds()
+        self._pausedForRate = False
+        self._pausedForBacklog = False
+        self._resumeCall: IDelayedCall | None = None
+        self._registrationCall: IDelayedCall | None = None
+        self._idleCall: IDelayedCall | None = None
+        self._abortCall: IDelayedCall | None = None
+        self._softCall: IDelayedCall | None = None
+        self._backloggedSince: float | None = None
+        self._backlog = 0
+        self._closing = False
+        self._registered = False
+        self._lost: list[Deferred[None]] | None = None
+        self._isLost = False
+        self._write: Callable[[bytes], None] = self._writeToTransport
+
+    # Connection
+
+    def connectionMade(self) -> None:
+        self.transport.registerProducer(self, True)
+        self._write = directWriter(self.transport)
+        self._send(
+            Notice("Welcome to netlab chat. Choose a nickname: type it, or /nick NAME.")
+        )
+        if self._limits.registrationTimeout:
+            self._registrationCall = self._clock.callLater(
+                self._limits.registrationTimeout, self._registrationTimedOut
+            )
+        self._touch()
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self._closing = True
+        for call in (
+            self._resumeCall,
+            self._registrationCall,
+            self._idleCall,
+            self._abortCall,
+            self._softCall,
+        ):
+            if call is not None and call.active():
+                call.cancel()
+        self._isLost = True
+        self._lines.clear()
+        self._output.clear()
+        self._hub.quit(self, "connection closed")
+        if self._forget is not None:
+            self._forget(self)
+        waiting, self._lost = self._lost, None
+        for d in waiting or ():
+            d.callback(None)
+
+    def whenLost(self) -> Deferred[None]:
+        """
+        @return: a Deferred that fires once the connection is lost.
+        """
+        if self._isLost:
+            return succeed(None)
+        d: Deferred[None] = Deferred()
+        if self._lost is None:
+            self._lost = []
+        self._lost.append(d)
+        return d
+
+    def _writeToTransport(self, data: bytes) -> None:
+        self.transport.write(data)
+
+    def _send(self, line: ChatEvent | History | Reply | Error) -> None:
+        self.deliver(line, formatLine(line))
+
+    def _close(self, line: ChatEvent | Error) -> None:
+        """
+        Tell the client why, and close once that is written.
+        """
+        if not self._closing:
+            self._send(line)
+            self.flushOutput()
+            self._closing = True
+            closeWhenWritten(self.transport)
+
+    # Input
+
+    def dataReceived(self, data: bytes) -> None:
+        if self._buffer:
+            data = self._buffer + data
+        lines = data.split(b"\n")
+        self._buffer = lines.pop()
+        limit = self._limits.maxLineLength
+        for line in lines:
+            if self._discarding:
+                self._discarding = False
+                continue
+            if line.endswith(b"\r"):
+                line = line[:-1]
+            if len(line) > limit:
+                self._tooLong()
+            else:
+                self._lines.append(line)
+        if len(self._buffer) > limit + 1:
+            self._buffer = b""
+            if not self._discarding:
+                self._discarding = True
+                self._tooLong()
+        self._process()
+
+    def _tooLong(self) -> None:
+        self._send(
+            Error(
+                "*",
+                "line-too-long",
+                f"lines may be {self._limits.maxLineLength} bytes at most; "
+                "that one was dropped",
+            )
+        )
+
+    def _process(self) -> None:
+        """
+        Handle waiting lines as fast as the rate limit allows; past it, stop
+        reading until the client is within it again.
+        """
+        lines = self._lines
+        rate = self._limits.lineRate
+        handled = 0
+        while handled < len(lines) and not self._closing:
+            if rate:
+                now = self._clock.seconds()
+                self._tokens = min(
+                    self._limits.lineBurst,
+                    self._tokens + (now - self._refilled) * rate,
+                )
+                self._refilled = now
+                if self._tokens < 1:
+                    del lines[:handled]
+                    self._pauseReading(rate=True)
+                    if self._resumeCall is None or not self._resumeCall.active():
+                        self._resumeCall = self._clock.callLater(
+                            (1 - self._tokens) / rate, self._process
+                        )
+                    return
+                self._tokens -= 1
+            line = lines[handled]
+            handled += 1
+            self._handle(line)
+        del lines[:handled]
+        self._resumeReading(rate=True)
+
+    def _pauseReading(self, rate: bool = False, backlog: bool = False) -> None:
+        if not (self._pausedForRate or self._pausedForBacklog):
+            self.transport.pauseProducing()
+        self._pausedForRate |= rate
+        self._pausedForBacklog |= backlog
+
+    def _resumeReading(self, rate: bool = False, backlog: bool = False) -> None:
+        wasPaused = self._pausedForRate or self._pausedForBacklog
+        if rate:
+            self._pausedForRate = False
+        if backlog:
+            self._pausedForBacklog = False
+        if (
+            wasPaused
+            and not (self._pausedForRate or self._pausedForBacklog)
+            and not self._closing
+        ):
+            self.transport.resumeProducing()
+
+    def _touch(self) -> None:
+        idle = self._limits.idleTimeout
+        if idle:
+            if self._idleCall is not None and self._idleCall.active():
+                self._idleCall.reset(idle)
+            else:
+                self._idleCall = self._clock.callLater(idle, self._idleTimedOut)
+
+    def _registrationTimedOut(self) -> None:
+        if not self._registered:
+            self._close(
+                Error(
+                    "*",
+                    "registration-timeout",
+                    f"no nickname chosen in {self._limits.registrationTimeout:g}s; "
+                    "goodbye",
+                )
+            )
+
+    def _idleTimedOut(self) -> None:
+        self._close(
+            Error(
+                "*",
+                "idle-timeout",
+                f"nothing received for {self._limits.idleTimeout:g}s; goodbye",
+            )
+        )
+
+    # Commands
+
+    def _handle(self, line: bytes) -> None:
+        self._touch()
+        try:
+            command = parseCommand(line)
+        except ProtocolError:
+            self._send(
+                Error("*", "bad-utf8", "lines must be UTF-8; that one was dropped")
+            )
+            return
+        name, args = command.name, command.args
+        if not name:
+            self._send(
+                Error(
+                    "*",
+                    "unknown-command",
+                    "a / must be followed by a command; try /help",
+                )
+            )
+            return
+        if not self._registered and not line.startswith(b"/"):
+            # Before registering, a plain line is the nickname.
+            name, args = "nick", args.strip()
+        handler = getattr(self, f"command_{name}", None)
+        if handler is None:
+            self._send(Error(name, "unknown-command", f"no /{name} command; try /help"))
+            return
+        if not self._registered and name not in ("nick", "help", "quit"):
+            self._send(
+                Error(name, "not-registered", "choose a nickname first: /nick NAME")
+            )
+            return
+        try:
+            handler(args)
+        except ChatError as e:
+            self._send(Error(name, e.code, e.text))
+
+    def command_say(self, text: str) -> None:
+        self._hub.say(self, text)
+
+    def command_me(self, text: str) -> None:
+        self._hub.say(self, text, action=True)
+
+    def command_nick(self, nick: str) -> None:
+        nick = nick.strip()
+        if not self._registered:
+            # The reply comes first, then the automatic join's history and
+            # JOIN, which registering delivers.
+            self._hub.checkNick(nick)
+            self._send(Reply("nick", (nick,)))
+            self._hub.register(self, nick)
+            self._registered = True
+            if self._registrationCall is not None and self._registrationCall.active():
+                self._registrationCall.cancel()
+            return
+        self._hub.rename(self, nick)
+        self._send(Reply("nick", (nick,)))
+
+    def command_join(self, room: str) -> None:
+        self._hub.join(self, room.strip())
+        self._send(Reply("join", (self._hub.roomOf(self) or room.strip(),)))
+
+    def command_part(self, reason: str) -> None:
+        room = self._hub.roomOf(self)
+        self._hub.part(self, reason)
+        self._send(Reply("part", (room or "",)))
+
+    def command_rooms(self, args: str) -> None:
+        values: list[str] = []
+        for room, count in self._hub.rooms():
+            values += [room, str(count)]
+        self._send(Reply("rooms", tuple(values)))
+
+    def command_who(self, args: str) -> None:
+        nicks = self._hub.who(self)
+        self._send(Reply("who", (self._hub.roomOf(self) or "", *nicks)))
+
+    def command_msg(self, args: str) -> None:
+        nick, _, text = args.partition(" ")
+        if not nick or not text:
+            raise ChatError("usage", "/msg NICK TEXT")
+        self._send(Reply("msg", (self._hub.tell(self, nick, text),)))
+
+    def command_help(self, args: str) -> None:
+        for text in _HELP:
+            self._send(Notice(text))
+        self._send(Reply("help"))
+
+    def command_quit(self, reason: str) -> None:
+        self._send(Reply("quit"))
+        self._hub.quit(self, reason)
+        self.flushOutput()
+        self._closing = True
+        closeWhenWritten(self.transport)
+
+    # IChatParticipant
+
+    def deliver(self, event: object, line: bytes) -> None:
+        """
+        Queue a line for the client; it is sent, with whatever else was
+        queued for it, at the end of the reactor's turn (see
+        L{flushOutput}).
+        """
+        if not self._output:
+            self._batch.add(self)
+        self._output.append(line)
+
+    def flushOutput(self) -> None:
+        """
+        Send what is queued for the client in one write, unless it has been
+        backlogged for too long or by too much, in which case it is
+        disconnected, with a reason: it never silently misses a line.
+        """
+        output = self._output
+        if not output:
+            return
+        data = output[0] if len(output) == 1 else b"".join(output)
+        output.clear()
+        if self._backloggedSince is not None:
+            self._backlog += len(data)
+            limits = self._limits
+            if self._backlog > limits.backlogHard:
+                self._dropSlowConsumer()
+                return
+            if self._backlog > limits.backlogSoft and self._softCall is None:
+                # Over the soft limit: it has that long to catch up.
+                self._softCall = self._clock.callLater(
+                    limits.backlogSoftSeconds, self._softLimitHeld
+                )
+        self._write(data)
+
+    def disconnect(self, reason: str) -> None:
+        self._close(Notice(reason))
+
+    def _softLimitHeld(self) -> None:
+        self._softCall = None
+        if (
+            self._backloggedSince is not None
+            and self._backlog > self._limits.backlogSoft
+        ):
+            self._dropSlowConsumer()
+
+    def _dropSlowConsumer(self) -> None:
+        if self._closing:
+            return
+        _log.warn(
+            "disconnecting {nick} ({peer}): {backlog} bytes waiting to be sent "
+            "to it for {seconds:.1f}s",
+            nick=self._hub.nickOf(self),
+            peer=self.transport.getPeer(),
+            backlog=self._backlog,
+            seconds=self._clock.seconds() - (self._backloggedSince or 0),
+        )
+        self._closing = True
+        self._output.clear()
+        self._hub.quit(self, "too slow to read")
+        self.transport.write(
+            b"ERR * backlog you did not read fast enough; disconnected\r\n"
+        )
+        closeWhenWritten(self.transport)
+        # A client that reads nothing would keep the connection open for
+        # ever waiting for that line: do not wait long.
+        self._abortCall = self._clock.callLater(5, self.transport.abortConnection)
+
+    # IPushProducer: the transport's output buffer is full, or drained.
+
+    def pauseProducing(self) -> None:
+        if self._backloggedSince is None:
+            self._backloggedSince = self._clock.seconds()
+            self._backlog = 0
+        self._pauseReading(backlog=True)
+
+    def resumeProducing(self) -> None:
+        self._backloggedSince = None
+        self._backlog = 0
+        if self._softCall is not None:
+            if self._softCall.active():
+                self._softCall.cancel()
+            self._softCall = None
+        self._resumeReading(backlog=True)
+
+    def stopProducing(self) -> None:
+        pass
+
+
+class _OutputBatch:
+    """
+    Connections with output queued during this turn of the reactor, to be
+    sent at its end: a burst of lines then costs each recipient one write,
+    not one per line, and a single line still goes out at once.
+    """
+
+    def __init__(self, clock: IReactorTime) -> None:
+        self._clock = clock
+        self._waiting: list[ChatProtocol] = []
+
+    def add(self, protocol: ChatProtocol) -> None:
+        if not self._waiting:
+            self._clock.callLater(0, self.flush)
+        self._waiting.append(protocol)
+
+    def flush(self) -> None:
+        waiting, self._waiting = self._waiting, []
+        for protocol in waiting:
+            protocol.flushOutput()
+
+
+class ChatFactory(ServerFactory):
+    """
+    Builds L{ChatProtocol}s for one L{ChatHub}::
+
+        hub = ChatHub()
+        serverFromString(reactor, "tcp:21569").listen(ChatFactory(hub, reactor))
+
+    @ivar hub: the hub every connection joins.
+    @ivar limits: the limits of every connection.
+    """
+
+    def __init__(
+        self,
+        hub: ChatHub,
+        clock: IReactorTime,
+        limits: ChatLimits | None = None,
+    ) -> None:
+        self.hub = hub
+        self.clock = clock
+        self.limits = limits or ChatLimits()
+        self._connections: set[ChatProtocol] = set()
+        self._batch = _OutputBatch(clock)
+
+    def buildProtocol(self, addr: IAddress | None) -> ChatProtocol:
+        protocol = ChatProtocol(
+            self.hub, self.clock, self.limits, self._batch, self._connections.discard
+        )
+        protocol.factory = self
+        self._connections.add(protocol)
+        return protocol
+
+    def shutdown(self, reason: str, grace: float = 5.0) -> Deferred[None]:
+        """
+        Tell every connection C{reason} and close them all.
+
+        @param grace: seconds to wait for connections to close by
+            themselves (after their last lines are written) before aborting
+            them.
+        @return: a Deferred that fires once every connection is closed.
+        """
+        connections = list(self._connections)
+        if not connections:
+            return succeed(None)
+        for protocol in connections:
+            protocol.disconnect(reason)
+
+        def abortStragglers() -> None:
+            for protocol in connections:
+                if protocol in self._connections:
+                    protocol.transport.abortConnection()
+
+        call = self.clock.callLater(grace, abortStragglers)
+        done = DeferredList([protocol.whenLost() for protocol in connections])
+
+        def finished(result: object) -> None:
+            if call.active():
+                call.cancel()
+
+        return done.addCallback(finished)
