@@ -19,11 +19,11 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
+from netlab._clientopts import clientEndpoint
 from netlab.chat._cli import (
     ChatClientOptions,
     ChatTerminal,
     _chatOn,
-    _endpoint,
     formatForPerson,
 )
 from netlab.chat._client import DEFAULT_TIMEOUT, ChatSession, connectChat
@@ -125,7 +125,7 @@ class EndpointTests(SynchronousTestCase):
         """
         By default it is a L{HostnameEndpoint} to C{--host} and C{--port}.
         """
-        endpoint = _endpoint(MemoryReactorClock(), self._options("-H", "example"))
+        endpoint = clientEndpoint(MemoryReactorClock(), self._options("-H", "example"))
         self.assertIsInstance(endpoint, HostnameEndpoint)
 
     def test_connect(self) -> None:
@@ -133,7 +133,7 @@ class EndpointTests(SynchronousTestCase):
         C{--connect} takes a client endpoint string.
         """
         reactor = MemoryReactorClock()
-        endpoint = _endpoint(reactor, self._options("-c", "tcp:example:2000"))
+        endpoint = clientEndpoint(reactor, self._options("-c", "tcp:example:2000"))
         endpoint.connect(ChatClientOptions)  # type: ignore[arg-type]
         host, port = reactor.tcpClients[0][:2]
         self.assertEqual((host, port), ("example", 2000))
@@ -144,7 +144,10 @@ class EndpointTests(SynchronousTestCase):
         naming it.
         """
         e = self.assertRaises(
-            NetlabError, _endpoint, MemoryReactorClock(), self._options("-c", "nope:x")
+            NetlabError,
+            clientEndpoint,
+            MemoryReactorClock(),
+            self._options("-c", "nope:x"),
         )
         self.assertIn("nope:x", str(e))
 
