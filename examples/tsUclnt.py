@@ -13,7 +13,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.task import react
 
 from netlab.errors import NetlabError
-from netlab.timestamp import DEFAULT_PORT, getTimestampUDP
+from netlab.timestamp import DEFAULT_PORT, formatStamp, getTimestampUDP
 
 
 async def main(reactor, *args):
@@ -26,7 +26,9 @@ async def main(reactor, *args):
         reply = await getTimestampUDP(host, port, message, reactor=reactor, tries=3)
     except NetlabError as e:  # no reply after 3 tries, port unreachable...
         raise SystemExit(f"tsUclnt: {e}") from None
-    print(f"[{reply.when}] {reply.data.decode(errors='replace')}")
+    # Print the reply as the server sent it: [stamp] data.
+    stamped = formatStamp(reply.when, reply.data, reply.format)
+    print(stamped.decode(errors="replace"))
 
 
 if __name__ == "__main__":

@@ -7,7 +7,8 @@ typed, an empty line or end of input to quit.  Everything runs on the
 reactor, standard input included.
 
 Exit status: 0 on success, 1 when talking to the server failed (with one
-line on standard error saying why), 2 for a usage error.
+line on standard error saying why), 2 for a usage error, 130 when
+interrupted (Ctrl-C, SIGTERM).
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ from netlab.timestamp import (
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
 
 
 def _clientParameters(port: int) -> list[list[Any]]:
@@ -476,8 +478,18 @@ def _run(reactor: Any, options: Options) -> Deferred[None]:
             raise _fail(str(e), EXIT_FAILED) from None
         except ValueError as e:
             raise _fail(str(e), EXIT_USAGE) from None
+        except CancelledError:
+            raise _fail("interrupted", EXIT_INTERRUPTED) from None
 
-    return Deferred.fromCoroutine(run())
+    finished = Deferred.fromCoroutine(run())
+
+    def interrupted() -> None:
+        # Ctrl-C or SIGTERM stops the reactor before the command is done.
+        if not finished.called:
+            finished.cancel()
+
+    reactor.addSystemEventTrigger("before", "shutdown", interrupted)
+    return finished
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -49,7 +49,7 @@ class RateLimitedLog:
         self._nextAt = now + self.interval
         suppressed, self.suppressed = self.suppressed, 0
         self._log.warn(
-            format + " ({suppressed} more not logged in the last {interval}s)",
+            format + " ({suppressed} more like this not logged since the last one)",
             suppressed=suppressed,
             interval=self.interval,
             **fields,

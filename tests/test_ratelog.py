@@ -39,7 +39,7 @@ class RateLimitedLogTests(SynchronousTestCase):
         self.assertEqual(event["suppressed"], 0)
         self.assertEqual(
             formatEvent(event),
-            "bad line from 192.0.2.1 (0 more not logged in the last 10s)",
+            "bad line from 192.0.2.1 (0 more like this not logged since the last one)",
         )
 
     def test_suppressedWithinInterval(self) -> None:
@@ -68,7 +68,7 @@ class RateLimitedLogTests(SynchronousTestCase):
         self.assertEqual(len(self.events), 2)
         self.assertEqual(self.events[1]["suppressed"], 3)
         self.assertEqual(self.events[1]["n"], 2)
-        self.assertIn("3 more not logged", formatEvent(self.events[1]))
+        self.assertIn("3 more like this not logged", formatEvent(self.events[1]))
         self.assertEqual(self.log.suppressed, 0)
 
         self.clock.advance(10)

@@ -478,7 +478,7 @@ class DatagramGuardLogTests(SynchronousTestCase):
                 self.guard.admit(ALICE, 7)
         [event] = warnings(events)
         self.assertEqual(event["suppressed"], 999)
-        self.assertIn("999 more not logged", formatEvent(event))
+        self.assertIn("999 more like this not logged", formatEvent(event))
 
     def test_admittedNotLogged(self) -> None:
         """

@@ -134,9 +134,8 @@ class TimestampClient(Protocol):
         if self._lost is not None:
             pending.deferred.errback(ConnectionClosed(self._whyLost))
             return pending.deferred
-        clock = self._clock or globalReactor()
-        pending.deferred.addTimeout(self.timeout, clock, self._timedOut)
         if self.framing is Framing.LINE:
+            self._startTimer(pending)
             self._pending.append(pending)
             self.transport.write(data + b"\n")
         else:
@@ -178,8 +177,15 @@ class TimestampClient(Protocol):
     def _sendNextRaw(self) -> None:
         if not self._pending and self._unsent:
             pending = self._unsent.popleft()
+            # The deadline counts from when the request is sent, not from
+            # when it was queued behind others.
+            self._startTimer(pending)
             self._pending.append(pending)
             self.transport.write(pending.data)
+
+    def _startTimer(self, pending: _Pending) -> None:
+        clock = self._clock or globalReactor()
+        pending.deferred.addTimeout(self.timeout, clock, self._timedOut)
 
     def dataReceived(self, data: bytes) -> None:
         self._buffer += data

@@ -844,7 +844,7 @@ class TimestampDatagramProtocolTests(SynchronousTestCase):
             protocol.datagramReceived(big, self.bob)
         [event] = warnings(events, "not answering")
         self.assertEqual(event["suppressed"], 499)
-        self.assertIn("499 more not logged", formatEvent(event))
+        self.assertIn("499 more like this not logged", formatEvent(event))
 
     def test_writeErrorLogged(self) -> None:
         """
