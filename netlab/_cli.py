@@ -21,6 +21,7 @@ from typing import Any
 from twisted.internet.defer import CancelledError, Deferred
 from twisted.internet.interfaces import (
     IHalfCloseableProtocol,
+    IReactorCore,
     ITransport,
 )
 from twisted.internet.protocol import Protocol
@@ -488,7 +489,8 @@ def _run(reactor: Any, options: Options) -> Deferred[None]:
         if not finished.called:
             finished.cancel()
 
-    reactor.addSystemEventTrigger("before", "shutdown", interrupted)
+    if IReactorCore.providedBy(reactor):
+        reactor.addSystemEventTrigger("before", "shutdown", interrupted)
     return finished
 
 
