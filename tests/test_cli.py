@@ -26,7 +26,7 @@ from netlab._cli import (
     _Interactive,
 )
 from netlab._version import __version__
-from netlab.errors import ConnectionClosed
+from netlab.errors import ConnectionClosed, NetlabError
 from netlab.timestamp import Framing, TimeFormat, TimestampReply
 from tests.timestamp.test_client import _FakeUDPReactor
 
@@ -384,6 +384,116 @@ class InteractiveTests(SynchronousTestCase):
         loop.dataReceived(b"\r\n")
         self.assertIsNone(self.successResultOf(loop.done))
         self.assertEqual(asked, [])
+
+
+class InteractiveEndTests(SynchronousTestCase):
+    """
+    Tests for how L{_Interactive} ends: at the end of input, on an
+    over-long line, and when standard output is closed.
+    """
+
+    def _loop(
+        self, prompt: bool = False
+    ) -> tuple[_Interactive, StringTransport, list[tuple[bytes, Deferred[Any]]]]:
+        asked: list[tuple[bytes, Deferred[Any]]] = []
+
+        def ask(data: bytes) -> Deferred[Any]:
+            d: Deferred[Any] = Deferred()
+            asked.append((data, d))
+            return d
+
+        loop = _Interactive(ask, prompt=prompt)
+        transport = StringTransport()
+        loop.makeConnection(transport)
+        return loop, transport, asked
+
+    def test_lastLineWithoutEnding(self) -> None:
+        """
+        At the end of input, a last line with no line ending is asked too,
+        and its reply printed, before the loop ends.
+        """
+        loop, transport, asked = self._loop()
+        loop.dataReceived(b"a\nb")
+        self.assertEqual([data for data, _ in asked], [b"a"])
+        asked[0][1].callback(_reply(b"a"))
+        loop.readConnectionLost()
+        self.assertEqual([data for data, _ in asked], [b"a", b"b"])
+        self.assertNoResult(loop.done)
+        asked[1][1].callback(_reply(b"b"))
+        self.assertIsNone(self.successResultOf(loop.done))
+        self.assertEqual(
+            transport.value(),
+            b"[Sun Nov 22 23:46:13 2026] a\n[Sun Nov 22 23:46:13 2026] b\n",
+        )
+
+    def test_lastLineWithoutEndingPrompt(self) -> None:
+        """
+        With a prompt, the reply to an unterminated last line is followed by
+        a line feed, not by another prompt.
+        """
+        loop, transport, asked = self._loop(prompt=True)
+        loop.dataReceived(b"only")
+        loop.readConnectionLost()
+        self.assertEqual([data for data, _ in asked], [b"only"])
+        asked[0][1].callback(_reply(b"only"))
+        self.assertIsNone(self.successResultOf(loop.done))
+        self.assertEqual(transport.value(), b"> [Sun Nov 22 23:46:13 2026] only\n\n")
+
+    def test_lastLineOnConnectionLost(self) -> None:
+        """
+        Input and output lost together still ask an unterminated last line.
+        """
+        loop, _, asked = self._loop()
+        loop.dataReceived(b"tail\r")
+        loop.connectionLost(Failure(ConnectionDone()))
+        self.assertEqual([data for data, _ in asked], [b"tail"])
+        asked[0][1].callback(_reply(b"tail"))
+        self.assertIsNone(self.successResultOf(loop.done))
+        self.assertIsNone(self.successResultOf(loop.closed))
+
+    def test_endOfInputTwice(self) -> None:
+        """
+        The end of input followed by the connection's loss asks the last
+        line once.
+        """
+        loop, _, asked = self._loop()
+        loop.dataReceived(b"b")
+        loop.readConnectionLost()
+        loop.connectionLost(Failure(ConnectionDone()))
+        self.assertEqual([data for data, _ in asked], [b"b"])
+
+    def test_lineTooLong(self) -> None:
+        """
+        A line longer than C{MAX_LENGTH} fails the loop with a L{NetlabError}
+        saying so, rather than ending it quietly, and is not asked.
+        """
+        loop, _, asked = self._loop()
+        loop.dataReceived(b"x" * (loop.MAX_LENGTH + 1) + b"\n")
+        failure = self.failureResultOf(loop.done, NetlabError)
+        self.assertIn(f"longer than {loop.MAX_LENGTH} bytes", str(failure.value))
+        self.assertEqual(asked, [])
+
+    def test_unterminatedTooLong(self) -> None:
+        """
+        Input with no line ending that grows past C{MAX_LENGTH} fails the
+        loop with a L{NetlabError} too.
+        """
+        loop, _, asked = self._loop()
+        for _ in range(2):
+            loop.dataReceived(b"x" * (loop.MAX_LENGTH // 2 + 1))
+        self.failureResultOf(loop.done, NetlabError)
+        loop.readConnectionLost()
+        self.assertEqual(asked, [])
+
+    def test_outputClosed(self) -> None:
+        """
+        Standard output closed fails the loop with a L{NetlabError}.
+        """
+        loop, _, _ = self._loop()
+        loop.writeConnectionLost()
+        failure = self.failureResultOf(loop.done, NetlabError)
+        self.assertIn("standard output was closed", str(failure.value))
+        self.assertIsNone(self.successResultOf(loop.closed))
 
 
 def _echoOptions(*argv: str) -> Options:

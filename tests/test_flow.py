@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from twisted.internet import main
+from twisted.internet.abstract import FileDescriptor
 from twisted.internet.address import IPv4Address
 from twisted.internet.interfaces import (
     IAddress,
@@ -17,11 +19,12 @@ from twisted.internet.interfaces import (
 )
 from twisted.internet.protocol import Protocol
 from twisted.internet.task import Clock
-from twisted.internet.testing import StringTransport
+from twisted.internet.testing import MemoryReactor, StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface import implementer
 
-from netlab._flow import pauseReadingWhenBacklogged
+from netlab._flow import closeWhenWritten, pauseReadingWhenBacklogged
+from netlab.echo import EchoFactory
 from netlab.timestamp import Framing, TimestampFactory
 
 PREFIX = b"[Sun Nov 22 23:46:13 2026] "
@@ -280,3 +283,131 @@ class TimestampFlowControlTests(SynchronousTestCase):
             b"".join(PREFIX + b"request %d\r\n" % i for i in range(5000)),
         )
         self.assertGreater(peer.pauses, 10)
+
+
+class SocketlessDescriptor(FileDescriptor):
+    """
+    Twisted's own L{FileDescriptor}, with its real buffering, producer and
+    closing logic, over no socket: every C{doWrite} sends all that is
+    buffered.  C{doWrite} is called by the test, as the reactor would once
+    the socket is writable.
+
+    @ivar sent: every byte sent so far.
+    """
+
+    def __init__(self, bufferSize: int) -> None:
+        super().__init__(reactor=MemoryReactor())
+        self.bufferSize = bufferSize
+        self.connected = 1
+        self.sent = b""
+
+    def writeSomeData(self, data: bytes) -> int:
+        self.sent += bytes(data)
+        return len(data)
+
+    def getPeer(self) -> IAddress:
+        return IPv4Address("TCP", "192.0.2.7", 40000)
+
+    def getHost(self) -> IAddress:
+        return IPv4Address("TCP", "192.0.2.1", 21567)
+
+
+@implementer(ITransport)
+class ClosingTransport(PlainTransport):
+    """
+    A L{PlainTransport} that records C{loseConnection}.
+
+    @ivar closed: how many times C{loseConnection} was called.
+    """
+
+    closed = 0
+
+    def loseConnection(self) -> None:
+        self.closed += 1
+
+
+class CloseWhenWrittenTests(SynchronousTestCase):
+    """
+    Tests for L{closeWhenWritten}.
+    """
+
+    def test_unregistersProducer(self) -> None:
+        """
+        A transport registered as its own producer is unregistered, then
+        asked to close once its output is written.
+        """
+        transport = StringTransport()
+        pauseReadingWhenBacklogged(transport)
+        closeWhenWritten(transport)
+        self.assertIsNone(transport.producer)
+        self.assertTrue(transport.disconnecting)
+
+    def test_noProducer(self) -> None:
+        """
+        A transport with no producer registered is just asked to close.
+        """
+        transport = StringTransport()
+        closeWhenWritten(transport)
+        self.assertIsNone(transport.producer)
+        self.assertTrue(transport.disconnecting)
+
+    def test_notAConsumer(self) -> None:
+        """
+        A transport that has no producer attribute at all is just asked to
+        close.
+        """
+        transport = ClosingTransport()
+        closeWhenWritten(transport)  # type: ignore[arg-type]
+        self.assertEqual(transport.closed, 1)
+
+    def test_pausedClosesWhenDrained(self) -> None:
+        """
+        A Twisted transport that is its own producer, paused because its
+        output is backed up when it is told to close, closes once that
+        output is written, rather than resuming reading for good.
+        """
+        transport = SocketlessDescriptor(bufferSize=10)
+        pauseReadingWhenBacklogged(transport)
+        transport.write(b"x" * 11)
+        self.assertTrue(transport.producerPaused)
+        closeWhenWritten(transport)
+        result = transport.doWrite()
+        self.assertEqual(transport.sent, b"x" * 11)
+        self.assertIs(result, main.CONNECTION_DONE)
+
+    def test_lineLastReplyPausedCloses(self) -> None:
+        """
+        A line timestamp connection whose answer to a last unterminated line
+        backs its output up closes once every reply is written.
+        """
+        clock = Clock()
+        clock.advance(1795391173)
+        protocol = TimestampFactory(
+            clock, utc=True, framing=Framing.LINE
+        ).buildProtocol(None)
+        transport = SocketlessDescriptor(bufferSize=100)
+        transport.protocol = protocol
+        protocol.makeConnection(transport)
+        protocol.dataReceived(b"early\n" + b"x" * 100)
+        self.assertFalse(transport.producerPaused)
+        protocol.readConnectionLost()
+        self.assertTrue(transport.producerPaused)
+        self.assertIs(transport.doWrite(), main.CONNECTION_DONE)
+        self.assertEqual(
+            transport.sent, PREFIX + b"early\n" + PREFIX + b"x" * 100 + b"\n"
+        )
+
+    def test_echoPausedCloses(self) -> None:
+        """
+        An echo connection whose output is backed up when its peer
+        half-closes closes once all of the echo is written.
+        """
+        protocol = EchoFactory().buildProtocol(None)
+        transport = SocketlessDescriptor(bufferSize=10)
+        transport.protocol = protocol
+        protocol.makeConnection(transport)
+        protocol.dataReceived(b"y" * 11)
+        self.assertTrue(transport.producerPaused)
+        protocol.readConnectionLost()
+        self.assertIs(transport.doWrite(), main.CONNECTION_DONE)
+        self.assertEqual(transport.sent, b"y" * 11)

@@ -438,3 +438,39 @@ class ExitOnStartupErrorTests(SynchronousTestCase):
         self.assertTrue(all(child.running for child in top))
         self.assertEqual([entry[0] for entry in reactor.tcpServers], [1234, 1235])
         self.successResultOf(top.stopService())
+
+    def test_daemonReraises(self) -> None:
+        """
+        When twistd daemonizes, a child's L{StartupError} from startService
+        is raised as it is, not as L{SystemExit}, so that twistd reports it
+        to the launching process and removes its pid file.
+        """
+        top = ExitOnStartupError("netlab tsserv", daemon=True)
+        error = StartupError("it broke")
+        _FailingService(error).setServiceParent(top)
+        raised = self.assertRaises(StartupError, top.startService)
+        self.assertIs(raised, error)
+
+    def test_daemonReraisesListenError(self) -> None:
+        """
+        When twistd daemonizes, a child that cannot listen raises its
+        L{StartupError}, naming the endpoint, from privilegedStartService.
+        """
+        top = ExitOnStartupError("netlab tsserv", daemon=True)
+        EndpointService(
+            _ListeningReactor(cannotListen(errno.EADDRINUSE)),
+            "tcp:21567",
+            Factory.forProtocol(Protocol),
+        ).setServiceParent(top)
+        error = self.assertRaises(StartupError, top.privilegedStartService)
+        self.assertIn("cannot listen on tcp:21567: another program", str(error))
+
+    def test_notDaemonByDefault(self) -> None:
+        """
+        By default a child's L{StartupError} ends the process with one line.
+        """
+        top = ExitOnStartupError("netlab example")
+        self.assertFalse(top.daemon)
+        _FailingService(StartupError("it broke")).setServiceParent(top)
+        error = self.assertRaises(SystemExit, top.startService)
+        self.assertEqual(error.code, "netlab example: error: it broke")

@@ -7,6 +7,7 @@ Reactor-free: services are built on a L{MemoryReactorClock}.
 
 from __future__ import annotations
 
+import errno
 import os
 from typing import Any
 
@@ -33,6 +34,7 @@ from netlab.chat import (
 )
 from netlab.chat import DEFAULT_PORT as CHAT_PORT
 from netlab.echo import EchoDatagramProtocol, EchoFactory
+from netlab.errors import StartupError
 from netlab.timestamp import (
     DEFAULT_MAX_REPLY_SIZE,
     Framing,
@@ -40,6 +42,7 @@ from netlab.timestamp import (
     TimestampDatagramProtocol,
     TimestampFactory,
 )
+from tests.test_service import _ListeningReactor, cannotListen
 
 
 def parse(*args: str) -> tap.Options:
@@ -1320,6 +1323,62 @@ class MakeServiceTests(SynchronousTestCase):
         service = tap.makeService(parse("tsserv", "--listen", "tcp:0"))
         [child] = list(service)
         self.assertIs(child.factory.stamper.clock, reactor)
+
+
+class DaemonTests(SynchronousTestCase):
+    """
+    Tests for how L{tap.makeService} tells, from twistd's own options
+    (C{options.parent}), whether twistd will daemonize.
+    """
+
+    def _top(self, parent: Any) -> Any:
+        """
+        @return: the service made for tsserv with C{parent} as the options'
+            parent.
+        """
+        options = parse("tsserv", "--listen", "tcp:1234")
+        options.parent = parent
+        return tap.makeService(options, MemoryReactorClock())
+
+    def test_daemonizing(self) -> None:
+        """
+        Under twistd without C{-n} (C{nodaemon} false), startup errors are
+        left as they are for twistd to report.
+        """
+        self.assertTrue(self._top({"nodaemon": False}).daemon)
+
+    def test_notDaemonizing(self) -> None:
+        """
+        Under C{twistd -n}, startup errors end the process with one line.
+        """
+        self.assertFalse(self._top({"nodaemon": True}).daemon)
+
+    def test_noParent(self) -> None:
+        """
+        With no parent options (twist, or a program calling makeService),
+        startup errors end the process with one line.
+        """
+        self.assertFalse(self._top(None).daemon)
+
+    def test_parentWithoutNodaemon(self) -> None:
+        """
+        Parent options that have no C{nodaemon} (twist's) do not daemonize.
+        """
+        self.assertFalse(self._top({}).daemon)
+
+    def test_daemonizingPortInUse(self) -> None:
+        """
+        Under a daemonizing twistd, a port in use raises the L{StartupError}
+        itself, not L{SystemExit}.
+        """
+        options = parse("tsserv", "--listen", "tcp:1234")
+        parent: Any = {"nodaemon": False}
+        options.parent = parent
+        service = tap.makeService(
+            options, _ListeningReactor(cannotListen(errno.EADDRINUSE, port=1234))
+        )
+        error = self.assertRaises(StartupError, service.privilegedStartService)
+        self.assertIn("cannot listen on tcp:1234: another program", str(error))
 
 
 class PluginTests(SynchronousTestCase):

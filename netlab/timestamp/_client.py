@@ -15,6 +15,7 @@ from typing import Any
 import attrs
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import (
+    IDelayedCall,
     IReactorTime,
     IStreamClientEndpoint,
     ITCPTransport,
@@ -68,6 +69,12 @@ _MAX_STAMP = 64
 More than the longest stamp in any format, with its brackets.
 """
 
+_SETTLE = 0.05
+"""
+Seconds a raw client waits, when a reply could end where it stands or go on
+with a stamp, for the rest of the stamp before taking the reply as it is.
+"""
+
 _log = Logger()
 
 
@@ -109,6 +116,8 @@ class TimestampClient(Protocol):
         self._unsent: deque[_Pending] = deque()
         self._buffer = b""
         self._closeWaiters: list[Deferred[None]] = []
+        self._settling: IDelayedCall | None = None
+        self._settled = False
         self._lost: Failure | None = None
         self._whyLost: str = "the server closed the connection"
 
@@ -195,9 +204,13 @@ class TimestampClient(Protocol):
             else:
                 self._receiveRaw()
         except MalformedReply as e:
-            self._failFirst(e)
-            self._whyLost = f"the server sent a malformed reply: {e}"
-            self.transport.abortConnection()
+            self._malformed(e)
+
+    def _malformed(self, error: MalformedReply) -> None:
+        self._stopSettling()
+        self._failFirst(error)
+        self._whyLost = f"the server sent a malformed reply: {error}"
+        self.transport.abortConnection()
 
     def _receiveLines(self) -> None:
         while True:
@@ -235,13 +248,23 @@ class TimestampClient(Protocol):
                 self._buffer = b""
             return
         expected = self._pending[0].data
-        end, first = _matchRaw(self._buffer, expected)
+        end, more, first = _matchRaw(self._buffer, expected)
         if end is None:
+            if not more:
+                raise MalformedReply("the reply does not echo the request")
             if len(self._buffer) > (len(expected) + 1) * (_MAX_STAMP + 1):
                 raise MalformedReply("the reply is far longer than the request")
             return
-        if end < 0:
-            raise MalformedReply("the reply does not echo the request")
+        if more and not self._settled:
+            # Complete if the data ends here, but a stamp may be starting
+            # too (data ending in "[", split by the server just before it):
+            # the rest of a stamp arrives at once if it comes at all, so
+            # wait a moment before taking the reply as it is.
+            if self._settling is None:
+                clock = self._clock or globalReactor()
+                self._settling = clock.callLater(_SETTLE, self._settle)
+            return
+        self._stopSettling()
         assert first is not None
         self._buffer = self._buffer[end:]
         self._pending.popleft().deferred.callback(
@@ -249,6 +272,22 @@ class TimestampClient(Protocol):
         )
         self._sendNextRaw()
         self._receiveRaw()
+
+    def _settle(self) -> None:
+        self._settling = None
+        self._settled = True
+        try:
+            self._receiveRaw()
+        except MalformedReply as e:
+            self._malformed(e)
+        finally:
+            self._settled = False
+
+    def _stopSettling(self) -> None:
+        if self._settling is not None:
+            if self._settling.active():
+                self._settling.cancel()
+            self._settling = None
 
     def _failFirst(self, reason: Exception) -> None:
         if self._pending:
@@ -258,6 +297,7 @@ class TimestampClient(Protocol):
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         self._lost = reason
+        self._stopSettling()
         for queue in (self._pending, self._unsent):
             while queue:
                 queue.popleft().deferred.errback(ConnectionClosed(self._whyLost))
@@ -268,16 +308,17 @@ class TimestampClient(Protocol):
 
 def _matchRaw(
     reply: bytes, expected: bytes
-) -> tuple[int | None, TimestampReply | None]:
+) -> tuple[int | None, bool, TimestampReply | None]:
     """
     Match a raw-framed reply against the data that was sent.
 
-    @return: C{(end, firstStamp)}: C{end} is where the reply ends in
-        C{reply} when it is complete, C{None} when more is needed, or -1
-        when it cannot be a reply to C{expected}.
+    @return: C{(end, more, firstStamp)}: C{end} is where the longest
+        complete reading of the reply ends in C{reply}, or L{None} if there
+        is none; C{more} is whether another reading needs more bytes.
     """
     first: TimestampReply | None = None
     more = False
+    complete: int | None = None
     seen: set[tuple[int, int, bool]] = set()
     # (position in reply, position in expected, just after a stamp)
     stack = [(0, 0, True)]
@@ -288,7 +329,8 @@ def _matchRaw(
         seen.add(state)
         i, j, afterStamp = state
         if j == len(expected) and not afterStamp:
-            return i, first
+            complete = i if complete is None else max(complete, i)
+            continue
         if i == len(reply):
             more = True
             continue
@@ -310,7 +352,7 @@ def _matchRaw(
             n = _commonPrefix(reply[i:stop], expected, j)
             if n and (i + n == stop or j + n == len(expected)):
                 stack.append((i + n, j + n, False))
-    return (None if more else -1), first
+    return complete, more, first
 
 
 def _stamp(prefix: bytes) -> TimestampReply | None:

@@ -761,6 +761,115 @@ class EchoStreamTests(SynchronousTestCase):
         self.assertEqual(self.successResultOf(self.d), 10)
         self.assertEqual(self.clock.seconds(), 80)
 
+    def assertTimedOut(self) -> None:
+        """
+        Assert that the connection was aborted for want of progress, and
+        that the call fails with L{RequestTimedOut} once it is lost.
+        """
+        self.assertTrue(self.transport.disconnected)
+        self.endpoint.protocol.connectionLost(Failure(ConnectionLost()))
+        self.failureResultOf(self.d, RequestTimedOut)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_idleBeforeSending(self) -> None:
+        """
+        A source that sends nothing for longer than the timeout, the server
+        owing nothing, does not time out.
+        """
+        self.clock.advance(100)
+        self.assertFalse(self.transport.disconnecting)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+        self.source.send(b"abc")
+        self.endpoint.echo()
+        self.source.finished.callback(None)
+        self.endpoint.serverCloses()
+        self.assertEqual(self.successResultOf(self.d), 3)
+
+    def test_idleWhenAllEchoed(self) -> None:
+        """
+        A source that is quiet for longer than the timeout once everything
+        it sent has been echoed does not time out, and the stream goes on.
+        """
+        self.source.send(b"abc")
+        self.clock.advance(4)
+        self.endpoint.echo()
+        self.clock.advance(100)
+        self.assertFalse(self.transport.disconnecting)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+        self.source.send(b"def")
+        self.endpoint.echo()
+        self.clock.advance(100)
+        self.source.finished.callback(None)
+        self.endpoint.serverCloses()
+        self.assertEqual(self.successResultOf(self.d), 6)
+        self.assertEqual(self.sink.value(), b"abcdef")
+
+    def test_stopsEchoingAfterIdle(self) -> None:
+        """
+        After a quiet spell, a server that does not echo what is sent next
+        times out C{timeout} seconds after it was sent.
+        """
+        self.source.send(b"abc")
+        self.endpoint.echo()
+        self.clock.advance(100)
+        self.source.send(b"def")
+        self.clock.advance(4.9)
+        self.assertFalse(self.transport.disconnecting)
+        self.clock.advance(0.1)
+        self.assertTrue(self.source.stopped)
+        self.assertTimedOut()
+
+    def test_partialEchoOwesRest(self) -> None:
+        """
+        An echo of part of what was sent resets the deadline, which goes on
+        running for the rest.
+        """
+        self.source.send(b"abcd")
+        self.clock.advance(4)
+        self.endpoint.protocol.dataReceived(b"ab")
+        self.clock.advance(4.9)
+        self.assertFalse(self.transport.disconnecting)
+        self.clock.advance(0.1)
+        self.assertTimedOut()
+
+    def test_doneDeadlineForClose(self) -> None:
+        """
+        Once the source is done, after a quiet spell with everything echoed,
+        the server has C{timeout} seconds to close.
+        """
+        self.source.send(b"abc")
+        self.endpoint.echo()
+        self.clock.advance(100)
+        self.source.finished.callback(None)
+        self.clock.advance(4.9)
+        self.assertFalse(self.transport.disconnecting)
+        self.clock.advance(0.1)
+        self.assertTimedOut()
+
+    def test_doneServerCloses(self) -> None:
+        """
+        Once the source is done, a server that closes in time ends the call
+        successfully and leaves no timer behind.
+        """
+        self.source.send(b"abc")
+        self.endpoint.echo()
+        self.clock.advance(100)
+        self.source.finished.callback(None)
+        self.clock.advance(4.9)
+        self.endpoint.serverCloses()
+        self.assertEqual(self.successResultOf(self.d), 3)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_emptySourceDeadlineForClose(self) -> None:
+        """
+        A source with nothing in it leaves the server C{timeout} seconds to
+        close.
+        """
+        self.clock.advance(100)
+        self.source.finished.callback(None)
+        self.clock.advance(5)
+        self.assertTimedOut()
+
     def test_cancel(self) -> None:
         """
         Cancelling the call fails it with L{CancelledError}, aborts the

@@ -9,8 +9,9 @@ L{runningService}).  Blocking clients run in threads, with a timeout on
 every socket operation and on the thread as a whole.
 
 The UDP refusal tests bind a privileged source port (999, so they need
-root or CAP_NET_BIND_SERVICE) and 127.0.0.2 (Linux answers on all of
-127.0.0.0/8); each is skipped, saying why, where that cannot be bound.
+root or CAP_NET_BIND_SERVICE), 127.0.0.2 (Linux answers on all of
+127.0.0.0/8) and netlab's default ports 21567 to 21569 on 127.0.0.1; each
+is skipped, saying why, where that cannot be bound.
 """
 
 from __future__ import annotations
@@ -510,6 +511,31 @@ async def test_udpRefusesOwnPort() -> None:
     assert refused is None, f"the service's own port was answered: {refused!r}"
     assert answer == b"answer me"
     assert guard.refused[Refusal.OWN_PORT] == 1
+    assert sum(guard.refused.values()) == 1, guard.refused
+
+
+@pytest.mark.parametrize("sourcePort", [21567, 21568, 21569])
+@pytest_twisted.ensureDeferred
+async def test_udpRefusesServicePort(sourcePort: int) -> None:
+    """
+    A datagram from the default port of a netlab service (another netlab
+    server that would answer back) is not answered, while one from an
+    ordinary port of the same address is; the guard counts the refusal as
+    a service port.
+    """
+    with _bindUDP("127.0.0.1", sourcePort) as servicePort:
+        async with runningService("echo", *LOCAL_UDP, "--no-tcp") as (
+            service,
+            [address],
+        ):
+            server = ("127.0.0.1", address.port)
+            refused, answer = await inThread(
+                _refusedThenAnswered, server, servicePort, ("127.0.0.1", 0)
+            )
+            guard = _guard(service)
+    assert refused is None, f"port {sourcePort} was answered: {refused!r}"
+    assert answer == b"answer me"
+    assert guard.refused[Refusal.SERVICE_PORT] == 1
     assert sum(guard.refused.values()) == 1, guard.refused
 
 

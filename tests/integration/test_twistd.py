@@ -106,9 +106,12 @@ class _Process(ProcessProtocol):
     @ivar endSignal: the signal that ended it, or L{None}.
     """
 
-    def __init__(self, command: list[str], stdin: bytes) -> None:
+    def __init__(
+        self, command: list[str], stdin: bytes, holdStdin: bool = False
+    ) -> None:
         self.command = command
         self._stdin = stdin
+        self._holdStdin = holdStdin
         self._output: dict[int, list[bytes]] = {1: [], 2: []}
         self._waiters: list[Deferred[None]] = []
         self.ended = False
@@ -118,7 +121,8 @@ class _Process(ProcessProtocol):
     def connectionMade(self) -> None:
         if self._stdin:
             self.transport.write(self._stdin)
-        self.transport.closeStdin()
+        if not self._holdStdin:
+            self.transport.closeStdin()
 
     def childDataReceived(self, childFD: int, data: bytes) -> None:
         self._output.setdefault(childFD, []).append(data)
@@ -186,13 +190,17 @@ class _Process(ProcessProtocol):
             await self.whenEnded(STOP_TIMEOUT)
 
 
-def _spawn(command: list[str], cwd: Path, stdin: bytes = b"") -> _Process:
+def _spawn(
+    command: list[str], cwd: Path, stdin: bytes = b"", holdStdin: bool = False
+) -> _Process:
     """
-    Start one of the virtualenv's executables, C{command[0]}, in C{cwd}.
+    Start one of the virtualenv's executables, C{command[0]}, in C{cwd},
+    and write C{stdin} to its standard input, which is then closed unless
+    C{holdStdin} is true.
     """
     executable = BIN / command[0]
     assert executable.exists(), f"{executable} is not installed"
-    process = _Process(command, stdin)
+    process = _Process(command, stdin, holdStdin)
     _reactor().spawnProcess(
         process,
         str(executable),
@@ -203,17 +211,19 @@ def _spawn(command: list[str], cwd: Path, stdin: bytes = b"") -> _Process:
     return process
 
 
-async def run(command: list[str], cwd: Path, stdin: bytes = b"") -> _Process:
+async def run(
+    command: list[str], cwd: Path, stdin: bytes = b"", timeout: float = RUN_TIMEOUT
+) -> _Process:
     """
     Run a command that should end by itself, and wait for it to end.
 
     @return: the ended process.
-    @raise defer.TimeoutError: if it did not end in L{RUN_TIMEOUT} seconds
-        (it is killed).
+    @raise defer.TimeoutError: if it did not end in C{timeout} seconds (it
+        is killed).
     """
     process = _spawn(command, cwd, stdin)
     try:
-        await process.whenEnded(RUN_TIMEOUT)
+        await process.whenEnded(timeout)
     finally:
         if not process.ended:
             process.kill("KILL")
@@ -464,6 +474,58 @@ async def test_udpPortInUse(runner: str, tmp_path: Path) -> None:
     )
 
 
+DAEMON_TIMEOUT = 20.0
+"""
+Seconds a daemonizing twistd that cannot start may take to report it.
+"""
+
+
+def _killDaemon(pidFile: Path) -> None:
+    """
+    Kill the daemon a test started, if its pid file says one is left.
+    """
+    with contextlib.suppress(OSError, ValueError):
+        os.kill(int(pidFile.read_text().strip()), signal.SIGKILL)
+
+
+@pytest_twisted.ensureDeferred
+async def test_daemonPortInUse(tmp_path: Path) -> None:
+    """
+    A daemonizing C{twistd netlab tsserv} whose port is in use reports the
+    L{StartupError} to the launching process, which exits with a non-zero
+    status, and leaves no pid file behind.
+    """
+    pidFile = tmp_path / "t.pid"
+    logFile = tmp_path / "t.log"
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        try:
+            process = await run(
+                [
+                    "twistd",
+                    f"--pidfile={pidFile}",
+                    f"--logfile={logFile}",
+                    "netlab",
+                    "tsserv",
+                    "--listen",
+                    f"tcp:{port}:interface=127.0.0.1",
+                ],
+                tmp_path,
+                timeout=DAEMON_TIMEOUT,
+            )
+        finally:
+            _killDaemon(pidFile)
+    log = logFile.read_text() if logFile.exists() else ""
+    description = f"{process.describe()}--- log ---\n{log}"
+    assert process.exitCode not in (0, None), description
+    assert "An error has occurred" in process.out + process.err, description
+    assert "StartupError" in process.out + process.err, description
+    assert f"cannot listen on tcp:{port}" in process.out + process.err, description
+    assert not pidFile.exists(), description
+
+
 @pytest.mark.parametrize("endpoint", ["tcp:abc", "nonsense:1"])
 @pytest.mark.parametrize("runner", sorted(RUNNERS))
 @pytest_twisted.ensureDeferred
@@ -560,6 +622,89 @@ async def test_cliInteractive(tmp_path: Path, checkClassicReply: Any) -> None:
     assert len(lines) == 2, client.describe()
     checkClassicReply(lines[0].encode(), b"a")
     checkClassicReply(lines[1].encode(), b"b")
+
+
+@pytest_twisted.ensureDeferred
+async def test_cliLastLineWithoutEnding(tmp_path: Path, checkClassicReply: Any) -> None:
+    """
+    C{netlab ts} answers a last line of standard input that has no line
+    ending, as C{printf 'a\\nb' | netlab ts} sends it.
+    """
+    port = _freePort()
+    command = [
+        *RUNNERS["twistd"],
+        "netlab",
+        "tsserv",
+        "--listen",
+        f"tcp:{port}:interface=127.0.0.1",
+    ]
+    async with serving(command, tmp_path, acceptingTCP(port)):
+        client = await run(
+            ["netlab", "ts", "--host", "127.0.0.1", "--port", str(port)],
+            tmp_path,
+            stdin=b"a\nb",
+        )
+    assert client.exitCode == 0, client.describe()
+    assert client.err == "", client.describe()
+    lines = client.out.splitlines()
+    assert len(lines) == 2, client.describe()
+    checkClassicReply(lines[0].encode(), b"a")
+    checkClassicReply(lines[1].encode(), b"b")
+
+
+async def _untilOutput(process: _Process, timeout: float) -> None:
+    """
+    Wait until the process has written a whole line to standard output.
+
+    @raise AssertionError: if it ends, or writes none in C{timeout} seconds.
+    """
+    reactor = _reactor()
+    deadline = time.monotonic() + timeout
+    while "\n" not in process.out:
+        assert not process.ended, f"it ended:\n{process.describe()}"
+        assert time.monotonic() < deadline, (
+            f"no output in {timeout}s:\n{process.describe()}"
+        )
+        await deferLater(reactor, POLL_INTERVAL, lambda: None)
+
+
+@pytest.mark.parametrize("signalName", ["INT", "TERM"])
+@pytest_twisted.ensureDeferred
+async def test_cliInterrupted(
+    signalName: str, tmp_path: Path, checkClassicReply: Any
+) -> None:
+    """
+    C{netlab ts} interrupted (Ctrl-C, SIGTERM) while it waits for more
+    input exits with status 130 and one line, C{netlab: error: interrupted}.
+    """
+    port = _freePort()
+    command = [
+        *RUNNERS["twistd"],
+        "netlab",
+        "tsserv",
+        "--listen",
+        f"tcp:{port}:interface=127.0.0.1",
+    ]
+    async with serving(command, tmp_path, acceptingTCP(port)):
+        client = _spawn(
+            ["netlab", "ts", "--host", "127.0.0.1", "-p", str(port)],
+            tmp_path,
+            stdin=b"hello\n",
+            holdStdin=True,
+        )
+        try:
+            # One reply printed: the reactor runs, with its signal handlers.
+            await _untilOutput(client, START_TIMEOUT)
+            client.kill(signalName)
+            await client.whenEnded(STOP_TIMEOUT)
+        finally:
+            if not client.ended:
+                client.kill("KILL")
+                await client.whenEnded(STOP_TIMEOUT)
+    assert client.exitCode == 130, client.describe()
+    assert client.err == "netlab: error: interrupted\n", client.describe()
+    [line] = client.out.splitlines()
+    checkClassicReply(line.encode(), b"hello")
 
 
 @pytest_twisted.ensureDeferred

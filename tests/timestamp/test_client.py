@@ -10,7 +10,7 @@ from functools import partial
 from itertools import pairwise
 from typing import Any
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from twisted.internet.defer import CancelledError, Deferred, fail, succeed
 from twisted.internet.error import (
@@ -794,6 +794,168 @@ class RawReplyTests(SynchronousTestCase):
         self.assertEqual(self.successResultOf(d).data, data)
 
 
+_TRICKY = st.sampled_from(
+    [b"[", b"]", b" ", b"S", b"1", b"9", b"a", b"\n", STAMP, b"[Sun", b"] ", b"[0] "]
+)
+"""
+Pieces of data that look like stamps, or like parts of them.
+"""
+
+
+def _stampedByServer(pieces: list[bytes], steps: list[int]) -> tuple[bytes, datetime]:
+    """
+    Have a real raw timestamp server stamp each piece as a chunk it read,
+    its clock moving on by the given seconds before each.
+
+    @return: everything the server wrote, and the time of its first stamp.
+    """
+    clock = _clock()
+    server = TimestampFactory(clock, utc=True, framing=Framing.RAW).buildProtocol(None)
+    transport = StringTransport()
+    server.makeConnection(transport)
+    first = None
+    for piece, step in zip(pieces, steps, strict=False):
+        clock.advance(step)
+        if first is None:
+            first = datetime.fromtimestamp(clock.seconds(), timezone.utc)
+        server.dataReceived(piece)
+    assert first is not None
+    return transport.value(), first.replace(tzinfo=None)
+
+
+def _outcomes(d: Deferred[Any]) -> list[object]:
+    """
+    @return: a list that gets C{d}'s result, or its L{Failure} (which is
+        then handled, so that a failed assertion leaves no unhandled error
+        to spoil later tests).
+    """
+    outcomes: list[object] = []
+    d.addBoth(outcomes.append)
+    return outcomes
+
+
+class RawLookalikeTests(SynchronousTestCase):
+    """
+    Tests for how L{TimestampClient} matches raw-framed replies whose data
+    holds C{"["} or even text that is a stamp.
+    """
+
+    def _client(self) -> tuple[TimestampClient, StringTransport, Clock]:
+        clock = _clock()
+        client = TimestampClient(Framing.RAW, timeout=5, clock=clock)
+        transport = StringTransport()
+        client.makeConnection(transport)
+        return client, transport, clock
+
+    @given(
+        data=st.lists(_TRICKY, min_size=1, max_size=12).map(b"".join),
+        cuts=st.lists(st.integers(min_value=1, max_value=400), max_size=8),
+        steps=st.lists(st.integers(min_value=0, max_value=100000), min_size=13),
+        chunk=st.integers(min_value=1, max_value=80),
+    )
+    @example(data=b"[[", cuts=[1], steps=[0] * 13, chunk=80)
+    @example(data=b"a" + STAMP + b"b", cuts=[1, 28], steps=[1] * 13, chunk=3)
+    def test_lookalikesJoined(
+        self, data: bytes, cuts: list[int], steps: list[int], chunk: int
+    ) -> None:
+        """
+        However the server split data full of C{"["}, C{"]"} and stamp text
+        into stamped pieces, and however the network split the reply, the
+        request fires with exactly the data sent and the first stamp's time,
+        and the next request is then sent.  (A reply that could also go on
+        with a stamp, data ending in C{"["}, is taken as it is after a
+        moment's wait for the rest of that stamp.)
+        """
+        client, transport, clock = self._client()
+        replies = _outcomes(client.request(data))
+        nextReplies = _outcomes(client.request(b"next"))
+        points = sorted({0, len(data), *(c for c in cuts if c < len(data))})
+        pieces = [data[a:b] for a, b in pairwise(points)]
+        reply, first = _stampedByServer(pieces, steps)
+        for i in range(0, len(reply), chunk):
+            client.dataReceived(reply[i : i + chunk])
+        clock.advance(0.1)
+        self.assertEqual(replies, [TimestampReply(first, data, TimeFormat.CTIME)])
+        self.assertEqual(transport.value(), data + b"next")
+        # All of the reply, and nothing more, was taken as the reply.
+        self.assertEqual(nextReplies, [], f"after {reply!r}")
+        self.assertFalse(transport.disconnecting)
+        client.dataReceived(STAMP + b"next")
+        self.assertEqual(
+            nextReplies, [TimestampReply(NOW_UTC, b"next", TimeFormat.CTIME)]
+        )
+
+    def test_stampTextInData(self) -> None:
+        """
+        Data holding a whole stamp, split by the server right before it, is
+        joined back with that text as data.
+        """
+        client, _, _ = self._client()
+        data = b"x" + STAMP + b"y"
+        d = client.request(data)
+        client.dataReceived(STAMP + b"x")
+        client.dataReceived(b"[Sun Nov 22 23:46:14 2026] " + STAMP + b"y")
+        self.assertEqual(self.successResultOf(d).data, data)
+
+    def test_bracketEndsPiece(self) -> None:
+        """
+        Data whose last piece, as the server split it, is C{"["} (the first
+        byte of a stamp too) is joined from the whole reply, arriving at
+        once, and leaves nothing behind to spoil the next reply.
+        """
+        client, transport, clock = self._client()
+        replies = _outcomes(client.request(b"a["))
+        nextReplies = _outcomes(client.request(b"next"))
+        client.dataReceived(STAMP + b"a" + STAMP + b"[")
+        clock.advance(0.1)
+        self.assertEqual(replies, [TimestampReply(NOW_UTC, b"a[", TimeFormat.CTIME)])
+        self.assertEqual(nextReplies, [])
+        self.assertFalse(transport.disconnecting)
+        client.dataReceived(STAMP + b"next")
+        self.assertEqual(
+            nextReplies, [TimestampReply(NOW_UTC, b"next", TimeFormat.CTIME)]
+        )
+
+    def test_notEchoedLookalike(self) -> None:
+        """
+        A reply that does not echo the request fails with
+        L{MalformedReply}, even when both hold C{"["} and stamp text, and
+        the connection is aborted.
+        """
+        for data, reply in [
+            (b"a[b", STAMP + b"a]b"),
+            (b"a[b", STAMP + b"a[c" + b"c" * 64),
+            (b"a[b", STAMP + b"a" + STAMP + b"[c"),
+            (b"x" + STAMP + b"y", STAMP + b"x" + STAMP + b"z"),
+            (b"x" + STAMP + b"y", STAMP + b"x" + STAMP + STAMP + b"z"),
+            (STAMP, STAMP + b"!" + STAMP[1:]),
+        ]:
+            client, transport, _ = self._client()
+            d = client.request(data)
+            client.dataReceived(reply)
+            failure = self.failureResultOf(d, MalformedReply)
+            self.assertIn("does not echo", str(failure.value))
+            self.assertTrue(transport.disconnecting, (data, reply))
+
+    def test_rawTimeoutFromSent(self) -> None:
+        """
+        A raw request queued behind another gets its whole timeout counted
+        from when it is sent, not from when it was made.
+        """
+        client, transport, clock = self._client()
+        first = client.request(b"one")
+        second = client.request(b"two")
+        clock.advance(4)
+        client.dataReceived(STAMP + b"one")
+        self.assertEqual(self.successResultOf(first).data, b"one")
+        self.assertEqual(transport.value(), b"onetwo")
+        clock.advance(4)
+        self.assertNoResult(second)
+        self.assertFalse(transport.disconnecting)
+        clock.advance(1)
+        self.failureResultOf(second, RequestTimedOut)
+
+
 class _FakeUDPPort(FakeDatagramTransport):
     """
     A UDP port as L{_FakeUDPReactor.listenUDP} makes: remembers what is
@@ -1103,3 +1265,43 @@ class GetTimestampUDPTests(SynchronousTestCase):
         self._assertClosed(port)
         self.reactor.advance(10)
         self.assertEqual(port.sent(), [b"hi"])
+
+
+class RawSettleTests(SynchronousTestCase):
+    """
+    A raw reply that is complete as it stands but could also go on with a
+    stamp (data ending in C{"["}) is taken after a short wait, unless the
+    rest of the stamp arrives first.
+    """
+
+    def _client(self) -> tuple[TimestampClient, Clock]:
+        clock = _clock()
+        client = TimestampClient(Framing.RAW, timeout=5, clock=clock)
+        client.makeConnection(StringTransport())
+        return client, clock
+
+    def test_takenAfterAMoment(self) -> None:
+        """
+        Data C{"a["} sent back in one piece fires once the short wait is
+        over, not before.
+        """
+        client, clock = self._client()
+        d = client.request(b"a[")
+        client.dataReceived(STAMP + b"a[")
+        self.assertNoResult(d)
+        clock.advance(0.1)
+        self.assertEqual(self.successResultOf(d).data, b"a[")
+        self.assertEqual(clock.getDelayedCalls(), [])
+
+    def test_stampArrivesInTime(self) -> None:
+        """
+        When the rest of the stamp arrives during the wait, the reply is
+        read with it: the C{"["} began a stamp.
+        """
+        client, clock = self._client()
+        d = client.request(b"a[")
+        client.dataReceived(STAMP + b"a[")
+        client.dataReceived(STAMP[1:] + b"[")
+        clock.advance(0.1)
+        self.assertEqual(self.successResultOf(d).data, b"a[")
+        self.assertEqual(clock.getDelayedCalls(), [])
