@@ -377,7 +377,7 @@ def _line(data: bytes) -> bytes:
 class _StandardInput(Protocol):
     """
     Standard input as a body producer, read by the reactor; standard output
-    is the consumer of the echo, through the same L{StandardIO}.
+    is the consumer of the echo, through the same C{StandardIO}.
     """
 
     length = UNKNOWN_LENGTH
@@ -499,7 +499,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     Run the C{netlab} command; the console script's entry point.
 
     @param argv: the arguments, without the program name; C{sys.argv[1:]}
-        if L{None}.
+        if C{None}.
     """
     options = Options()
     try:

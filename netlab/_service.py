@@ -46,7 +46,7 @@ def parseEndpoint(reactor: Any, description: str) -> Any:
     @param reactor: the reactor the endpoint will listen with.
     @param description: a Twisted server endpoint string, for example
         C{tcp:21567} or C{tcp6:port=21567:interface=\\:\\:1}.
-    @return: the L{IStreamServerEndpoint}.
+    @return: the C{IStreamServerEndpoint}.
     @raise StartupError: if the string is not a usable endpoint.
     """
     try:

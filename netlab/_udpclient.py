@@ -143,8 +143,8 @@ def requestDatagram(
     @param data: the request, one datagram.
     @param accept: turns a reply into the result, or raises
         L{MalformedReply}.
-    @param reactor: an L{IReactorUDP} and L{IReactorTime}; the global
-        reactor if L{None}.
+    @param reactor: an C{IReactorUDP} and C{IReactorTime}; the global
+        reactor if C{None}.
     @param tries: how many times to send, at least 1.
     @param interval: seconds to wait for a reply after each send.
     @return: a Deferred that fires with what C{accept} returned, or fails

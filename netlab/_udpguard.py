@@ -162,7 +162,7 @@ class DatagramGuard:
 
         @param host: the datagram's source address.
         @param port: its source port.
-        @return: L{True} to answer it; L{False} if it was refused (and
+        @return: C{True} to answer it; C{False} if it was refused (and
             counted and maybe logged).
         """
         # This runs for every datagram: it is written for speed.

@@ -41,7 +41,7 @@ class GuardedDatagramProtocol(DatagramProtocol):
         """
         @param clock: paces the logging of failures (and the default guard).
         @param guard: the guard; a L{DatagramGuard} with its defaults if
-            L{None}.
+            C{None}.
         """
         self.guard = guard if guard is not None else DatagramGuard(clock)
         self.admit = self.guard.admit

@@ -79,7 +79,7 @@ class ConnectionClosed(NetlabError):
 
 class RequestTimedOut(NetlabError, TimeoutError):
     """
-    The server did not answer in time.  Also a built-in L{TimeoutError}, so
+    The server did not answer in time.  Also a built-in C{TimeoutError}, so
     code that handles timeouts generically catches it too.
     """
 

@@ -554,11 +554,11 @@ def makeService(options: Options, reactor: Any = None) -> MultiService:
     Nothing listens until the returned service is started.  If the options
     name an endpoint that cannot be parsed, or a port that cannot be bound
     when the service starts, the process exits with status 1 and one line
-    on standard error saying why (L{SystemExit}), not a traceback.
+    on standard error saying why (C{SystemExit}), not a traceback.
 
     @param options: parsed L{Options}.
     @param reactor: the reactor the service will run on; the global reactor
-        if L{None}.
+        if C{None}.
     @return: the service, whose children are one listening service per
         endpoint or port.
     @raise SystemExit: if an endpoint string is not usable.

@@ -24,7 +24,7 @@ deliver the bytes both ways::
 
 Connections behave like TCP in the ways netlab relies on: a side that calls
 C{loseWriteConnection} half-closes (its peer gets C{readConnectionLost} if
-it provides L{IHalfCloseableProtocol}, or is closed otherwise), and
+it provides C{IHalfCloseableProtocol}, or is closed otherwise), and
 C{abortConnection} drops whatever was not yet delivered, both ways.
 
 Like C{treq.testing}, this is built on Twisted's C{twisted.test.iosim}.
@@ -115,7 +115,7 @@ class MemoryEndpoint:
         server protocol.
 
         @return: a Deferred that has already fired with the client protocol,
-            or failed with L{ConnectionRefusedError} if L{refuse} is set.
+            or failed with C{ConnectionRefusedError} if L{refuse} is set.
         """
         if self.refuse:
             return fail(ConnectionRefusedError("MemoryEndpoint.refuse is set"))

@@ -193,11 +193,11 @@ class ChatSession(Protocol):
     (L{addListener}) and every L{EventStream} (L{events}).
 
     @ivar nick: this session's nickname, kept current as it changes.
-    @ivar room: the room this session is in, or L{None}; kept current from
+    @ivar room: the room this session is in, or C{None}; kept current from
         the server's C{JOIN} and C{PART} lines about this session.
     @ivar timeout: seconds to wait for each reply.
     @ivar maxLineLength: the longest line, in bytes, this session sends.
-    @ivar closed: a Deferred that fires with L{None} when the connection is
+    @ivar closed: a Deferred that fires with C{None} when the connection is
         closed, whoever closed it.
     """
 
@@ -213,9 +213,9 @@ class ChatSession(Protocol):
         """
         @param nick: the nickname to register as the connection is made.
         @param timeout: seconds to wait for each reply.
-        @param clock: the clock for timeouts; the global reactor if L{None}.
+        @param clock: the clock for timeouts; the global reactor if C{None}.
         @param maxLineLength: the longest line, in bytes without its line
-            ending, to send; longer ones raise L{ValueError}.
+            ending, to send; longer ones raise C{ValueError}.
         """
         self.nick = nick
         self.room: str | None = None
@@ -382,7 +382,7 @@ class ChatSession(Protocol):
         @return: for a slash command other than C{/me}, a Deferred that
             fires with the server's L{Reply}, or fails with L{ChatError}
             (the server's C{ERR}), L{RequestTimedOut} or
-            L{ConnectionClosed}; for a plain line or C{/me}, L{None} (the
+            L{ConnectionClosed}; for a plain line or C{/me}, C{None} (the
             server answers only to refuse them, and that comes to listeners
             as an L{Error}).
         @raise ValueError: for a line with a line break, too long, or a
@@ -621,7 +621,7 @@ def connectChat(
     @param nick: the nickname to register.
     @param timeout: seconds to wait for the connection, then for the
         nickname to be accepted, then for each command's reply.
-    @param clock: the clock for timeouts; the global reactor if L{None}.
+    @param clock: the clock for timeouts; the global reactor if C{None}.
     @param maxLineLength: the longest line, in bytes, the session sends.
     @return: a Deferred that fires with a registered L{ChatSession}, or
         fails with L{ChatError} (C{nick-taken}, C{nick-invalid}),

@@ -139,7 +139,7 @@ class ChatHub:
 
     def nickOf(self, participant: IChatParticipant) -> str | None:
         """
-        @return: the participant's nickname, or L{None} if it has not
+        @return: the participant's nickname, or C{None} if it has not
             registered.
         """
         member = self._members.get(participant)
@@ -147,7 +147,7 @@ class ChatHub:
 
     def roomOf(self, participant: IChatParticipant) -> str | None:
         """
-        @return: the room the participant is in, or L{None}.
+        @return: the room the participant is in, or C{None}.
         """
         member = self._members.get(participant)
         return member.room.name if member and member.room else None

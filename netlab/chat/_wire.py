@@ -2,7 +2,7 @@
 The chat line protocol, as pure functions and frozen values: no I/O.
 
 Bytes at the edge, C{str} inside: L{parseCommand} turns a line a client sent
-into a L{Command}; L{formatEvent} and L{formatReply} turn what the server
+into a L{Command}; L{formatEvent} and L{formatLine} turn what the server
 says into one line of bytes; L{parseServerLine} turns such a line back into
 a value, for clients.
 

@@ -82,7 +82,7 @@ class EchoClient(Protocol):
     ) -> None:
         """
         @param timeout: seconds to wait for each echo.
-        @param clock: the clock for timeouts; the global reactor if L{None}.
+        @param clock: the clock for timeouts; the global reactor if C{None}.
         """
         self.timeout = timeout
         self._clock = clock
@@ -181,7 +181,7 @@ def connectEcho(
     @param endpoint: where the server is, e.g.
         C{HostnameEndpoint(reactor, "localhost", 21568)}.
     @param timeout: seconds to wait for the connection, then for each echo.
-    @param clock: the clock for timeouts; the global reactor if L{None}.
+    @param clock: the clock for timeouts; the global reactor if C{None}.
     @return: a Deferred that fires with a connected L{EchoClient}, or fails
         with L{ConnectFailed} or L{RequestTimedOut}.
     """
@@ -385,14 +385,14 @@ def echoStream(
     was sent (length and a BLAKE2 digest).
 
     @param source: the bytes to send: an
-        L{IBodyProducer<twisted.web.iweb.IBodyProducer>}, for example
+        C{IBodyProducer}, for example
         C{twisted.web.client.FileBodyProducer(open(path, "rb"))}.
-    @param sink: receives the echo: an L{IConsumer} (a transport, or
+    @param sink: receives the echo: an C{IConsumer} (a transport, or
         C{twisted.internet.protocol.FileWrapper(file)}), given the
         connection as a streaming producer.
     @param timeout: seconds to wait for the connection, and then at most
         between two signs of progress (bytes sent or received).
-    @param clock: the clock for timeouts; the global reactor if L{None}.
+    @param clock: the clock for timeouts; the global reactor if C{None}.
     @return: a Deferred that fires with the number of bytes echoed, or fails
         with L{ConnectFailed}, L{RequestTimedOut}, L{ConnectionClosed} or
         L{MalformedReply}.  Cancelling it closes the connection.
@@ -428,8 +428,8 @@ def echoUDP(
         reactor's resolver).
     @param port: the server's UDP port.
     @param data: the datagram.
-    @param reactor: an L{IReactorUDP} and L{IReactorTime}; the global
-        reactor if L{None}.
+    @param reactor: an C{IReactorUDP} and C{IReactorTime}; the global
+        reactor if C{None}.
     @param tries: how many times to send, at least 1.
     @param interval: seconds to wait after each send.
     @return: a Deferred that fires with the echoed bytes, or fails with

@@ -107,7 +107,7 @@ class TimestampClient(Protocol):
         """
         @param framing: the framing of the server.
         @param timeout: seconds to wait for each reply.
-        @param clock: the clock for timeouts; the global reactor if L{None}.
+        @param clock: the clock for timeouts; the global reactor if C{None}.
         """
         self.framing = framing
         self.timeout = timeout
@@ -313,7 +313,7 @@ def _matchRaw(
     Match a raw-framed reply against the data that was sent.
 
     @return: C{(end, more, firstStamp)}: C{end} is where the longest
-        complete reading of the reply ends in C{reply}, or L{None} if there
+        complete reading of the reply ends in C{reply}, or C{None} if there
         is none; C{more} is whether another reading needs more bytes.
     """
     first: TimestampReply | None = None
@@ -358,7 +358,7 @@ def _matchRaw(
 def _stamp(prefix: bytes) -> TimestampReply | None:
     """
     @return: the stamp if C{prefix} is a whole, valid C{[stamp] }, else
-        L{None}.
+        C{None}.
     """
     try:
         stamp = parseStamp(prefix)
@@ -401,7 +401,7 @@ def connectTimestamp(
         C{twistd netlab tsserv}.
     @param timeout: seconds to wait for the connection, and then for each
         reply.
-    @param clock: the clock for timeouts; the global reactor if L{None}.
+    @param clock: the clock for timeouts; the global reactor if C{None}.
     @return: a Deferred that fires with a connected L{TimestampClient}, or
         fails with L{ConnectFailed} or L{RequestTimedOut}.
     """
@@ -426,7 +426,7 @@ def getTimestamp(
     @param data: the bytes to stamp (see L{TimestampClient.request}).
     @param framing: the server's framing.
     @param timeout: seconds for the connection and for the reply.
-    @param clock: the clock for timeouts; the global reactor if L{None}.
+    @param clock: the clock for timeouts; the global reactor if C{None}.
     @return: a Deferred that fires with the L{TimestampReply}, or fails with
         one of netlab's errors (see L{connectTimestamp} and
         L{TimestampClient.request}).
@@ -461,8 +461,8 @@ def getTimestampUDP(
         up with the reactor's resolver, IPv4).
     @param port: the server's UDP port.
     @param data: the bytes to stamp, one datagram's worth.
-    @param reactor: an L{IReactorUDP} and L{IReactorTime} provider; the
-        global reactor if L{None}.
+    @param reactor: an C{IReactorUDP} and C{IReactorTime} provider; the
+        global reactor if C{None}.
     @param tries: how many times to send the request, at least 1.
     @param interval: seconds to wait for a reply after each send.
     @return: a Deferred that fires with the L{TimestampReply}, or fails with

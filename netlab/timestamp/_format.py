@@ -85,7 +85,7 @@ class TimestampReply:
     A parsed stamped reply.
 
     @ivar when: the time the server stamped.  For L{TimeFormat.CTIME} it is
-        a naive L{datetime} (the format carries no zone: it is the server's
+        a naive C{datetime} (the format carries no zone: it is the server's
         wall clock); for the other formats it is timezone-aware.
     @ivar data: the data the server echoed after the stamp, byte for byte.
     @ivar format: the format the server used.
@@ -98,14 +98,14 @@ class TimestampReply:
 
 def clockTime(seconds: float, utc: bool = False) -> datetime:
     """
-    Convert a clock reading to the aware L{datetime} a server stamps.
+    Convert a clock reading to the aware C{datetime} a server stamps.
 
     @param seconds: seconds since the POSIX epoch, as
-        L{IReactorTime.seconds} returns; fractions are dropped (rounded
+        C{IReactorTime.seconds} returns; fractions are dropped (rounded
         down), since every format has one-second resolution.
-    @param utc: L{True} for UTC, L{False} for the local zone of this process
+    @param utc: C{True} for UTC, C{False} for the local zone of this process
         (the C{TZ} environment variable, as C{time.ctime} uses).
-    @return: an aware L{datetime} with no fraction of a second.
+    @return: an aware C{datetime} with no fraction of a second.
     """
     when = datetime.fromtimestamp(math.floor(seconds), timezone.utc)
     return when if utc else when.astimezone()
@@ -237,7 +237,7 @@ class Stamper:
     ) -> None:
         """
         @param clock: where the time comes from (the reactor, or a
-            L{twisted.internet.task.Clock} in tests).
+            C{twisted.internet.task.Clock} in tests).
         @param format: the time format.
         @param utc: stamp UTC rather than the local time.
         """

@@ -305,7 +305,7 @@ class TimestampDatagramProtocol(GuardedDatagramProtocol):
         @param utc: stamp UTC rather than local time.
         @param maxReplySize: the largest reply sent, in bytes.
         @param guard: decides which datagrams are answered; a
-            L{DatagramGuard} with its defaults if L{None}.
+            L{DatagramGuard} with its defaults if C{None}.
         """
         super().__init__(clock, guard)
         self.stamper = Stamper(clock, format, utc)
