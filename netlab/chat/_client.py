@@ -157,12 +157,19 @@ class EventStream:
             raise StopAsyncIteration
         return event
 
-    async def aclose(self) -> None:
+    def close(self) -> None:
         """
-        Stop receiving events; the iteration ends.
+        Stop receiving events; the iteration ends.  Usable from anywhere,
+        C{reactor.callLater} included.
         """
         self._session._streams.discard(self)
         self._end()
+
+    async def aclose(self) -> None:
+        """
+        The same as L{close}, for C{async with}-style code.
+        """
+        self.close()
 
     def _cancelled(self, d: Deferred[SessionEvent | None]) -> None:
         self._waiting = None

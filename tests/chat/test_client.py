@@ -789,6 +789,20 @@ class EventTests(SynchronousTestCase):
         _feed(self.session, Notice("hi"))
         self.assertEqual(list(stream._queue), [])
 
+    def test_streamCloseSync(self) -> None:
+        """
+        L{EventStream.close}, callable without a coroutine (from
+        C{callLater}, say), ends a stream that is waited on.
+        """
+        stream = self.session.events()
+
+        async def read() -> list[SessionEvent]:
+            return [event async for event in stream]
+
+        d = Deferred.fromCoroutine(read())
+        stream.close()
+        self.assertEqual(self.successResultOf(d), [])
+
     def test_streamCancelled(self) -> None:
         """
         Cancelling a coroutine that waits on a stream leaves the stream
