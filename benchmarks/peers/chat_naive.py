@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 
 from twisted.internet import reactor
-from twisted.internet.protocol import Factory
+from twisted.internet.protocol import ServerFactory
 from twisted.protocols.basic import LineReceiver
 
 
@@ -58,7 +58,7 @@ class Chat(LineReceiver):
                 protocol.sendLine(message)
 
 
-class ChatFactory(Factory):
+class ChatFactory(ServerFactory):
     """
     Holds the users of all clients.
     """

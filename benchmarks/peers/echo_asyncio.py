@@ -67,7 +67,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.uvloop:
         try:
-            import uvloop
+            import uvloop  # type: ignore[import-not-found, unused-ignore]
         except ImportError:
             print("uvloop is not installed (pip install uvloop)", file=sys.stderr)
             sys.exit(3)

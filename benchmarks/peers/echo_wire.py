@@ -11,7 +11,8 @@ from __future__ import annotations
 import argparse
 
 from twisted.internet import reactor
-from twisted.internet.protocol import DatagramProtocol, Factory
+from twisted.internet.interfaces import IReactorUDP
+from twisted.internet.protocol import DatagramProtocol, ServerFactory
 from twisted.protocols.wire import Echo
 
 
@@ -21,6 +22,7 @@ class UDPEcho(DatagramProtocol):
     """
 
     def datagramReceived(self, datagram: bytes, address: tuple[str, int]) -> None:
+        assert self.transport is not None
         self.transport.write(datagram, address)
 
 
@@ -29,8 +31,12 @@ def main() -> None:
     parser.add_argument("port", type=int)
     parser.add_argument("--max-seconds", type=float, default=600.0)
     args = parser.parse_args()
-    reactor.listenTCP(args.port, Factory.forProtocol(Echo), interface="127.0.0.1")
-    reactor.listenUDP(args.port, UDPEcho(), interface="127.0.0.1")
+    factory = ServerFactory()
+    factory.protocol = Echo
+    reactor.listenTCP(args.port, factory, interface="127.0.0.1")
+    IReactorUDP(reactor).listenUDP(
+        args.port, UDPEcho(), interface="127.0.0.1", maxPacketSize=8192
+    )
     reactor.callLater(args.max_seconds, reactor.stop)
     reactor.run()
 

@@ -13,7 +13,7 @@ import argparse
 import time
 
 from twisted.internet import reactor
-from twisted.internet.protocol import Factory
+from twisted.internet.protocol import ServerFactory
 from twisted.protocols.basic import LineReceiver
 
 
@@ -33,7 +33,8 @@ def main() -> None:
     parser.add_argument("port", type=int)
     parser.add_argument("--max-seconds", type=float, default=600.0)
     args = parser.parse_args()
-    factory = Factory.forProtocol(TimestampLine)
+    factory = ServerFactory()
+    factory.protocol = TimestampLine
     reactor.listenTCP(args.port, factory, interface="127.0.0.1")
     reactor.callLater(args.max_seconds, reactor.stop)
     reactor.run()
