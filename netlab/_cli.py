@@ -33,7 +33,7 @@ from twisted.python.failure import Failure
 from twisted.web.iweb import UNKNOWN_LENGTH, IBodyProducer
 from zope.interface import implementer
 
-from netlab._clientopts import clientEndpoint, positiveFloat, positiveInt
+from netlab._options import clientEndpoint, positiveFloat, positiveInt
 from netlab._version import __version__
 from netlab.chat._cli import ChatClientOptions, runChat
 from netlab.echo import DEFAULT_PORT as ECHO_PORT

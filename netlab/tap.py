@@ -16,6 +16,7 @@ from twisted.application.service import IService, MultiService, Service
 from twisted.internet.defer import Deferred
 from twisted.python import usage
 
+from netlab._options import positiveInt
 from netlab._service import DatagramService, EndpointService, ExitOnStartupError
 from netlab._udpguard import (
     DEFAULT_GLOBAL_BURST,
@@ -67,16 +68,6 @@ def _choice(kind: type[enum.Enum]) -> Callable[[str], enum.Enum]:
 
     coerce.coerceDoc = f"One of: {names}."  # type: ignore[attr-defined]
     return coerce
-
-
-def _positive(value: str) -> int:
-    number = int(value)
-    if number < 1:
-        raise ValueError(f"{value} is not a positive whole number")
-    return number
-
-
-_positive.coerceDoc = "A positive whole number."  # type: ignore[attr-defined]
 
 
 def _port(value: str) -> int:
@@ -228,7 +219,7 @@ class TimestampServerOptions(_StreamOptions, _TimestampOptions):
             DEFAULT_MAX_LINE_LENGTH,
             "With --framing line, the longest line answered, in bytes; "
             "longer ones get an error line and are discarded.",
-            _positive,
+            positiveInt,
         ],
     ]
 
@@ -280,6 +271,13 @@ def _nonNegative(value: str) -> float:
 _nonNegative.coerceDoc = "0 or more; 0 turns it off."  # type: ignore[attr-defined]
 
 
+def _count(value: str) -> int:
+    return int(_nonNegative(value))
+
+
+_count.coerceDoc = "A whole number, 0 or more."  # type: ignore[attr-defined]
+
+
 def _room(value: str) -> str:
     if not isValidRoom(value):
         raise ValueError(
@@ -310,7 +308,7 @@ class ChatOptions(_StreamOptions):
             None,
             DEFAULT_HISTORY,
             "Messages of a room replayed to whoever joins it.",
-            lambda v: int(_nonNegative(v)),
+            _count,
         ],
         [
             "notice-limit",
@@ -318,14 +316,14 @@ class ChatOptions(_StreamOptions):
             DEFAULT_NOTICE_LIMIT,
             "In rooms with more people than this, join, part, nick and quit "
             "notices go only to the person concerned (0: no limit).",
-            lambda v: int(_nonNegative(v)),
+            _count,
         ],
         [
             "max-line-length",
             None,
             _DEFAULT_LIMITS.maxLineLength,
             "The longest line accepted, in bytes; longer ones are refused.",
-            _positive,
+            positiveInt,
         ],
         [
             "line-rate",
@@ -348,7 +346,7 @@ class ChatOptions(_StreamOptions):
             _DEFAULT_LIMITS.backlogSoft,
             "Bytes waiting for a client that, for --backlog-soft-seconds, "
             "disconnect it.",
-            _positive,
+            positiveInt,
         ],
         [
             "backlog-soft-seconds",
@@ -362,7 +360,7 @@ class ChatOptions(_StreamOptions):
             None,
             _DEFAULT_LIMITS.backlogHard,
             "Bytes waiting for a client that disconnect it at once.",
-            _positive,
+            positiveInt,
         ],
         [
             "registration-timeout",

@@ -26,7 +26,7 @@ from twisted.python import usage
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from netlab._clientopts import clientEndpoint, positiveFloat
+from netlab._options import clientEndpoint, positiveFloat
 from netlab.chat._client import (
     DEFAULT_TIMEOUT,
     MAX_RECEIVE_LENGTH,

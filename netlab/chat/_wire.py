@@ -2,8 +2,8 @@
 The chat line protocol, as pure functions and frozen values: no I/O.
 
 Bytes at the edge, C{str} inside: L{parseCommand} turns a line a client sent
-into a L{Command}; L{formatEvent} and L{formatLine} turn what the server
-says into one line of bytes; L{parseServerLine} turns such a line back into
+into a L{Command}; L{formatLine} turns what the server says into one line
+of bytes; L{parseServerLine} turns such a line back into
 a value, for clients.
 
 Every line the server sends starts with a tag that says what it is::
@@ -52,7 +52,6 @@ __all__ = [
     "RoomMessage",
     "ServerLine",
     "cleanText",
-    "formatEvent",
     "formatLine",
     "isValidNick",
     "isValidRoom",
@@ -304,13 +303,6 @@ Anything a server sends.
 
 def _join(*fields: str) -> bytes:
     return " ".join(fields).encode("utf-8") + b"\r\n"
-
-
-def formatEvent(event: ChatEvent | History) -> bytes:
-    """
-    Write an event as one line, CRLF included.
-    """
-    return formatLine(event)
 
 
 def formatLine(line: ServerLine) -> bytes:

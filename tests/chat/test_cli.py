@@ -19,7 +19,7 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
-from netlab._clientopts import clientEndpoint
+from netlab._options import clientEndpoint
 from netlab.chat._cli import (
     ChatClientOptions,
     ChatTerminal,

@@ -24,7 +24,6 @@ from netlab.chat._wire import (
     RoomMessage,
     ServerLine,
     cleanText,
-    formatEvent,
     formatLine,
     isValidNick,
     isValidRoom,
@@ -343,7 +342,7 @@ class ParseCommandTests(SynchronousTestCase):
 
 class FormatLineTests(SynchronousTestCase):
     """
-    Tests for L{formatLine} and L{formatEvent}.
+    Tests for L{formatLine}.
     """
 
     def test_everyTag(self) -> None:
@@ -386,13 +385,6 @@ class FormatLineTests(SynchronousTestCase):
             formatLine(RoomMessage("#r", "a", "caf\u00e9")),
             b"MSG #r a caf\xc3\xa9\r\n",
         )
-
-    def test_formatEvent(self) -> None:
-        """
-        L{formatEvent} writes events as L{formatLine} does.
-        """
-        event = Joined("#dev", "bob")
-        self.assertEqual(formatEvent(event), formatLine(event))
 
     @given(anyText)
     def test_alwaysOneLine(self, text: str) -> None:

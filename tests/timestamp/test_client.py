@@ -1305,3 +1305,30 @@ class RawSettleTests(SynchronousTestCase):
         clock.advance(0.1)
         self.assertEqual(self.successResultOf(d).data, b"a[")
         self.assertEqual(clock.getDelayedCalls(), [])
+
+
+class ReplyBoundTests(SynchronousTestCase):
+    """
+    A server cannot make a line-framed client hold an unbounded reply: one
+    far longer than the request fails it with L{MalformedReply} and closes
+    the connection.
+    """
+
+    def _client(self, framing: Framing) -> tuple[TimestampClient, StringTransport]:
+        client = TimestampClient(framing, timeout=5, clock=_clock())
+        transport = StringTransport()
+        client.makeConnection(transport)
+        return client, transport
+
+    def test_lineReplyBounded(self) -> None:
+        """
+        With line framing, a reply with no line ending that grows far past
+        the longest request waiting is refused.
+        """
+        client, transport = self._client(Framing.LINE)
+        d = client.request(b"hi")
+        client.dataReceived(STAMP + b"h" * 4096)
+        self.assertNoResult(d)
+        client.dataReceived(b"h" * 8192)
+        self.failureResultOf(d, MalformedReply)
+        self.assertTrue(transport.disconnecting)

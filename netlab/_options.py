@@ -1,6 +1,6 @@
 """
-What the command-line clients share: option value checks, and the endpoint
-their options name.
+What the command lines share: option value checks (for twistd's and the
+client's options alike), and the endpoint a client's options name.
 """
 
 from __future__ import annotations
@@ -34,6 +34,9 @@ def positiveInt(value: str) -> int:
     if number < 1:
         raise ValueError(f"{value} is not a positive whole number")
     return number
+
+
+positiveInt.coerceDoc = "A positive whole number."  # type: ignore[attr-defined]
 
 
 def clientEndpoint(reactor: Any, options: Mapping[str, Any]) -> IStreamClientEndpoint:
