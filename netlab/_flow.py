@@ -5,6 +5,7 @@ Flow control shared by every stream service.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Protocol
 
 from twisted.internet import tcp
 from twisted.internet.interfaces import IConsumer, IPushProducer, ITransport
@@ -46,8 +47,9 @@ def directWriter(transport: ITransport) -> Callable[[bytes], None]:
     is kept, and from then on Twisted's buffering and flow control (see
     L{pauseReadingWhenBacklogged}) apply as usual.
 
-    Only a plain TCP server connection (not TLS, not a wrapped transport)
-    gets a direct writer; anything else gets its own C{write}.  The writer
+    Only a plain TCP server connection (not TLS) gets a direct writer, or
+    one wrapped by L{netlab.policies.GuardedConnection}, which counts
+    what is sent; anything else gets its own C{write}.  The writer
     keeps order only if everything is written through it: get it in
     C{connectionMade}, before anything was written, and never write to the
     transport directly afterwards.  Once the connection is closing, writes
@@ -56,14 +58,38 @@ def directWriter(transport: ITransport) -> Callable[[bytes], None]:
     @param transport: a connection's transport.
     @return: a function that writes bytes to the connection.
     """
-    write: Callable[[bytes], None] = transport.write
+    ownWriter = getattr(transport, "directWriter", None)
+    if ownWriter is not None:
+        # A counting wrapper (netlab.policies.GuardedConnection) knows the
+        # real transport underneath it.
+        return ownWriter()  # type: ignore[no-any-return]
     if type(transport) is not tcp.Server or transport.TLS:
-        return write
+        return transport.write
+    return sendDirect(transport, _Uncounted())
+
+
+class _Account(Protocol):
+    bytesSent: int
+
+
+class _Uncounted:
+    bytesSent = 0
+
+
+def sendDirect(transport: tcp.Server, account: _Account) -> Callable[[bytes], None]:
+    """
+    The writer of L{directWriter} for a plain TCP server connection.
+
+    @param transport: the connection.
+    @param account: its C{bytesSent} is increased by what is written.
+    """
+    write = transport.write
     send = transport.getHandle().send
     direct = True
 
     def writeDirect(data: bytes) -> None:
         nonlocal direct
+        account.bytesSent += len(data)
         if direct and not (transport.TLS or transport.disconnecting):
             try:
                 sent = send(data)

@@ -16,6 +16,7 @@ from twisted.logger import Logger
 
 from netlab._ratelog import RateLimitedLog
 from netlab._udpguard import DatagramGuard
+from netlab.policies import TrafficStats
 
 _log = Logger()
 
@@ -33,16 +34,25 @@ class GuardedDatagramProtocol(DatagramProtocol):
     rate.
 
     @ivar guard: decides which datagrams are answered.
+    @ivar stats: the service's counters.
     """
 
     transport: IUDPTransport
 
-    def __init__(self, clock: IReactorTime, guard: DatagramGuard | None = None) -> None:
+    def __init__(
+        self,
+        clock: IReactorTime,
+        guard: DatagramGuard | None = None,
+        stats: TrafficStats | None = None,
+    ) -> None:
         """
         @param clock: paces the logging of failures (and the default guard).
         @param guard: the guard; a L{DatagramGuard} with its defaults if
             C{None}.
+        @param stats: the service's counters: datagrams received and
+            answered (messages), and their bytes.
         """
+        self.stats = stats if stats is not None else TrafficStats("", "udp")
         self.guard = guard if guard is not None else DatagramGuard(clock)
         self.admit = self.guard.admit
         self._sendto: Callable[[bytes, Any], object] = self._write

@@ -9,13 +9,18 @@ nothing listens until the service is started.
 from __future__ import annotations
 
 import enum
+import signal
+import sys
 from collections.abc import Callable
 from typing import Any
 
+import attrs
 from twisted.application.service import IService, MultiService, Service
 from twisted.internet.defer import Deferred
+from twisted.logger import Logger
 from twisted.python import usage
 
+from netlab._metrics import ServiceCollector, metricsSite, newRegistry
 from netlab._options import positiveInt
 from netlab._service import DatagramService, EndpointService, ExitOnStartupError
 from netlab._udpguard import (
@@ -25,6 +30,7 @@ from netlab._udpguard import (
     DEFAULT_SOURCE_RATE,
     DatagramGuard,
 )
+from netlab._udpserver import GuardedDatagramProtocol
 from netlab.chat._hub import (
     DEFAULT_HISTORY,
     DEFAULT_NOTICE_LIMIT,
@@ -33,10 +39,19 @@ from netlab.chat._hub import (
 )
 from netlab.chat._server import DEFAULT_PORT as CHAT_PORT
 from netlab.chat._server import ChatFactory, ChatLimits
-from netlab.chat._wire import isValidRoom
+from netlab.chat._wire import Error, formatLine, isValidRoom
 from netlab.echo import DEFAULT_PORT as ECHO_PORT
 from netlab.echo import EchoDatagramProtocol, EchoFactory
 from netlab.errors import StartupError
+from netlab.policies import (
+    DEFAULT_GRACE,
+    DEFAULT_IDLE_TIMEOUT,
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_PER_SOURCE,
+    ConnectionGuard,
+    ConnectionLimits,
+    TrafficStats,
+)
 from netlab.timestamp import (
     DEFAULT_MAX_LINE_LENGTH,
     DEFAULT_MAX_REPLY_SIZE,
@@ -48,6 +63,7 @@ from netlab.timestamp import (
 )
 
 __all__ = [
+    "AllOptions",
     "ChatOptions",
     "EchoOptions",
     "Options",
@@ -55,6 +71,8 @@ __all__ = [
     "TimestampUDPOptions",
     "makeService",
 ]
+
+_log = Logger()
 
 
 def _choice(kind: type[enum.Enum]) -> Callable[[str], enum.Enum]:
@@ -80,10 +98,81 @@ def _port(value: str) -> int:
 _port.coerceDoc = "0 to 65535; 0 picks a free port."  # type: ignore[attr-defined]
 
 
-class _StreamOptions(usage.Options):
+def _nonNegative(value: str) -> float:
+    number = float(value)
+    if not number >= 0:
+        raise ValueError(f"{value} is not 0 or more")
+    return number
+
+
+_nonNegative.coerceDoc = "0 or more; 0 turns it off."  # type: ignore[attr-defined]
+
+
+def _count(value: str) -> int:
+    return int(_nonNegative(value))
+
+
+_count.coerceDoc = "A whole number, 0 or more."  # type: ignore[attr-defined]
+
+
+class _ServiceOptions(usage.Options):
     """
-    C{--listen}, for services that accept connections.
+    What every service takes: C{--metrics}.
     """
+
+    optParameters: list[list[Any]] = [
+        [
+            "metrics",
+            None,
+            None,
+            "Serve counters in the Prometheus text format over HTTP on this "
+            "server endpoint (GET /metrics), e.g. tcp:9100:interface=127.0.0.1. "
+            "Services run together share one.",
+        ],
+    ]
+
+
+_IDLE_TIMEOUT: list[Any] = [
+    "idle-timeout",
+    None,
+    DEFAULT_IDLE_TIMEOUT,
+    "Seconds a connection may go without a byte received or sent before it "
+    "is closed (0: never).",
+    _nonNegative,
+]
+
+
+class _StreamOptions(_ServiceOptions):
+    """
+    C{--listen}, the connection limits and C{--grace}, for services that
+    accept connections.
+    """
+
+    optParameters: list[list[Any]] = [
+        [
+            "max-connections",
+            None,
+            DEFAULT_MAX_CONNECTIONS,
+            "Connections open at once, in all (0: no limit); one more is told "
+            "why and closed.",
+            _count,
+        ],
+        [
+            "max-per-source",
+            None,
+            DEFAULT_MAX_PER_SOURCE,
+            "Connections open at once from one address (0: no limit).",
+            _count,
+        ],
+        [
+            "grace",
+            None,
+            DEFAULT_GRACE,
+            "On SIGTERM or SIGINT, seconds connections get to finish sending "
+            "before they are cut.",
+            _nonNegative,
+        ],
+    ]
 
     defaultListen: list[str] = []
 
@@ -221,10 +310,11 @@ class TimestampServerOptions(_StreamOptions, _TimestampOptions):
             "longer ones get an error line and are discarded.",
             positiveInt,
         ],
+        _IDLE_TIMEOUT,
     ]
 
 
-class TimestampUDPOptions(_TimestampOptions):
+class TimestampUDPOptions(_ServiceOptions, _TimestampOptions):
     """
     C{twistd netlab tsuserv}: the timestamp service over UDP.
     """
@@ -253,29 +343,12 @@ class EchoOptions(_StreamOptions):
         ["no-tcp", None, "Do not serve TCP (ignore --listen)."],
         ["no-udp", None, "Do not serve UDP."],
     ]
-    optParameters = _datagramParameters(ECHO_PORT)
+    optParameters = [*_datagramParameters(ECHO_PORT), _IDLE_TIMEOUT]
 
     def postOptions(self) -> None:
         super().postOptions()
         if self["no-tcp"] and self["no-udp"]:
             raise usage.UsageError("--no-tcp and --no-udp leave nothing to serve")
-
-
-def _nonNegative(value: str) -> float:
-    number = float(value)
-    if not number >= 0:
-        raise ValueError(f"{value} is not 0 or more")
-    return number
-
-
-_nonNegative.coerceDoc = "0 or more; 0 turns it off."  # type: ignore[attr-defined]
-
-
-def _count(value: str) -> int:
-    return int(_nonNegative(value))
-
-
-_count.coerceDoc = "A whole number, 0 or more."  # type: ignore[attr-defined]
 
 
 def _room(value: str) -> str:
@@ -379,13 +452,51 @@ class ChatOptions(_StreamOptions):
     ]
 
 
+class AllOptions(_ServiceOptions):
+    """
+    C{twistd netlab all}: every service on its defaults.
+    """
+
+    synopsis = "[--metrics ENDPOINT] [--grace SECONDS]"
+    longdesc = (
+        "Run tsserv, tsuserv, echo and chat in one process, each on its "
+        "default ports. To choose their options, join services with '+' "
+        "instead: twistd netlab tsserv --framing line + echo --no-udp + chat"
+    )
+    optParameters: list[list[Any]] = [
+        [
+            "grace",
+            None,
+            DEFAULT_GRACE,
+            "On SIGTERM or SIGINT, seconds connections get to finish sending "
+            "before they are cut.",
+            _nonNegative,
+        ],
+    ]
+
+
+SEPARATOR = "+"
+"""
+What joins several services on one command line.
+"""
+
+
 class Options(usage.Options):
     """
-    C{twistd netlab}: choose a service with a sub-command.
+    C{twistd netlab}: choose a service with a sub-command, or several, joined
+    with C{+}::
+
+        twistd -n netlab tsserv --framing line + echo --no-udp + chat
+
+    @ivar also: the options of the services after the first, each an
+        L{Options} with its own sub-command.
     """
 
     longdesc = (
-        "netlab's services. Run 'twistd netlab SERVICE --help' for the options of one."
+        "netlab's services. Run 'twistd netlab SERVICE --help' for the options "
+        "of one. Join services with '+' to run several in one process, each "
+        "with its own options: 'twistd netlab tsserv + echo --no-udp + chat'; "
+        "'twistd netlab all' runs every one on its defaults."
     )
     subCommands: list[list[Any]] = [
         [
@@ -412,22 +523,87 @@ class Options(usage.Options):
             ChatOptions,
             "Line chat with nicknames, rooms and history, for nc or telnet.",
         ],
+        [
+            "all",
+            None,
+            AllOptions,
+            "tsserv, tsuserv, echo and chat together, on their defaults.",
+        ],
     ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.also: list[Options] = []
 
     @property
     def synopsis(self) -> str:
         """
         The usage line: a sub-command's own help names its sub-command.
         """
-        return "" if self.subCommand else "SERVICE [options]"
+        return "" if self.subCommand else "SERVICE [options] [+ SERVICE [options]]..."
 
     def getSynopsis(self) -> str:
         return super().getSynopsis().rstrip()
+
+    def parseOptions(self, options: list[str] | None = None) -> None:
+        """
+        Parse one service's options, or several services' joined by C{+}.
+        """
+        if options is None:
+            options = sys.argv[1:]
+        groups: list[list[str]] = [[]]
+        for word in options:
+            if word == SEPARATOR:
+                groups.append([])
+            else:
+                groups[-1].append(word)
+        for group in groups[1:]:
+            if not group:
+                raise usage.UsageError(
+                    f"name a service after each '{SEPARATOR}', e.g. "
+                    f"tsserv {SEPARATOR} echo"
+                )
+            more = Options()
+            more.parseOptions(group)
+            if more.subCommand == "all":
+                raise usage.UsageError(
+                    "'all' already runs every service; it cannot be joined "
+                    f"with '{SEPARATOR}'"
+                )
+            self.also.append(more)
+        super().parseOptions(groups[0])
+        if self.also and self.subCommand == "all":
+            raise usage.UsageError(
+                f"'all' already runs every service; it cannot be joined with "
+                f"'{SEPARATOR}'"
+            )
 
     def postOptions(self) -> None:
         if self.subCommand is None:
             names = ", ".join(str(command[0]) for command in self.subCommands)
             raise usage.UsageError(f"choose a service: {names}")
+
+    def services(self) -> list[tuple[str, usage.Options]]:
+        """
+        @return: each service to run, as its sub-command's name and options,
+            in the order given (C{all} stands for every one on its
+            defaults, with its C{--metrics} and C{--grace}).
+        """
+        assert self.subCommand is not None
+        if self.subCommand == "all":
+            everyone = []
+            for name in ("tsserv", "tsuserv", "echo", "chat"):
+                one = Options()
+                one.parseOptions([name])
+                assert one.subOptions is not None
+                one.subOptions["metrics"] = self.subOptions["metrics"]
+                if "grace" in one.subOptions:
+                    one.subOptions["grace"] = self.subOptions["grace"]
+                everyone.append((name, one.subOptions))
+            return everyone
+        return [(self.subCommand, self.subOptions)] + [
+            service for more in self.also for service in more.services()
+        ]
 
 
 def _globalReactor() -> Any:
@@ -436,36 +612,108 @@ def _globalReactor() -> Any:
     return reactor
 
 
-def _tsserv(options: usage.Options, reactor: Any) -> list[IService]:
+@attrs.define
+class _Assembly:
+    """
+    What L{makeService} gathers while it builds each service: what the
+    metrics report, and the guards to drain and to cut on a second signal.
+    """
+
+    reactor: Any
+    collector: ServiceCollector = attrs.Factory(ServiceCollector)
+    guards: list[ConnectionGuard] = attrs.Factory(list)
+
+
+class _Drain(Service):
+    """
+    Stops last (it is added before the service's listeners, and services
+    stop in reverse): drains the connections of a guard whose listeners
+    have stopped.
+    """
+
+    def __init__(self, guard: ConnectionGuard, grace: float, reason: str) -> None:
+        self.guard = guard
+        self.grace = grace
+        self.reason = reason
+
+    def stopService(self) -> Deferred[None]:
+        super().stopService()
+        return self.guard.drain(self.grace, self.reason)
+
+
+def _limits(options: usage.Options, idleTimeout: float) -> ConnectionLimits:
+    return ConnectionLimits(
+        maxConnections=options["max-connections"],
+        maxPerSource=options["max-per-source"],
+        idleTimeout=idleTimeout,
+    )
+
+
+def _stream(
+    name: str,
+    options: usage.Options,
+    assembly: _Assembly,
+    factory: Any,
+    limits: ConnectionLimits,
+    refusalLine: Callable[[str, str], bytes | None],
+    goodbye: str = "the server is shutting down",
+) -> list[IService]:
+    """
+    A stream service: C{factory} behind a L{ConnectionGuard}, listening on
+    every C{--listen} endpoint, drained on the way out.
+    """
+    reactor = assembly.reactor
+    guard = ConnectionGuard(factory, reactor, limits, name, refusalLine)
+    assembly.guards.append(guard)
+    assembly.collector.addStream(guard)
+    return [
+        _Drain(guard, options["grace"], goodbye),
+        *(
+            EndpointService(reactor, description, guard)
+            for description in options["listen"]
+        ),
+    ]
+
+
+def _errorLine(code: str, text: str) -> bytes:
+    return b"error: %s\n" % text.encode("utf-8")
+
+
+def _tsserv(options: usage.Options, assembly: _Assembly) -> list[IService]:
     factory = TimestampFactory(
-        reactor,
+        assembly.reactor,
         format=options["format"],
         utc=options["utc"],
         framing=options["framing"],
         maxLineLength=options["max-line-length"],
+        stats=TrafficStats("tsserv"),
     )
-    return [
-        EndpointService(reactor, description, factory)
-        for description in options["listen"]
-    ]
+    limits = _limits(options, options["idle-timeout"])
+    return _stream("tsserv", options, assembly, factory, limits, _errorLine)
 
 
-def _tsuserv(options: usage.Options, reactor: Any) -> list[IService]:
+def _datagram(
+    options: usage.Options, assembly: _Assembly, protocol: GuardedDatagramProtocol
+) -> IService:
+    assembly.collector.addDatagram(protocol)
+    return DatagramService(
+        assembly.reactor,
+        options["udp-port"],
+        protocol,
+        interface=options["udp-interface"],
+    )
+
+
+def _tsuserv(options: usage.Options, assembly: _Assembly) -> list[IService]:
     protocol = TimestampDatagramProtocol(
-        reactor,
+        assembly.reactor,
         format=options["format"],
         utc=options["utc"],
         maxReplySize=DEFAULT_MAX_REPLY_SIZE,
-        guard=_guard(options, reactor),
+        guard=_guard(options, assembly.reactor),
+        stats=TrafficStats("tsuserv", "udp"),
     )
-    return [
-        DatagramService(
-            reactor,
-            options["udp-port"],
-            protocol,
-            interface=options["udp-interface"],
-        )
-    ]
+    return [_datagram(options, assembly, protocol)]
 
 
 def _guard(options: usage.Options, reactor: Any) -> DatagramGuard:
@@ -478,42 +726,32 @@ def _guard(options: usage.Options, reactor: Any) -> DatagramGuard:
     )
 
 
-def _echo(options: usage.Options, reactor: Any) -> list[IService]:
+def _silent(code: str, text: str) -> None:
+    # Echo has no lines to say why in: whatever it sent would read as echo.
+    return None
+
+
+def _echo(options: usage.Options, assembly: _Assembly) -> list[IService]:
     services: list[IService] = []
     if not options["no-tcp"]:
-        factory = EchoFactory()
-        services.extend(
-            EndpointService(reactor, description, factory)
-            for description in options["listen"]
-        )
+        limits = _limits(options, options["idle-timeout"])
+        factory = EchoFactory(TrafficStats("echo"))
+        services.extend(_stream("echo", options, assembly, factory, limits, _silent))
     if not options["no-udp"]:
-        protocol = EchoDatagramProtocol(reactor, _guard(options, reactor))
-        services.append(
-            DatagramService(
-                reactor,
-                options["udp-port"],
-                protocol,
-                interface=options["udp-interface"],
-            )
+        protocol = EchoDatagramProtocol(
+            assembly.reactor,
+            _guard(options, assembly.reactor),
+            TrafficStats("echo", "udp"),
         )
+        services.append(_datagram(options, assembly, protocol))
     return services
 
 
-class _ChatShutdown(Service):
-    """
-    On shutdown, after the chat stopped listening: tell every user, and
-    close their connections.
-    """
-
-    def __init__(self, factory: ChatFactory) -> None:
-        self.factory = factory
-
-    def stopService(self) -> Deferred[None]:
-        super().stopService()
-        return self.factory.shutdown("the server is shutting down; goodbye")
+def _chatLine(code: str, text: str) -> bytes:
+    return formatLine(Error("*", code, text))
 
 
-def _chat(options: usage.Options, reactor: Any) -> list[IService]:
+def _chat(options: usage.Options, assembly: _Assembly) -> list[IService]:
     hub = ChatHub(options["default-room"], options["history"], options["notice-limit"])
     limits = ChatLimits(
         maxLineLength=options["max-line-length"],
@@ -525,19 +763,22 @@ def _chat(options: usage.Options, reactor: Any) -> list[IService]:
         registrationTimeout=options["registration-timeout"],
         idleTimeout=options["idle-timeout"],
     )
-    factory = ChatFactory(hub, reactor, limits)
-    # Services stop in the reverse of this order: the endpoints stop
-    # listening first, then the users are told and disconnected.
-    return [
-        _ChatShutdown(factory),
-        *(
-            EndpointService(reactor, description, factory)
-            for description in options["listen"]
-        ),
-    ]
+    factory = ChatFactory(hub, assembly.reactor, limits, TrafficStats("chat"))
+    assembly.collector.addChat("chat", hub)
+    # The chat protocol times out idle users itself (a line, not a byte,
+    # is what counts there), so the guard does not.
+    return _stream(
+        "chat",
+        options,
+        assembly,
+        factory,
+        _limits(options, 0),
+        _chatLine,
+        "the server is shutting down; goodbye",
+    )
 
 
-_SERVICES: dict[str, Callable[[usage.Options, Any], list[IService]]] = {
+_SERVICES: dict[str, Callable[[usage.Options, _Assembly], list[IService]]] = {
     "tsserv": _tsserv,
     "tsuserv": _tsuserv,
     "echo": _echo,
@@ -545,36 +786,179 @@ _SERVICES: dict[str, Callable[[usage.Options, Any], list[IService]]] = {
 }
 
 
+class _EnoughFiles(Service):
+    """
+    Before listening: make sure the process may open as many files as its
+    connection limits allow, raising its soft limit (up to the hard one) if
+    need be, and warning if even that is too low, rather than failing
+    accepts with EMFILE later.
+    """
+
+    def __init__(
+        self,
+        guards: list[ConnectionGuard],
+        getLimit: Callable[[int], tuple[int, int]] | None = None,
+        setLimit: Callable[[int, tuple[int, int]], None] | None = None,
+    ) -> None:
+        self._guards = guards
+        self._getLimit = getLimit
+        self._setLimit = setLimit
+
+    def needed(self) -> int | None:
+        """
+        @return: the files the connection limits could use, with room for
+            listeners, logs and the like; C{None} if a limit is off.
+        """
+        total = 0
+        for guard in self._guards:
+            if not guard.limits.maxConnections:
+                return None
+            total += guard.limits.maxConnections
+        return total + 64
+
+    def privilegedStartService(self) -> None:
+        super().privilegedStartService()
+        needed = self.needed()
+        if needed is None or not self._guards:
+            return
+        try:
+            import resource
+        except ImportError:  # pragma: no cover - not on POSIX
+            return
+        getLimit = self._getLimit or resource.getrlimit
+        setLimit = self._setLimit or resource.setrlimit
+        soft, hard = getLimit(resource.RLIMIT_NOFILE)
+        if soft == resource.RLIM_INFINITY or soft >= needed:
+            return
+        target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+        if target > soft:
+            try:
+                setLimit(resource.RLIMIT_NOFILE, (target, hard))
+                soft = target
+            except (OSError, ValueError):
+                pass
+        if soft < needed:
+            _log.warn(
+                "--max-connections allows {needed} open files but this process "
+                "may open only {soft}: raise it (ulimit -n, or LimitNOFILE= "
+                "under systemd), or lower --max-connections",
+                needed=needed,
+                soft=soft,
+            )
+
+
+class _StopGracefullyOnSignals(Service):
+    """
+    Under twistd or twist: SIGTERM or SIGINT stop the reactor, which stops
+    the services gracefully (see L{_Drain}), and the process then exits
+    with status 0, which is what a service manager expects of a clean stop.
+    (Twisted's own handlers make the process end by the signal instead.)
+    A second signal cuts every connection at once.
+    """
+
+    def __init__(
+        self,
+        reactor: Any,
+        guards: list[ConnectionGuard],
+        install: Callable[[int, Any], object] = signal.signal,
+    ) -> None:
+        self._reactor = reactor
+        self._guards = guards
+        self._install = install
+        self._stopping = False
+
+    def startService(self) -> None:
+        super().startService()
+        # After the reactor installed its own handlers, which it does as it
+        # starts running.
+        self._reactor.callWhenRunning(self._installHandlers)
+
+    def _installHandlers(self) -> None:
+        for number in (signal.SIGTERM, signal.SIGINT):
+            self._install(number, self.received)
+
+    def received(self, number: int, frame: object = None) -> None:
+        """
+        Handle SIGTERM or SIGINT.
+        """
+        name = signal.Signals(number).name
+        if not self._stopping:
+            self._stopping = True
+            _log.info("Received {signal}: stopping gracefully", signal=name)
+            self._reactor.callFromThread(self._stop)
+        else:
+            _log.warn(
+                "Received {signal} again: closing every connection now", signal=name
+            )
+            self._reactor.callFromThread(self._abortAll)
+
+    def _stop(self) -> None:
+        if self._reactor.running:
+            self._reactor.stop()
+
+    def _abortAll(self) -> None:
+        for guard in self._guards:
+            guard.abortAll()
+
+
 def makeService(options: Options, reactor: Any = None) -> MultiService:
     """
-    Assemble the service that C{twistd netlab SERVICE ...} runs.
+    Assemble the service that C{twistd netlab SERVICE ...} runs: one or more
+    netlab services (joined by C{+}, or C{all}), their listeners, and the
+    metrics endpoint if one was asked for.
 
     Nothing listens until the returned service is started.  If the options
     name an endpoint that cannot be parsed, or a port that cannot be bound
     when the service starts, the process exits with status 1 and one line
     on standard error saying why (C{SystemExit}), not a traceback.
 
+    Run by twistd or twist (that is, when the options have a parent), the
+    service also makes SIGTERM and SIGINT stop gracefully with exit status
+    0: listeners stop, chat users are told, connections get C{--grace}
+    seconds to finish sending, then are closed.
+
     @param options: parsed L{Options}.
     @param reactor: the reactor the service will run on; the global reactor
         if C{None}.
-    @return: the service, whose children are one listening service per
-        endpoint or port.
+    @return: the service, whose children listen on each endpoint or port.
     @raise SystemExit: if an endpoint string is not usable.
     """
     if reactor is None:
         reactor = _globalReactor()
-    name = options.subCommand
-    assert name is not None
+    services = options.services()
+    names = " + ".join(name for name, _ in services)
     # twistd's own options say whether it will daemonize; twist never does.
     parent = options.parent
     daemon = bool(
         parent is not None and "nodaemon" in parent and not parent["nodaemon"]
     )
-    top = ExitOnStartupError(f"netlab {name}", daemon)
+    top = ExitOnStartupError(f"netlab {names}", daemon)
+    assembly = _Assembly(reactor)
     try:
-        children = _SERVICES[name](options.subOptions, reactor)
+        # First, so that the file limit is raised before anything listens;
+        # it reads the guards when it starts.
+        children: list[IService] = [_EnoughFiles(assembly.guards)]
+        for name, serviceOptions in services:
+            children.extend(_SERVICES[name](serviceOptions, assembly))
+        metrics: list[str] = []
+        for _, serviceOptions in services:
+            if serviceOptions["metrics"] and serviceOptions["metrics"] not in metrics:
+                metrics.append(serviceOptions["metrics"])
+        if metrics:
+            site = metricsSite(newRegistry(assembly.collector))
+            children.extend(
+                _MetricsService(reactor, description, site) for description in metrics
+            )
     except StartupError as e:
-        raise SystemExit(f"netlab {name}: error: {e}") from None
+        raise SystemExit(f"netlab {names}: error: {e}") from None
     for child in children:
         child.setServiceParent(top)
+    if parent is not None:
+        _StopGracefullyOnSignals(reactor, assembly.guards).setServiceParent(top)
     return top
+
+
+class _MetricsService(EndpointService):
+    """
+    The HTTP endpoint of C{--metrics}.
+    """

@@ -33,6 +33,7 @@ from netlab.chat._wire import (
     parseCommand,
 )
 from netlab.errors import ChatError, ProtocolError
+from netlab.policies import IDrainable, TrafficStats
 
 __all__ = ["DEFAULT_PORT", "ChatFactory", "ChatLimits", "ChatProtocol"]
 
@@ -90,7 +91,7 @@ class ChatLimits:
     idleTimeout: float = 0.0
 
 
-@implementer(IChatParticipant, IPushProducer)
+@implementer(IChatParticipant, IPushProducer, IDrainable)
 class ChatProtocol(Protocol):
     """
     One chat connection: turns lines into hub calls, and what the hub
@@ -110,6 +111,7 @@ class ChatProtocol(Protocol):
         limits: ChatLimits,
         batch: _OutputBatch | None = None,
         forget: Callable[[ChatProtocol], object] | None = None,
+        stats: TrafficStats | None = None,
     ) -> None:
         """
         @param hub: the hub to join.
@@ -121,7 +123,9 @@ class ChatProtocol(Protocol):
             connections.
         @param forget: called with this protocol when its connection is
             lost.
+        @param stats: counts each line received as a message.
         """
+        self._stats = stats if stats is not None else TrafficStats("chat")
         self._hub = hub
         self._forget = forget
         self._batch = batch or _OutputBatch(clock)
@@ -327,6 +331,7 @@ class ChatProtocol(Protocol):
     # Commands
 
     def _handle(self, line: bytes) -> None:
+        self._stats.messages += 1
         self._touch()
         try:
             command = parseCommand(line)
@@ -457,6 +462,10 @@ class ChatProtocol(Protocol):
         self._write(data)
 
     def disconnect(self, reason: str) -> None:
+        """
+        Tell the client C{reason} in a C{NOTE} line, and close once every
+        line is sent (L{IDrainable}).
+        """
         self._close(Notice(reason))
 
     def _softLimitHeld(self) -> None:
@@ -548,7 +557,17 @@ class ChatFactory(ServerFactory):
         hub: ChatHub,
         clock: IReactorTime,
         limits: ChatLimits | None = None,
+        stats: TrafficStats | None = None,
     ) -> None:
+        """
+        @param hub: the hub every connection joins.
+        @param clock: the reactor, or a C{Clock} in tests.
+        @param limits: the limits of every connection; the defaults if
+            C{None}.
+        @param stats: the service's counters (see L{netlab.policies}); new
+            ones if C{None}.
+        """
+        self.stats = stats if stats is not None else TrafficStats("chat")
         self.hub = hub
         self.clock = clock
         self.limits = limits or ChatLimits()
@@ -557,7 +576,12 @@ class ChatFactory(ServerFactory):
 
     def buildProtocol(self, addr: IAddress | None) -> ChatProtocol:
         protocol = ChatProtocol(
-            self.hub, self.clock, self.limits, self._batch, self._connections.discard
+            self.hub,
+            self.clock,
+            self.limits,
+            self._batch,
+            self._connections.discard,
+            self.stats,
         )
         protocol.factory = self
         self._connections.add(protocol)

@@ -6,7 +6,12 @@ behind the reflection guard.
 from __future__ import annotations
 
 from twisted.internet.error import MessageLengthError
-from twisted.internet.interfaces import IHalfCloseableProtocol, ITCPTransport
+from twisted.internet.interfaces import (
+    IAddress,
+    IHalfCloseableProtocol,
+    IReactorTime,
+    ITCPTransport,
+)
 from twisted.internet.protocol import Protocol, ServerFactory
 from zope.interface import implementer
 
@@ -15,7 +20,9 @@ from netlab._flow import (
     directWriter,
     pauseReadingWhenBacklogged,
 )
+from netlab._udpguard import DatagramGuard
 from netlab._udpserver import GuardedDatagramProtocol
+from netlab.policies import TrafficStats
 
 __all__ = ["DEFAULT_PORT", "EchoDatagramProtocol", "EchoFactory", "EchoProtocol"]
 
@@ -38,6 +45,12 @@ class EchoProtocol(Protocol):
 
     transport: ITCPTransport
 
+    def __init__(self, stats: TrafficStats | None = None) -> None:
+        """
+        @param stats: counts each chunk echoed as a message.
+        """
+        self._stats = stats if stats is not None else TrafficStats("echo")
+
     def _write(self, data: bytes) -> None:
         # Until connectionMade picks a direct writer.
         self.transport.write(data)
@@ -47,6 +60,7 @@ class EchoProtocol(Protocol):
         self._write = directWriter(self.transport)  # type: ignore[method-assign,assignment]
 
     def dataReceived(self, data: bytes) -> None:
+        self._stats.messages += 1
         self._write(data)
 
     def readConnectionLost(self) -> None:
@@ -67,9 +81,22 @@ class EchoFactory(ServerFactory):
     Builds L{EchoProtocol}s, for any stream endpoint::
 
         serverFromString(reactor, "tcp:21568").listen(EchoFactory())
+
+    @ivar stats: the service's counters (see L{netlab.policies}).
     """
 
     protocol = EchoProtocol
+
+    def __init__(self, stats: TrafficStats | None = None) -> None:
+        """
+        @param stats: the service's counters; new ones if C{None}.
+        """
+        self.stats = stats if stats is not None else TrafficStats("echo")
+
+    def buildProtocol(self, addr: IAddress | None) -> EchoProtocol:
+        protocol = EchoProtocol(self.stats)
+        protocol.factory = self
+        return protocol
 
 
 class EchoDatagramProtocol(GuardedDatagramProtocol):
@@ -81,8 +108,27 @@ class EchoDatagramProtocol(GuardedDatagramProtocol):
     datagrams come back whole.
     """
 
+    def __init__(
+        self,
+        clock: IReactorTime,
+        guard: DatagramGuard | None = None,
+        stats: TrafficStats | None = None,
+    ) -> None:
+        """
+        @param clock: paces the logging (and the default guard).
+        @param guard: decides which datagrams are answered; a
+            L{DatagramGuard} with its defaults if C{None}.
+        @param stats: the service's counters; new ones if C{None}.
+        """
+        super().__init__(clock, guard, stats or TrafficStats("echo", "udp"))
+
     def datagramReceived(self, datagram: bytes, addr: tuple[str, int]) -> None:
+        stats = self.stats
+        size = len(datagram)
+        stats.bytesReceived += size
         if self.admit(addr[0], addr[1]):
+            stats.messages += 1
+            stats.bytesSent += size
             try:
                 self._sendto(datagram, addr)
             except (OSError, MessageLengthError) as e:

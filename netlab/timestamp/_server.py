@@ -30,6 +30,7 @@ from netlab._flow import (
 from netlab._ratelog import RateLimitedLog
 from netlab._udpguard import DatagramGuard
 from netlab._udpserver import GuardedDatagramProtocol
+from netlab.policies import TrafficStats
 from netlab.timestamp._format import Stamper, TimeFormat
 
 __all__ = [
@@ -89,11 +90,13 @@ class RawTimestampProtocol(Protocol):
 
     transport: ITCPTransport
 
-    def __init__(self, stamper: Stamper) -> None:
+    def __init__(self, stamper: Stamper, stats: TrafficStats | None = None) -> None:
         """
         @param stamper: makes the stamps (shared by a service's connections).
+        @param stats: counts each stamp sent as a message.
         """
         self._stamper = stamper
+        self._stats = stats if stats is not None else TrafficStats("tsserv")
 
     def _write(self, data: bytes) -> None:
         # Until connectionMade picks a direct writer.
@@ -104,6 +107,7 @@ class RawTimestampProtocol(Protocol):
         self._write = directWriter(self.transport)  # type: ignore[method-assign,assignment]
 
     def dataReceived(self, data: bytes) -> None:
+        self._stats.messages += 1
         self._write(self._stamper.stamp(data))
 
     def readConnectionLost(self) -> None:
@@ -140,13 +144,16 @@ class LineTimestampProtocol(Protocol):
         stamper: Stamper,
         maxLineLength: int = DEFAULT_MAX_LINE_LENGTH,
         tooLongLog: RateLimitedLog | None = None,
+        stats: TrafficStats | None = None,
     ) -> None:
         """
         @param stamper: makes the stamps (shared by a service's connections).
         @param maxLineLength: the longest line answered, in bytes.
         @param tooLongLog: where over-long lines are reported.
+        @param stats: counts each line answered as a message.
         """
         self._stamper = stamper
+        self._stats = stats if stats is not None else TrafficStats("tsserv")
         self.maxLineLength = maxLineLength
         self._tooLongLog = tooLongLog or RateLimitedLog(_log, stamper.clock)
         self._buffer = b""
@@ -170,6 +177,7 @@ class LineTimestampProtocol(Protocol):
         self._buffer = lines.pop()
         limit = self.maxLineLength
         if lines:
+            self._stats.messages += len(lines)
             prefix = self._stamper.prefix()
             if not self._discarding and max(map(len, lines)) <= limit:
                 # The common case, in one join: every line fits.
@@ -249,6 +257,7 @@ class TimestampFactory(ServerFactory):
         utc: bool = False,
         framing: Framing = Framing.RAW,
         maxLineLength: int = DEFAULT_MAX_LINE_LENGTH,
+        stats: TrafficStats | None = None,
     ) -> None:
         """
         @param clock: the time to stamp (usually the reactor).
@@ -256,10 +265,13 @@ class TimestampFactory(ServerFactory):
         @param utc: stamp UTC rather than local time.
         @param framing: L{Framing.RAW} (the classic) or L{Framing.LINE}.
         @param maxLineLength: the longest line line framing answers.
+        @param stats: the service's counters (see L{netlab.policies}); new
+            ones if C{None}.
         @raise ValueError: if C{maxLineLength} is less than 1.
         """
         if maxLineLength < 1:
             raise ValueError("maxLineLength must be at least 1")
+        self.stats = stats if stats is not None else TrafficStats("tsserv")
         self.stamper = Stamper(clock, format, utc)
         self.framing = framing
         self.maxLineLength = maxLineLength
@@ -269,10 +281,10 @@ class TimestampFactory(ServerFactory):
         protocol: Protocol
         if self.framing is Framing.LINE:
             protocol = LineTimestampProtocol(
-                self.stamper, self.maxLineLength, self._tooLongLog
+                self.stamper, self.maxLineLength, self._tooLongLog, self.stats
             )
         else:
-            protocol = RawTimestampProtocol(self.stamper)
+            protocol = RawTimestampProtocol(self.stamper, self.stats)
         protocol.factory = self
         return protocol
 
@@ -298,6 +310,7 @@ class TimestampDatagramProtocol(GuardedDatagramProtocol):
         utc: bool = False,
         maxReplySize: int = DEFAULT_MAX_REPLY_SIZE,
         guard: DatagramGuard | None = None,
+        stats: TrafficStats | None = None,
     ) -> None:
         """
         @param clock: the time to stamp (usually the reactor).
@@ -306,13 +319,16 @@ class TimestampDatagramProtocol(GuardedDatagramProtocol):
         @param maxReplySize: the largest reply sent, in bytes.
         @param guard: decides which datagrams are answered; a
             L{DatagramGuard} with its defaults if C{None}.
+        @param stats: the service's counters; new ones if C{None}.
         """
-        super().__init__(clock, guard)
+        super().__init__(clock, guard, stats or TrafficStats("tsuserv", "udp"))
         self.stamper = Stamper(clock, format, utc)
         self.maxReplySize = maxReplySize
         self._oversizeLog = RateLimitedLog(_log, clock)
 
     def datagramReceived(self, datagram: bytes, addr: tuple[str, int]) -> None:
+        stats = self.stats
+        stats.bytesReceived += len(datagram)
         if not self.admit(addr[0], addr[1]):
             return
         reply = self.stamper.stamp(datagram)
@@ -326,4 +342,6 @@ class TimestampDatagramProtocol(GuardedDatagramProtocol):
                 limit=self.maxReplySize,
             )
             return
+        stats.messages += 1
+        stats.bytesSent += len(reply)
         self.sendReply(reply, addr)

@@ -1,0 +1,530 @@
+"""
+Policies that wrap any stream service, the same way for every one: limits on
+connections in total and per source address, an idle timeout, traffic
+counters, a log line for each connection opened and closed, and a graceful
+drain when the service stops.
+
+They wrap a factory and leave it alone (in the manner of
+L{twisted.protocols.policies}), so they serve netlab's factories and any
+other::
+
+    from netlab.policies import ConnectionGuard, ConnectionLimits
+
+    guard = ConnectionGuard(
+        EchoFactory(), reactor, ConnectionLimits(maxPerSource=10), service="echo"
+    )
+    serverFromString(reactor, "tcp:21568").listen(guard)
+    ...
+    yield guard.drain(grace=5)   # on the way out
+
+A connection over a limit is accepted, told why in one line (if the service
+says how its lines look: C{refusalLine}) and closed; the refusal is counted
+in L{TrafficStats.refusals} and logged at a bounded rate.  Connections
+already open are not affected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+from twisted.internet import tcp
+from twisted.internet.defer import Deferred, succeed
+from twisted.internet.interfaces import (
+    IAddress,
+    IHalfCloseableProtocol,
+    IProtocolFactory,
+    IReactorTime,
+)
+from twisted.internet.protocol import Protocol, connectionDone
+from twisted.logger import Logger
+from twisted.protocols.policies import ProtocolWrapper, WrappingFactory
+from twisted.python.failure import Failure
+from zope.interface import Interface, directlyProvides, providedBy
+
+from netlab._flow import closeWhenWritten, sendDirect
+from netlab._ratelog import RateLimitedLog
+
+__all__ = [
+    "DEFAULT_GRACE",
+    "DEFAULT_IDLE_TIMEOUT",
+    "DEFAULT_MAX_CONNECTIONS",
+    "DEFAULT_MAX_PER_SOURCE",
+    "ConnectionGuard",
+    "ConnectionLimits",
+    "GuardedConnection",
+    "IDrainable",
+    "TrafficStats",
+]
+
+_log = Logger()
+
+DEFAULT_MAX_CONNECTIONS = 10000
+"""
+Connections one service holds at once (C{--max-connections}).
+"""
+
+DEFAULT_MAX_PER_SOURCE = 100
+"""
+Connections one source address may hold at once (C{--max-per-source}).
+"""
+
+DEFAULT_IDLE_TIMEOUT = 300.0
+"""
+Seconds a connection may go without sending or receiving a byte
+(C{--idle-timeout}).
+"""
+
+DEFAULT_GRACE = 5.0
+"""
+Seconds connections get to finish when their service stops (C{--grace}).
+"""
+
+
+@attrs.frozen
+class ConnectionLimits:
+    """
+    What one stream service lets its peers hold.  0 turns a limit off.
+
+    @ivar maxConnections: connections open at once, in all.
+    @ivar maxPerSource: connections open at once from one source address
+        (connections without one, such as UNIX sockets, count only
+        towards C{maxConnections}).
+    @ivar idleTimeout: seconds without a byte received or sent after which
+        a connection is closed.  It is checked every tenth of that time (at
+        least every 30 seconds), so a connection goes that much later at
+        most.  One closed that way but still open at the next check (its
+        peer reads nothing, so the goodbye cannot be sent) is aborted.
+    """
+
+    maxConnections: int = DEFAULT_MAX_CONNECTIONS
+    maxPerSource: int = DEFAULT_MAX_PER_SOURCE
+    idleTimeout: float = DEFAULT_IDLE_TIMEOUT
+
+    def __attrs_post_init__(self) -> None:
+        if self.maxConnections < 0 or self.maxPerSource < 0 or self.idleTimeout < 0:
+            raise ValueError("a limit cannot be negative (0 turns it off)")
+
+
+@attrs.define(eq=False)
+class TrafficStats:
+    """
+    Counters of one service over one transport, as plain numbers: cheap to
+    count on every message, read when someone asks (the metrics endpoint).
+
+    Bytes of a connection are added when it closes; L{ConnectionGuard.bytes}
+    adds those of the open ones.
+
+    @ivar service: the service's name, e.g. C{"echo"}.
+    @ivar transport: C{"tcp"} for connections (over any stream endpoint:
+        TCP, UNIX, TLS) or C{"udp"} for datagrams.
+    @ivar connectionsTotal: connections accepted (not refused) so far.
+    @ivar bytesReceived: bytes received, by closed connections or
+        datagrams.
+    @ivar bytesSent: bytes sent, likewise.
+    @ivar messages: what the service counts as one message: a stamp sent,
+        a chunk echoed, a chat line received, a datagram answered.
+    @ivar refusals: connections or datagrams refused, by reason, and
+        connections closed for being idle (C{idle-timeout}).
+    """
+
+    service: str
+    transport: str = "tcp"
+    connectionsTotal: int = 0
+    bytesReceived: int = 0
+    bytesSent: int = 0
+    messages: int = 0
+    refusals: dict[str, int] = attrs.Factory(dict)
+
+
+class IDrainable(Interface):
+    """
+    A protocol that knows how to say goodbye when its service stops.
+
+    L{ConnectionGuard.drain} calls it instead of simply closing the
+    connection once everything written has been sent.
+    """
+
+    def disconnect(reason: str) -> None:
+        """
+        Tell the peer C{reason}, and close once everything is sent.
+        """
+
+
+class _Refused(Protocol):
+    """
+    A connection over a limit: one line saying why, then closed.
+    """
+
+    def __init__(self, line: bytes | None) -> None:
+        self._line = line
+
+    def connectionMade(self) -> None:
+        if self._line:
+            self.transport.write(self._line)  # type: ignore[union-attr]
+        self.transport.loseConnection()  # type: ignore[union-attr]
+
+
+def _host(address: IAddress | None) -> str | None:
+    host = getattr(address, "host", None)
+    return host if isinstance(host, str) else None
+
+
+class GuardedConnection(ProtocolWrapper):
+    """
+    One connection of a L{ConnectionGuard}: counts its bytes, and is the
+    transport of the protocol it wraps.
+
+    @ivar bytesReceived: bytes received on this connection so far.
+    @ivar bytesSent: bytes written to it so far.
+    @ivar opened: when it was made, by the guard's clock.
+    @ivar host: its source address, or C{None} if it has none.
+    """
+
+    factory: ConnectionGuard
+    transport: Any
+    wrappedProtocol: Any
+
+    def __init__(
+        self, factory: ConnectionGuard, wrappedProtocol: Any, host: str | None
+    ) -> None:
+        super().__init__(factory, wrappedProtocol)  # type: ignore[arg-type]
+        self.host = host
+        self.bytesReceived = 0
+        self.bytesSent = 0
+        self.opened = 0.0
+        self._quietSince = 0.0
+        self._seen = 0
+        self._closing: str | None = None
+        self._closedIdle = False
+
+    def makeConnection(self, transport: Any) -> None:
+        wrapped: Any = self.wrappedProtocol
+        if IHalfCloseableProtocol.providedBy(wrapped):
+            # Half-close reaches the wrapped protocol only if the wrapper
+            # says it takes it.
+            directlyProvides(self, providedBy(transport), IHalfCloseableProtocol)
+            Protocol.makeConnection(self, transport)
+            self.factory.registerProtocol(self)
+            wrapped.makeConnection(self)  # type: ignore[attr-defined]
+        else:
+            super().makeConnection(transport)
+
+    def connectionMade(self) -> None:
+        self.opened = self._quietSince = self.factory.clock.seconds()
+        self.factory.stats.connectionsTotal += 1
+        _log.info(
+            "{service}: connection from {peer} opened",
+            service=self.factory.service,
+            peer=_describe(self.transport),
+        )
+
+    # From the peer
+
+    def dataReceived(self, data: bytes) -> None:
+        self.bytesReceived += len(data)
+        self.wrappedProtocol.dataReceived(data)
+
+    def readConnectionLost(self) -> None:
+        self.wrappedProtocol.readConnectionLost()
+
+    def writeConnectionLost(self) -> None:
+        self.wrappedProtocol.writeConnectionLost()
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        guard = self.factory
+        stats = guard.stats
+        stats.bytesReceived += self.bytesReceived
+        stats.bytesSent += self.bytesSent
+        _log.info(
+            "{service}: connection from {peer} closed after {duration:.3f}s, "
+            "{bytesReceived} bytes received, {bytesSent} sent ({why})",
+            service=guard.service,
+            peer=_describe(self.transport),
+            duration=guard.clock.seconds() - self.opened,
+            bytesReceived=self.bytesReceived,
+            bytesSent=self.bytesSent,
+            why=self._closing or reason.getErrorMessage(),
+        )
+        super().connectionLost(reason)
+
+    # To the peer
+
+    def write(self, data: bytes) -> None:
+        self.bytesSent += len(data)
+        self.transport.write(data)
+
+    def writeSequence(self, data: Any) -> None:
+        data = list(data)
+        self.bytesSent += sum(map(len, data))
+        self.transport.writeSequence(data)
+
+    def directWriter(self) -> Callable[[bytes], None]:
+        """
+        The write function for L{netlab._flow.directWriter}: it sends
+        straight to the socket, as that does, and counts what it sends.
+        """
+        transport = self.transport
+        if type(transport) is tcp.Server and not transport.TLS:
+            return sendDirect(transport, self)
+        return self.write
+
+    # The guard's doing
+
+    def _isIdle(self, now: float, timeout: float) -> bool:
+        seen = self.bytesReceived + self.bytesSent
+        if seen != self._seen:
+            self._seen = seen
+            self._quietSince = now
+            return False
+        return now - self._quietSince >= timeout
+
+    def close(self, why: str, line: bytes | None) -> None:
+        """
+        Close the connection on the guard's behalf: C{line} first, if any,
+        then once everything written is sent.
+
+        @param why: for the log, e.g. C{idle for 300s}.
+        """
+        if self._closing is None:
+            self._closing = why
+            if line:
+                self.write(line)
+            closeWhenWritten(self)  # type: ignore[arg-type]
+
+    def drain(self, reason: str) -> None:
+        """
+        Say goodbye for a service that is stopping: through the wrapped
+        protocol if it is L{IDrainable}, or else by closing once everything
+        written is sent (reading stops at once).
+        """
+        if self._closing is None:
+            self._closing = f"service stopping: {reason}"
+            if IDrainable.providedBy(self.wrappedProtocol):
+                self.wrappedProtocol.disconnect(reason)
+            else:
+                closeWhenWritten(self)  # type: ignore[arg-type]
+
+
+def _describe(transport: Any) -> str:
+    peer = transport.getPeer() if transport is not None else None
+    host = getattr(peer, "host", None)
+    port = getattr(peer, "port", None)
+    if host is not None and port is not None:
+        return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
+    name = getattr(peer, "name", None)
+    if isinstance(name, bytes):
+        name = name.decode(errors="replace")
+    if name is not None:
+        return f"unix:{name}"
+    return str(peer)
+
+
+class ConnectionGuard(WrappingFactory):
+    """
+    Wraps a stream service's factory with L{ConnectionLimits}, traffic
+    counters, connection logging and a graceful L{drain}.
+
+    @ivar service: the service's name, for logs and metrics.
+    @ivar limits: the limits in force.
+    @ivar stats: the service's counters: the wrapped factory's C{stats}
+        if it has a L{TrafficStats}, so that the factory's own counts
+        (messages) and the guard's land in one place.
+    @ivar clock: paces the idle checks, the logging and the drain.
+    """
+
+    protocol = GuardedConnection  # type: ignore[assignment]
+    noisy = False  # The wrapped factory says it is starting.
+    protocols: dict[GuardedConnection, int]  # type: ignore[assignment]
+
+    def __init__(
+        self,
+        wrappedFactory: IProtocolFactory,
+        clock: IReactorTime,
+        limits: ConnectionLimits | None = None,
+        service: str = "",
+        refusalLine: Callable[[str, str], bytes | None] | None = None,
+    ) -> None:
+        """
+        @param wrappedFactory: the service's factory.
+        @param clock: the reactor, or a L{Clock} in tests.
+        @param limits: the limits; L{ConnectionLimits}' defaults if C{None}.
+        @param service: the service's name, e.g. C{"echo"}.
+        @param refusalLine: given a short code (C{max-connections},
+            C{max-per-source}, C{idle-timeout}) and a sentence, the line
+            the service's peers understand; C{None} (or a function that
+            returns C{None}) to close without a word.
+        """
+        super().__init__(wrappedFactory)
+        self.clock = clock
+        self.limits = limits if limits is not None else ConnectionLimits()
+        self.service = service or type(wrappedFactory).__name__
+        stats = getattr(wrappedFactory, "stats", None)
+        self.stats = (
+            stats if isinstance(stats, TrafficStats) else TrafficStats(self.service)
+        )
+        self._refusalLine = refusalLine or (lambda code, text: None)
+        self._sources: dict[str, int] = {}
+        self._refusalLogs: dict[str, RateLimitedLog] = {}
+        self._idleCall: Any = None
+        self._drained: list[Deferred[None]] = []
+
+    def __repr__(self) -> str:
+        return f"<ConnectionGuard {self.service} ({len(self.protocols)} open)>"
+
+    # Connections in and out
+
+    def buildProtocol(self, addr: IAddress | None) -> Protocol | None:  # type: ignore[override]
+        limits = self.limits
+        host = _host(addr)
+        if limits.maxConnections and len(self.protocols) >= limits.maxConnections:
+            return self._refuse(
+                "max-connections",
+                f"the server has too many connections ({limits.maxConnections}); "
+                "try again later",
+                addr,
+            )
+        if (
+            host is not None
+            and limits.maxPerSource
+            and self._sources.get(host, 0) >= limits.maxPerSource
+        ):
+            return self._refuse(
+                "max-per-source",
+                f"too many connections from your address ({limits.maxPerSource}); "
+                "close one and try again",
+                addr,
+            )
+        wrapped = self.wrappedFactory.buildProtocol(addr)
+        if wrapped is None:
+            return None
+        return GuardedConnection(self, wrapped, host)
+
+    def _refuse(self, code: str, text: str, addr: IAddress | None) -> Protocol:
+        refusals = self.stats.refusals
+        refusals[code] = refusals.get(code, 0) + 1
+        log = self._refusalLogs.get(code)
+        if log is None:
+            log = self._refusalLogs[code] = RateLimitedLog(_log, self.clock)
+        log.warn(
+            "{service}: refused a connection from {peer}: {text}",
+            service=self.service,
+            peer=_host(addr) or str(addr),
+            text=text,
+            code=code,
+        )
+        return _Refused(self._refusalLine(code, text))
+
+    def registerProtocol(self, p: GuardedConnection) -> None:  # type: ignore[override]
+        self.protocols[p] = 1
+        host = p.host
+        if host is not None:
+            self._sources[host] = self._sources.get(host, 0) + 1
+        if self._idleCall is None and self.limits.idleTimeout:
+            self._scheduleIdleCheck()
+
+    def unregisterProtocol(self, p: GuardedConnection) -> None:  # type: ignore[override]
+        del self.protocols[p]
+        host = p.host
+        if host is not None:
+            left = self._sources[host] - 1
+            if left:
+                self._sources[host] = left
+            else:
+                del self._sources[host]
+        if not self.protocols:
+            if self._idleCall is not None:
+                self._idleCall.cancel()
+                self._idleCall = None
+            drained, self._drained = self._drained, []
+            for d in drained:
+                d.callback(None)
+
+    # What the metrics read
+
+    def openConnections(self) -> int:
+        """
+        @return: how many connections are open now.
+        """
+        return len(self.protocols)
+
+    def bytes(self) -> tuple[int, int]:
+        """
+        @return: bytes received and sent so far, by closed and open
+            connections.
+        """
+        received = self.stats.bytesReceived
+        sent = self.stats.bytesSent
+        for p in self.protocols:
+            received += p.bytesReceived
+            sent += p.bytesSent
+        return received, sent
+
+    # Idle connections
+
+    def _scheduleIdleCheck(self) -> None:
+        interval = min(self.limits.idleTimeout / 10, 30.0)
+        self._idleCall = self.clock.callLater(interval, self._checkIdle)
+
+    def _checkIdle(self) -> None:
+        self._idleCall = None
+        timeout = self.limits.idleTimeout
+        now = self.clock.seconds()
+        idle = []
+        for p in list(self.protocols):
+            if p._closedIdle:
+                # Closed at an earlier check and still open: its peer reads
+                # nothing, so the goodbye cannot be sent.  Do not let it
+                # hold the connection for ever.
+                p.transport.abortConnection()
+            elif p._closing is None and p._isIdle(now, timeout):
+                idle.append(p)
+        if idle:
+            text = f"nothing sent or received for {timeout:g}s; goodbye"
+            line = self._refusalLine("idle-timeout", text)
+            refusals = self.stats.refusals
+            refusals["idle-timeout"] = refusals.get("idle-timeout", 0) + len(idle)
+            for p in idle:
+                p._closedIdle = True
+                p.close(f"idle for {timeout:g}s", line)
+        if self.protocols:
+            self._scheduleIdleCheck()
+
+    # Stopping
+
+    def drain(
+        self, grace: float = DEFAULT_GRACE, reason: str = "the server is shutting down"
+    ) -> Deferred[None]:
+        """
+        Close every connection gracefully: each gets C{reason} (if its
+        protocol is L{IDrainable}) and is closed once what was written to
+        it is sent; those still open after C{grace} seconds are aborted.
+        Stop listening first, or new connections will keep coming.
+
+        @param grace: seconds to wait before aborting; 0 aborts at once.
+        @param reason: what to tell the peers.
+        @return: a Deferred that fires once every connection is closed.
+        """
+        if not self.protocols:
+            return succeed(None)
+        d: Deferred[None] = Deferred()
+        self._drained.append(d)
+        for p in list(self.protocols):
+            p.drain(reason)
+        if self.protocols:
+            abort = self.clock.callLater(grace, self.abortAll)
+
+            def cancelAbort(result: None) -> None:
+                if abort.active():
+                    abort.cancel()
+
+            d.addCallback(cancelAbort)
+        return d
+
+    def abortAll(self) -> None:
+        """
+        Abort every open connection now, without waiting for their output.
+        """
+        for p in list(self.protocols):
+            p.transport.abortConnection()
