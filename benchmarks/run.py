@@ -33,7 +33,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -90,7 +90,7 @@ the client's index and C{\\n} to a newline.
 
 PROBE_FIRST_LINE = "p\\n"
 """
-The line each idle client sends to an echo server, to see the connection
+The line each idle client sends to an echo or timestamp server, to see the connection
 served (the reply) before holding it.
 """
 
@@ -109,6 +109,10 @@ class Server:
     @ivar command: makes the command line that runs it on a port.
     @ivar requires: a module it needs, or L{None}; without that module it is
         left out of the run.
+    @ivar service: for netlab, the twistd sub-command.
+    @ivar options: for netlab, the sub-command's options.
+    @ivar reactor: for netlab, the C{--reactor} it runs on (C{None}: the
+        default).
     """
 
     key: str
@@ -116,6 +120,9 @@ class Server:
     isNetlab: bool
     command: Callable[[int], list[str]]
     requires: str | None = None
+    service: str = ""
+    options: tuple[str, ...] = ()
+    reactor: str | None = None
 
 
 def twistdCommand() -> list[str]:
@@ -145,16 +152,19 @@ Options every netlab server gets in the benchmarks.
 """
 
 
-def netlabCommand(service: str, *options: str) -> Callable[[int], list[str]]:
+def netlabCommand(
+    service: str, *options: str, reactor: str | None = None
+) -> Callable[[int], list[str]]:
     """
     @return: a L{Server.command} for C{twistd -n netlab SERVICE} listening on
         TCP port C{port} of 127.0.0.1, with C{options} (where C{{port}} is
-        replaced by the port).
+        replaced by the port), on twistd's default reactor or C{reactor}.
     """
 
     def command(port: int) -> list[str]:
         return [
             *twistdCommand(),
+            *(("--reactor", reactor) if reactor else ()),
             "-n",
             "--pidfile=",
             "netlab",
@@ -187,38 +197,89 @@ def peerCommand(script: str, *options: str) -> Callable[[int], list[str]]:
     return command
 
 
+def netlabServer(key: str, title: str, service: str, *options: str) -> Server:
+    """
+    @return: netlab's C{service} with C{options}, on twistd's default
+        reactor.
+    """
+    return Server(
+        key,
+        title,
+        True,
+        netlabCommand(service, *options),
+        service=service,
+        options=options,
+    )
+
+
+REACTORS = ("epoll", "poll", "select", "asyncio", "uvloop")
+"""
+The reactors C{--reactors all} compares: twistd's, and netlab's uvloop.
+"""
+
+
+def onReactor(server: Server, reactor: str) -> Server:
+    """
+    @return: the netlab C{server} on C{twistd --reactor REACTOR}.
+    """
+    return Server(
+        f"{server.key}@{reactor}",
+        f"{server.title} [{reactor}]",
+        True,
+        netlabCommand(server.service, *server.options, reactor=reactor),
+        requires="uvloop" if reactor == "uvloop" else None,
+        service=server.service,
+        options=server.options,
+        reactor=reactor,
+    )
+
+
+def withReactors(scenario: Scenario, reactors: Sequence[str]) -> Scenario:
+    """
+    @return: C{scenario} with each of its netlab servers measured on each
+        of C{reactors} (first), then its peers.
+    """
+    servers: list[str] = []
+    options = dict(scenario.serverOptions)
+    for key in scenario.servers:
+        server = SERVERS[key]
+        if not server.isNetlab:
+            continue
+        for reactor in reactors:
+            variant = onReactor(server, reactor)
+            SERVERS[variant.key] = variant
+            servers.append(variant.key)
+            if key in options:
+                options[variant.key] = options[key]
+    servers += [key for key in scenario.servers if not SERVERS[key].isNetlab]
+    return replace(scenario, servers=tuple(servers), serverOptions=options)
+
+
 SERVERS = {
     server.key: server
     for server in [
-        Server(
+        netlabServer(
             "netlab-echo",
             "netlab echo",
-            True,
-            netlabCommand(
-                "echo",
-                "--udp-port",
-                "{port}",
-                "--udp-interface",
-                HOST,
-                # The guard runs, but never throttles the load generator.
-                "--udp-rate",
-                "1e9",
-                "--udp-global-rate",
-                "1e9",
-            ),
+            "echo",
+            "--udp-port",
+            "{port}",
+            "--udp-interface",
+            HOST,
+            # The guard runs, but never throttles the load generator.
+            "--udp-rate",
+            "1e9",
+            "--udp-global-rate",
+            "1e9",
         ),
-        Server(
+        netlabServer(
             "netlab-tsserv",
             "netlab tsserv --framing line",
-            True,
-            netlabCommand("tsserv", "--framing", "line"),
+            "tsserv",
+            "--framing",
+            "line",
         ),
-        Server(
-            "netlab-chat",
-            "netlab chat",
-            True,
-            netlabCommand("chat", "--line-rate", "0"),
-        ),
+        netlabServer("netlab-chat", "netlab chat", "chat", "--line-rate", "0"),
         Server("wire", "Twisted wire.Echo", False, peerCommand("echo_wire.py")),
         Server("asyncio", "asyncio Protocol", False, peerCommand("echo_asyncio.py")),
         Server(
@@ -380,10 +441,11 @@ SCENARIOS = [
         10000,
         1000,
         0,
-        ("netlab-echo", "netlab-chat", "wire", "asyncio", "uvloop"),
+        ("netlab-echo", "netlab-tsserv", "netlab-chat", "wire", "asyncio", "uvloop"),
         serverOptions={
             "netlab-chat": ("--first-line", NICK_FIRST_LINE, "--await-reply"),
             "netlab-echo": ("--first-line", PROBE_FIRST_LINE, "--await-reply"),
+            "netlab-tsserv": ("--first-line", PROBE_FIRST_LINE, "--await-reply"),
             "wire": ("--first-line", PROBE_FIRST_LINE, "--await-reply"),
             "asyncio": ("--first-line", PROBE_FIRST_LINE, "--await-reply"),
             "uvloop": ("--first-line", PROBE_FIRST_LINE, "--await-reply"),
@@ -984,6 +1046,43 @@ def summaryTable(results: list[tuple[Scenario, list[Row]]]) -> str:
     return "\n".join(lines)
 
 
+def reactorTable(results: list[tuple[Scenario, list[Row]]]) -> str:
+    """
+    @return: the Markdown table of each netlab service's cost on each
+        reactor (with C{--reactors}), the cheapest marked; empty without.
+    """
+    lines = [
+        "### Reactors: netlab's server cost on each",
+        "",
+        "Cost as above (lower is better), and its ratio to the cheapest "
+        "reactor for that service; **bold** is the cheapest.",
+        "",
+        "| scenario | service | reactor | cost | ÷ cheapest | rate |",
+        "|---|---|---|---:|---:|---:|",
+    ]
+    found = False
+    for scenario, rows in results:
+        kind = KINDS[scenario.kind]
+        byService: dict[str, list[Row]] = {}
+        for row in rows:
+            if row.server.reactor and not row.unavailable and row.good():
+                byService.setdefault(row.server.service, []).append(row)
+        for service, serviceRows in byService.items():
+            found = True
+            cheapest = min(r.cost(kind) for r in serviceRows)
+            for row in serviceRows:
+                cost = row.cost(kind)
+                name = row.server.reactor or ""
+                if cost == cheapest:
+                    name = f"**{name}**"
+                rate = "-" if scenario.kind == "idle" else row.rateRange(kind.rateKey)
+                lines.append(
+                    f"| {scenario.id} | {service} | {name} | {formatFixed(cost, 2)} "
+                    f"| {formatRatio(ratio(cost, cheapest))} | {rate} |"
+                )
+    return "\n".join(lines) if found else ""
+
+
 # Running
 
 
@@ -1099,6 +1198,13 @@ def parseArguments(argv: Sequence[str] | None) -> argparse.Namespace:
         help="a smoke run: 1 round, 2 s, 0.5 s warm-up, fewer connections",
     )
     parser.add_argument(
+        "--reactors",
+        default="",
+        help="also measure netlab on each of these twistd reactors, "
+        "comma-separated, or 'all' for " + ",".join(REACTORS) + " (uvloop "
+        "if installed); each scenario then runs every netlab server on each",
+    )
+    parser.add_argument(
         "--no-pin",
         action="store_true",
         help="do not pin the server and the load generator to CPUs",
@@ -1126,6 +1232,10 @@ def parseArguments(argv: Sequence[str] | None) -> argparse.Namespace:
     if unknown:
         parser.error(f"unknown scenarios: {', '.join(unknown)}")
     args.scenarioList = [known[s] for s in wanted] if wanted else SCENARIOS
+    reactors = REACTORS if args.reactors == "all" else args.reactors.split(",")
+    reactors = tuple(r.strip() for r in reactors if r.strip())
+    if reactors:
+        args.scenarioList = [withReactors(s, reactors) for s in args.scenarioList]
     return args
 
 
@@ -1192,6 +1302,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         report.append(table)
         print(table + "\n", flush=True)
     summary = summaryTable(results)
+    reactors = reactorTable(results)
+    if reactors:
+        summary += "\n\n" + reactors
     report.append(summary)
     elapsed = time.monotonic() - started
     report.append(f"Took {elapsed:.0f} s.")

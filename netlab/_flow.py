@@ -58,11 +58,13 @@ def directWriter(transport: ITransport) -> Callable[[bytes], None]:
     @param transport: a connection's transport.
     @return: a function that writes bytes to the connection.
     """
-    ownWriter = getattr(transport, "directWriter", None)
+    # A counting wrapper (netlab.policies.GuardedConnection) knows the real
+    # transport underneath it.  Asked of the class: Twisted's protocol
+    # wrappers (TLS among them) hand unknown attributes on to what they
+    # wrap, and a TLS connection must not be given its TCP socket's writer.
+    ownWriter = getattr(type(transport), "directWriter", None)
     if ownWriter is not None:
-        # A counting wrapper (netlab.policies.GuardedConnection) knows the
-        # real transport underneath it.
-        return ownWriter()  # type: ignore[no-any-return]
+        return ownWriter(transport)  # type: ignore[no-any-return]
     if type(transport) is not tcp.Server or transport.TLS:
         return transport.write
     return sendDirect(transport, _Uncounted())

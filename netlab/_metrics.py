@@ -93,8 +93,9 @@ class ServiceCollector(Collector):
         )
         messages = CounterMetricFamily(
             "netlab_messages",
-            "Messages handled: stamps sent (tsserv), chunks echoed (echo over "
-            "tcp), lines received (chat), datagrams answered (udp).",
+            "Messages handled: chunks or lines received (tsserv), chunks "
+            "echoed (echo over tcp), lines received (chat), datagrams answered "
+            "(udp).",
             labels=labels,
         )
         refusals = CounterMetricFamily(
@@ -155,9 +156,16 @@ class ServiceCollector(Collector):
             rooms = GaugeMetricFamily(
                 "netlab_chat_rooms", "Chat rooms that exist.", labels=["service"]
             )
+            # Two chat services of one name (chat + chat) are added up, as
+            # above: the same series twice would spoil the scrape.
+            counts: dict[str, list[int]] = {}
             for service, hub in self._hubs:
-                users.add_metric([service], len(hub.participants()))
-                rooms.add_metric([service], len(hub.rooms()))
+                row = counts.setdefault(service, [0, 0])
+                row[0] += len(hub.participants())
+                row[1] += len(hub.rooms())
+            for service, (userCount, roomCount) in counts.items():
+                users.add_metric([service], userCount)
+                rooms.add_metric([service], roomCount)
             yield from (users, rooms)
 
 

@@ -103,7 +103,11 @@ class ConnectionLimits:
     idleTimeout: float = DEFAULT_IDLE_TIMEOUT
 
     def __attrs_post_init__(self) -> None:
-        if self.maxConnections < 0 or self.maxPerSource < 0 or self.idleTimeout < 0:
+        if not (
+            self.maxConnections >= 0
+            and self.maxPerSource >= 0
+            and self.idleTimeout >= 0  # and not NaN
+        ):
             raise ValueError("a limit cannot be negative (0 turns it off)")
 
 
@@ -123,8 +127,9 @@ class TrafficStats:
     @ivar bytesReceived: bytes received, by closed connections or
         datagrams.
     @ivar bytesSent: bytes sent, likewise.
-    @ivar messages: what the service counts as one message: a stamp sent,
-        a chunk echoed, a chat line received, a datagram answered.
+    @ivar messages: what the service counts as one message: a chunk or a
+        line received (timestamp), a chunk echoed, a chat line received, a
+        datagram answered.
     @ivar refusals: connections or datagrams refused, by reason, and
         connections closed for being idle (C{idle-timeout}).
     """
@@ -152,18 +157,38 @@ class IDrainable(Interface):
         """
 
 
+REFUSAL_TIMEOUT = 10.0
+"""
+Seconds a refused connection may take to be told why (over TLS, that waits
+for the handshake) before it is cut.
+"""
+
+
 class _Refused(Protocol):
     """
-    A connection over a limit: one line saying why, then closed.
+    A connection over a limit: one line saying why, then closed; cut if
+    that takes longer than L{REFUSAL_TIMEOUT}.
     """
 
-    def __init__(self, line: bytes | None) -> None:
+    def __init__(self, line: bytes | None, clock: IReactorTime) -> None:
         self._line = line
+        self._clock = clock
+        self._abort: Any = None
 
     def connectionMade(self) -> None:
+        transport: Any = self.transport
         if self._line:
-            self.transport.write(self._line)  # type: ignore[union-attr]
-        self.transport.loseConnection()  # type: ignore[union-attr]
+            transport.write(self._line)
+        transport.loseConnection()
+        if self.connected:
+            self._abort = self._clock.callLater(
+                REFUSAL_TIMEOUT, transport.abortConnection
+            )
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        if self._abort is not None and self._abort.active():
+            self._abort.cancel()
+        self._abort = None
 
 
 def _host(address: IAddress | None) -> str | None:
@@ -247,7 +272,14 @@ class GuardedConnection(ProtocolWrapper):
             bytesSent=self.bytesSent,
             why=self._closing or reason.getErrorMessage(),
         )
-        super().connectionLost(reason)
+        # The wrapped protocol hears of it before the guard forgets the
+        # connection, so that whoever waits for a drain finds it gone (a
+        # chat user out of the hub).
+        try:
+            self.wrappedProtocol.connectionLost(reason)
+        finally:
+            guard.unregisterProtocol(self)
+            self.wrappedProtocol = None
 
     # To the peer
 
@@ -414,7 +446,7 @@ class ConnectionGuard(WrappingFactory):
             text=text,
             code=code,
         )
-        return _Refused(self._refusalLine(code, text))
+        return _Refused(self._refusalLine(code, text), self.clock)
 
     def registerProtocol(self, p: GuardedConnection) -> None:  # type: ignore[override]
         self.protocols[p] = 1

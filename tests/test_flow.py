@@ -1,14 +1,17 @@
 """
 Tests for L{netlab._flow}: a connection stops reading from its peer while
-its own output is backed up.
+its own output is backed up, closes once it is written, and sends small
+replies straight to its socket.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import errno
+import socket
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from twisted.internet import main
+from twisted.internet import main, tcp
 from twisted.internet.abstract import FileDescriptor
 from twisted.internet.address import IPv4Address
 from twisted.internet.interfaces import (
@@ -23,7 +26,12 @@ from twisted.internet.testing import MemoryReactor, StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface import implementer
 
-from netlab._flow import closeWhenWritten, pauseReadingWhenBacklogged
+from netlab._flow import (
+    closeWhenWritten,
+    directWriter,
+    pauseReadingWhenBacklogged,
+    sendDirect,
+)
 from netlab.echo import EchoFactory
 from netlab.timestamp import Framing, TimestampFactory
 
@@ -411,3 +419,223 @@ class CloseWhenWrittenTests(SynchronousTestCase):
         protocol.readConnectionLost()
         self.assertIs(transport.doWrite(), main.CONNECTION_DONE)
         self.assertEqual(transport.sent, b"y" * 11)
+
+
+class RecordingStreamSocket(socket.socket):
+    """
+    A TCP socket object that is never connected: its C{send} takes at most
+    C{room} bytes (all of them if C{room} is L{None}) and records them, or
+    raises C{error}.
+
+    @ivar sent: every byte it took.
+    """
+
+    def __init__(self, room: int | None = None, error: Exception | None = None) -> None:
+        super().__init__(socket.AF_INET, socket.SOCK_STREAM)
+        self.room = room
+        self.error = error
+        self.sent = b""
+
+    def send(self, data: bytes, flags: int = 0) -> int:  # type: ignore[override]
+        if self.error is not None:
+            raise self.error
+        taken = len(data) if self.room is None else min(self.room, len(data))
+        if self.room is not None:
+            self.room -= taken
+        self.sent += bytes(data[:taken])
+        return taken
+
+
+def tcpServer(
+    testCase: SynchronousTestCase, protocol: Protocol, sock: RecordingStreamSocket
+) -> tcp.Server:
+    """
+    Twisted's own TCP server connection, with its real buffering, over
+    C{sock} and a L{MemoryReactor}, connected to C{protocol}.  The socket is
+    closed when the test ends.
+
+    @return: the connection, which is C{protocol}'s transport.
+    """
+    testCase.addCleanup(sock.close)
+    server = tcp.Server(sock, protocol, ("192.0.2.7", 40000), None, 1, MemoryReactor())
+    protocol.makeConnection(server)
+    return server
+
+
+class HandleTransport:
+    """
+    What L{sendDirect} uses of a TCP transport: C{TLS}, C{disconnecting},
+    C{write} (recorded) and a handle whose C{send} is a
+    L{RecordingStreamSocket}'s.
+
+    @ivar written: every byte given to C{write}.
+    """
+
+    TLS = False
+    disconnecting = False
+
+    def __init__(self, handle: RecordingStreamSocket) -> None:
+        self.handle = handle
+        self.written = b""
+
+    def getHandle(self) -> RecordingStreamSocket:
+        return self.handle
+
+    def write(self, data: bytes) -> None:
+        self.written += data
+
+
+class Account:
+    """
+    Counts what a direct writer sends.
+    """
+
+    bytesSent = 0
+
+
+class SendDirectTests(SynchronousTestCase):
+    """
+    Tests for L{sendDirect}: writes go straight to the socket while it takes
+    everything, and through the transport from the first time it does not.
+    """
+
+    def writer(
+        self, room: int | None = None, error: Exception | None = None
+    ) -> tuple[Callable[[bytes], None], HandleTransport, Account]:
+        """
+        @return: a direct writer over a L{HandleTransport}, the transport,
+            and the account it counts into.
+        """
+        sock = RecordingStreamSocket(room, error)
+        self.addCleanup(sock.close)
+        transport = HandleTransport(sock)
+        account = Account()
+        write = sendDirect(transport, account)  # type: ignore[arg-type]
+        return write, transport, account
+
+    def test_straightToSocket(self) -> None:
+        """
+        While the socket takes everything, each write is sent to it at once
+        and nothing goes through the transport.
+        """
+        write, transport, account = self.writer()
+        write(b"hello ")
+        write(b"world")
+        self.assertEqual(transport.handle.sent, b"hello world")
+        self.assertEqual(transport.written, b"")
+        self.assertEqual(account.bytesSent, 11)
+
+    def test_restThroughTransport(self) -> None:
+        """
+        The first time the socket takes only part of a write, the rest goes
+        to the transport, and so does every later write, in order.
+        """
+        write, transport, account = self.writer(room=3)
+        write(b"hello")
+        transport.handle.room = None
+        write(b" world")
+        self.assertEqual(transport.handle.sent, b"hel")
+        self.assertEqual(transport.written, b"lo world")
+        self.assertEqual(account.bytesSent, 11)
+
+    def test_wouldBlock(self) -> None:
+        """
+        A socket that would block (or fails) takes nothing: the write goes
+        to the transport, which knows how to wait or report the failure,
+        and so do later ones.
+        """
+        write, transport, account = self.writer(
+            error=BlockingIOError(errno.EAGAIN, "would block")
+        )
+        write(b"one")
+        transport.handle.error = None
+        write(b"two")
+        self.assertEqual(transport.handle.sent, b"")
+        self.assertEqual(transport.written, b"onetwo")
+        self.assertEqual(account.bytesSent, 6)
+
+    def test_closingThroughTransport(self) -> None:
+        """
+        Once the connection is closing, writes go to the transport.
+        """
+        write, transport, account = self.writer()
+        transport.disconnecting = True
+        write(b"late")
+        self.assertEqual(transport.handle.sent, b"")
+        self.assertEqual(transport.written, b"late")
+        self.assertEqual(account.bytesSent, 4)
+
+    def test_tlsThroughTransport(self) -> None:
+        """
+        Once TLS has started on the connection, writes go to the transport,
+        which encrypts them.
+        """
+        write, transport, _ = self.writer()
+        transport.TLS = True
+        write(b"secret")
+        self.assertEqual(transport.handle.sent, b"")
+        self.assertEqual(transport.written, b"secret")
+
+
+class DirectWriterTests(SynchronousTestCase):
+    """
+    Tests for L{directWriter}: which write function a connection gets.
+    """
+
+    def test_tcpServerDirect(self) -> None:
+        """
+        A plain TCP server connection gets a writer that sends straight to
+        its socket, bypassing the transport's buffer.
+        """
+        sock = RecordingStreamSocket()
+        server = tcpServer(self, Protocol(), sock)
+        write = directWriter(server)
+        write(b"reply")
+        self.assertEqual(sock.sent, b"reply")
+        server.doWrite()
+        self.assertEqual(sock.sent, b"reply", "something was left buffered")
+
+    def test_tcpServerPartialSend(self) -> None:
+        """
+        Over a real TCP server connection, what the socket does not take is
+        buffered by the transport, followed by every later write, and sent
+        in order once the socket is writable again.
+        """
+        sock = RecordingStreamSocket(room=2)
+        server = tcpServer(self, Protocol(), sock)
+        write = directWriter(server)
+        write(b"abcd")
+        sock.room = None
+        write(b"ef")
+        self.assertEqual(sock.sent, b"ab")
+        server.doWrite()
+        self.assertEqual(sock.sent, b"abcdef")
+
+    def test_tlsServerWrites(self) -> None:
+        """
+        A TCP server connection with TLS started gets its own C{write}.
+        """
+        server = tcpServer(self, Protocol(), RecordingStreamSocket())
+        server.TLS = True
+        self.assertEqual(directWriter(server), server.write)
+
+    def test_otherTransportWrites(self) -> None:
+        """
+        Any other transport gets its own C{write}.
+        """
+        transport = StringTransport()
+        self.assertEqual(directWriter(transport), transport.write)
+
+    def test_wrapperAsked(self) -> None:
+        """
+        A transport with its own C{directWriter} method (a counting wrapper
+        such as L{netlab.policies.GuardedConnection}) is asked for the
+        writer.
+        """
+        written: list[bytes] = []
+
+        class Wrapper(StringTransport):
+            def directWriter(self) -> Callable[[bytes], None]:
+                return written.append
+
+        self.assertEqual(directWriter(Wrapper()), written.append)

@@ -111,7 +111,8 @@ class WheelTests(SynchronousTestCase):
     def test_package(self) -> None:
         """
         The wheel holds the netlab package, its typing marker, the timestamp
-        subpackage and the twistd plugin.
+        subpackage and the twistd plugins (the service and the uvloop
+        reactor).
         """
         names = builtWheel()
         for name in [
@@ -120,6 +121,7 @@ class WheelTests(SynchronousTestCase):
             "netlab/timestamp/__init__.py",
             "netlab/tap.py",
             "twisted/plugins/netlab_plugin.py",
+            "twisted/plugins/netlab_reactors.py",
         ]:
             self.assertIn(name, names)
 
@@ -145,7 +147,7 @@ class WheelTests(SynchronousTestCase):
         self.assertNotIn("twisted/plugins/__init__.py", names)
         self.assertEqual(
             [name for name in names if name.startswith("twisted/")],
-            ["twisted/plugins/netlab_plugin.py"],
+            ["twisted/plugins/netlab_plugin.py", "twisted/plugins/netlab_reactors.py"],
         )
 
     def test_noTestsOrExamples(self) -> None:

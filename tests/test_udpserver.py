@@ -21,6 +21,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from netlab._udpguard import DEFAULT_SOURCE_BURST, DatagramGuard, Refusal
 from netlab._udpserver import GuardedDatagramProtocol
+from netlab.policies import TrafficStats
 
 ALICE = ("192.0.2.1", 5000)
 
@@ -134,6 +135,18 @@ class GuardedDatagramProtocolTests(SynchronousTestCase):
         with capturedLogs():
             self.assertEqual([protocol.admit(*ALICE) for _ in range(3)], [1, 1, 0])
         self.assertEqual(guard.refused[Refusal.SOURCE_RATE], 1)
+
+    def test_stats(self) -> None:
+        """
+        The protocol has the service's L{TrafficStats}: the ones it is
+        given, or its own, over UDP, at zero.
+        """
+        stats = GuardedDatagramProtocol(self.clock).stats
+        self.assertEqual(
+            (stats.transport, stats.bytesReceived, stats.messages), ("udp", 0, 0)
+        )
+        given = TrafficStats("mine", "udp")
+        self.assertIs(GuardedDatagramProtocol(self.clock, stats=given).stats, given)
 
     def test_ownPortFromHost(self) -> None:
         """

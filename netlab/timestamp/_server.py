@@ -93,7 +93,7 @@ class RawTimestampProtocol(Protocol):
     def __init__(self, stamper: Stamper, stats: TrafficStats | None = None) -> None:
         """
         @param stamper: makes the stamps (shared by a service's connections).
-        @param stats: counts each stamp sent as a message.
+        @param stats: counts each chunk received as a message.
         """
         self._stamper = stamper
         self._stats = stats if stats is not None else TrafficStats("tsserv")
@@ -150,7 +150,7 @@ class LineTimestampProtocol(Protocol):
         @param stamper: makes the stamps (shared by a service's connections).
         @param maxLineLength: the longest line answered, in bytes.
         @param tooLongLog: where over-long lines are reported.
-        @param stats: counts each line answered as a message.
+        @param stats: counts each line received as a message.
         """
         self._stamper = stamper
         self._stats = stats if stats is not None else TrafficStats("tsserv")

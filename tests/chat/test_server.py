@@ -43,6 +43,7 @@ from netlab.chat import (
     ServerLine,
     parseServerLine,
 )
+from netlab.policies import IDrainable, TrafficStats
 
 PEER = IPv4Address("TCP", "192.0.2.7", 40000)
 
@@ -257,6 +258,26 @@ class ConnectionTests(ChatServerTestCase):
         self.assertEqual(ChatFactory(self.hub, self.clock).limits, ChatLimits())
         self.assertEqual(ChatLimits().maxLineLength, 1024)
         self.assertEqual(ChatLimits().idleTimeout, 0)
+
+    def test_drainable(self) -> None:
+        """
+        L{ChatProtocol} is L{IDrainable}, so that a L{ConnectionGuard}
+        draining its service lets it say goodbye itself.
+        """
+        client = self.connect()
+        self.assertTrue(verifyObject(IDrainable, client.protocol))
+
+    def test_disconnect(self) -> None:
+        """
+        C{disconnect} tells the client the reason in a C{NOTE} line and
+        closes once that is written; a second one says nothing more.
+        """
+        client = self.registered("alice")
+        client.protocol.disconnect("maintenance")
+        client.protocol.disconnect("again")
+        self.assertEqual(client.lines(), [b"NOTE maintenance"])
+        self.assertTrue(client.transport.disconnecting)
+        self.assertIsNone(client.transport.producer)
 
 
 class RegistrationTests(ChatServerTestCase):
@@ -1474,6 +1495,50 @@ class ShutdownTests(ChatServerTestCase):
         self.assertNoResult(d)
         self.alice.lose()
         self.successResultOf(d)
+
+
+class MessageCountTests(ChatServerTestCase):
+    """
+    Each line received counts as one message in the factory's
+    L{TrafficStats}.
+    """
+
+    def test_eachLine(self) -> None:
+        """
+        Every line received counts, whatever it is: a nickname, a command,
+        a message, one the server refuses; every connection of the factory
+        counts into the same counters.
+        """
+        alice = self.connect()
+        alice.send(b"alice", b"/join lobby", b"hello", b"/nosuch")
+        bob = self.connect()
+        bob.send(b"/say too early")
+        self.assertEqual(self.factory.stats.messages, 5)
+
+    def test_wholeLinesOnly(self) -> None:
+        """
+        A line is counted once it ends, however it is cut into reads.
+        """
+        client = self.registered("alice")
+        client.receive(b"hel")
+        self.assertEqual(self.factory.stats.messages, 1)
+        client.receive(b"lo\r\nwor")
+        self.assertEqual(self.factory.stats.messages, 2)
+        client.receive(b"ld\r\n")
+        self.assertEqual(self.factory.stats.messages, 3)
+
+    def test_stats(self) -> None:
+        """
+        The factory has the service's L{TrafficStats}: C{chat} over TCP by
+        default, or the ones it is given, which its protocols count into.
+        """
+        stats = ChatFactory(self.hub, self.clock).stats
+        self.assertEqual((stats.service, stats.transport), ("chat", "tcp"))
+        given = TrafficStats("mine")
+        factory = ChatFactory(ChatHub(), self.clock, NO_RATE, stats=given)
+        self.assertIs(factory.stats, given)
+        self.connect(factory).send(b"alice")
+        self.assertEqual(given.messages, 1)
 
 
 class CleanupTests(ChatServerTestCase):

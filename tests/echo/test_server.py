@@ -24,6 +24,7 @@ from zope.interface.verify import verifyObject
 
 from netlab._udpguard import DatagramGuard, Refusal
 from netlab.echo import EchoDatagramProtocol, EchoFactory, EchoProtocol
+from netlab.policies import TrafficStats
 from tests.test_flow import BackloggingTransport, Peer
 
 PEER = IPv4Address("TCP", "192.0.2.7", 40000)
@@ -145,6 +146,36 @@ class EchoProtocolTests(SynchronousTestCase):
         self.protocol.dataReceived(b"unread")
         self.protocol.writeConnectionLost()  # type: ignore[attr-defined]
         self.assertTrue(self.transport.disconnecting)
+
+    def test_countsChunks(self) -> None:
+        """
+        Each chunk echoed counts as one message in the factory's
+        L{TrafficStats}, which every connection of the factory shares.
+        """
+        factory = EchoFactory()
+        first = factory.buildProtocol(PEER)
+        second = factory.buildProtocol(PEER)
+        first.makeConnection(StringTransport(peerAddress=PEER))
+        second.makeConnection(StringTransport(peerAddress=PEER))
+        first.dataReceived(b"one\ntwo\n")
+        second.dataReceived(b"three")
+        first.dataReceived(b"four")
+        self.assertEqual(factory.stats.messages, 3)
+
+    def test_stats(self) -> None:
+        """
+        The factory has the service's L{TrafficStats}: C{echo} over TCP by
+        default, or the ones it is given, which its protocols count into.
+        """
+        stats = EchoFactory().stats
+        self.assertEqual((stats.service, stats.transport), ("echo", "tcp"))
+        given = TrafficStats("mine")
+        factory = EchoFactory(given)
+        self.assertIs(factory.stats, given)
+        protocol = factory.buildProtocol(PEER)
+        protocol.makeConnection(StringTransport(peerAddress=PEER))
+        protocol.dataReceived(b"counted")
+        self.assertEqual(given.messages, 1)
 
 
 class EchoFlowControlTests(SynchronousTestCase):
@@ -486,3 +517,34 @@ class EchoDatagramProtocolTests(SynchronousTestCase):
         [event] = warnings(events, "could not answer")
         self.assertEqual((event["host"], event["port"]), self.alice)
         self.assertIn("No route to host", formatEvent(event))
+
+    def test_counts(self) -> None:
+        """
+        Every datagram's bytes count as received; each one answered counts
+        as a message, with its bytes as sent.  Refused datagrams are not
+        answered, so not counted as messages.
+        """
+        with capturedLogs():
+            self.protocol.datagramReceived(b"hello", self.alice)
+            self.protocol.datagramReceived(b"loop?", ("192.0.2.1", 7))
+            self.protocol.datagramReceived(b"", self.bob)
+            self.protocol.datagramReceived(b"hi", self.bob)
+        stats = self.protocol.stats
+        self.assertEqual(stats.bytesReceived, 5 + 5 + 0 + 2)
+        self.assertEqual(stats.messages, 3)
+        self.assertEqual(stats.bytesSent, 5 + 0 + 2)
+
+    def test_stats(self) -> None:
+        """
+        The protocol counts into the L{TrafficStats} it is given, or its
+        own: C{echo} over UDP.
+        """
+        self.assertEqual(
+            (self.protocol.stats.service, self.protocol.stats.transport),
+            ("echo", "udp"),
+        )
+        given = TrafficStats("mine", "udp")
+        protocol = self.listen(
+            EchoDatagramProtocol(self.clock, stats=given), FakeDatagramTransport()
+        )
+        self.assertIs(protocol.stats, given)

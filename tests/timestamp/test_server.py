@@ -26,6 +26,7 @@ from twisted.logger import LogEvent, LogLevel, capturedLogs, formatEvent
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
+from netlab.policies import TrafficStats
 from netlab.timestamp import (
     DEFAULT_MAX_LINE_LENGTH,
     DEFAULT_MAX_REPLY_SIZE,
@@ -230,6 +231,19 @@ class RawTimestampProtocolTests(SynchronousTestCase):
         """
         self.assertIs(self.transport.producer, self.transport)
         self.assertTrue(self.transport.streaming)
+
+    def test_countsStamps(self) -> None:
+        """
+        Each stamp sent counts as one message in the factory's
+        L{TrafficStats}, which every connection of the factory shares.
+        """
+        factory = TimestampFactory(self.clock, utc=True)
+        first, _ = connect(factory)
+        second, _ = connect(factory)
+        first.dataReceived(b"one\ntwo\n")
+        second.dataReceived(b"three")
+        first.dataReceived(b"four")
+        self.assertEqual(factory.stats.messages, 3)
 
 
 class LineTimestampProtocolTests(SynchronousTestCase):
@@ -598,6 +612,19 @@ class LineTimestampProtocolTests(SynchronousTestCase):
         self.assertIs(self.transport.producer, self.transport)
         self.assertTrue(self.transport.streaming)
 
+    def test_countsLines(self) -> None:
+        """
+        Each line answered counts as one message, however the lines are cut
+        into reads; a line not yet ended is not counted until it is.
+        """
+        self.protocol.dataReceived(b"one\ntwo\r\nthr")
+        self.assertEqual(self.factory.stats.messages, 2)
+        self.protocol.dataReceived(b"ee")
+        self.assertEqual(self.factory.stats.messages, 2)
+        self.protocol.dataReceived(b"\n\n")
+        self.assertEqual(self.factory.stats.messages, 4)
+        self.assertEqual(len(self.replies()), 4)
+
 
 class TimestampFactoryTests(SynchronousTestCase):
     """
@@ -669,6 +696,20 @@ class TimestampFactoryTests(SynchronousTestCase):
         second.dataReceived(b"b")
         self.assertEqual(firstTransport.value(), b"[1795391173] a")
         self.assertEqual(secondTransport.value(), b"[1795391178] b")
+
+    def test_stats(self) -> None:
+        """
+        The factory has the service's L{TrafficStats}: C{tsserv} over TCP
+        by default, or the ones it is given.
+        """
+        stats = TimestampFactory(Clock()).stats
+        self.assertEqual((stats.service, stats.transport), ("tsserv", "tcp"))
+        given = TrafficStats("mine")
+        factory = TimestampFactory(clockAt(NOV22), framing=Framing.LINE, stats=given)
+        self.assertIs(factory.stats, given)
+        protocol, _ = connect(factory)
+        protocol.dataReceived(b"counted\n")
+        self.assertEqual(given.messages, 1)
 
 
 class FailingDatagramTransport(FakeDatagramTransport):
@@ -877,3 +918,42 @@ class TimestampDatagramProtocolTests(SynchronousTestCase):
         with capturedLogs() as events:
             protocol.datagramReceived(b"one", self.alice)
         self.assertEqual(len(warnings(events, "could not answer")), 1)
+
+    def test_counts(self) -> None:
+        """
+        Every datagram's bytes count as received; each one answered counts
+        as a message, with its reply's bytes as sent.  Refused and
+        oversize datagrams are not answered, so not counted as messages.
+        """
+        transport = FakeDatagramTransport()
+        protocol = self.listen(
+            TimestampDatagramProtocol(self.clock, utc=True, maxReplySize=100),
+            transport,
+        )
+        with capturedLogs():
+            protocol.datagramReceived(b"hello", self.alice)
+            protocol.datagramReceived(b"loop?", ("192.0.2.1", 7))
+            protocol.datagramReceived(b"x" * 100, self.bob)
+            protocol.datagramReceived(b"hi", self.bob)
+        stats = protocol.stats
+        self.assertEqual(stats.bytesReceived, 5 + 5 + 100 + 2)
+        self.assertEqual(stats.messages, 2)
+        self.assertEqual(stats.bytesSent, 2 * len(PREFIX) + 5 + 2)
+        self.assertEqual(
+            stats.bytesSent, sum(len(reply) for reply, _ in transport.written)
+        )
+
+    def test_stats(self) -> None:
+        """
+        The protocol counts into the L{TrafficStats} it is given, or its
+        own: C{tsuserv} over UDP.
+        """
+        self.assertEqual(
+            (self.protocol.stats.service, self.protocol.stats.transport),
+            ("tsuserv", "udp"),
+        )
+        given = TrafficStats("mine", "udp")
+        protocol = self.listen(
+            TimestampDatagramProtocol(self.clock, stats=given), FakeDatagramTransport()
+        )
+        self.assertIs(protocol.stats, given)
