@@ -157,6 +157,12 @@ class IDrainable(Interface):
         """
 
 
+LINGER_TIMEOUT = 5.0
+"""
+Seconds a closing connection waits, after its last byte was sent, for the
+peer to close too (see L{GuardedConnection}).
+"""
+
 REFUSAL_TIMEOUT = 10.0
 """
 Seconds a refused connection may take to be told why (over TLS, that waits
@@ -205,6 +211,15 @@ class GuardedConnection(ProtocolWrapper):
     @ivar bytesSent: bytes written to it so far.
     @ivar opened: when it was made, by the guard's clock.
     @ivar host: its source address, or C{None} if it has none.
+
+    Closing (C{loseConnection}, whoever asks for it) is a lingering close
+    on TCP and UNIX connections: once everything written is sent, the
+    sending side is shut down, and what the peer still sends is read and
+    discarded until it closes too (or L{LINGER_TIMEOUT} seconds pass).
+    Closing a socket with unread input makes the kernel reset the
+    connection and throw away what it had not yet delivered; a peer still
+    sending when the server closes would otherwise lose the end of its
+    replies.
     """
 
     factory: ConnectionGuard
@@ -223,18 +238,17 @@ class GuardedConnection(ProtocolWrapper):
         self._seen = 0
         self._closing: str | None = None
         self._closedIdle = False
+        self._readClosed = False
+        self._lingering = False
+        self._lingerCall: Any = None
 
     def makeConnection(self, transport: Any) -> None:
-        wrapped: Any = self.wrappedProtocol
-        if IHalfCloseableProtocol.providedBy(wrapped):
-            # Half-close reaches the wrapped protocol only if the wrapper
-            # says it takes it.
-            directlyProvides(self, providedBy(transport), IHalfCloseableProtocol)
-            Protocol.makeConnection(self, transport)
-            self.factory.registerProtocol(self)
-            wrapped.makeConnection(self)  # type: ignore[attr-defined]
-        else:
-            super().makeConnection(transport)
+        # The wrapper takes half-close whatever it wraps: it needs to hear
+        # of both halves to close lingering.
+        directlyProvides(self, providedBy(transport), IHalfCloseableProtocol)
+        Protocol.makeConnection(self, transport)
+        self.factory.registerProtocol(self)
+        self.wrappedProtocol.makeConnection(self)
 
     def connectionMade(self) -> None:
         self.opened = self._quietSince = self.factory.clock.seconds()
@@ -252,10 +266,31 @@ class GuardedConnection(ProtocolWrapper):
         self.wrappedProtocol.dataReceived(data)
 
     def readConnectionLost(self) -> None:
-        self.wrappedProtocol.readConnectionLost()
+        self._readClosed = True
+        if self._lingering:
+            # The peer is done too: close for good.
+            self.transport.loseConnection()
+        elif IHalfCloseableProtocol.providedBy(self.wrappedProtocol):
+            self.wrappedProtocol.readConnectionLost()
+        else:
+            # What Twisted does for a protocol without half-close, except
+            # that what was written is still sent.
+            self.loseConnection()
 
     def writeConnectionLost(self) -> None:
-        self.wrappedProtocol.writeConnectionLost()
+        if self._lingering:
+            # Everything is sent and the peer told so; give it a moment to
+            # finish and close.
+            self._lingerCall = self.factory.clock.callLater(
+                LINGER_TIMEOUT, self.transport.loseConnection
+            )
+        elif IHalfCloseableProtocol.providedBy(self.wrappedProtocol):
+            self.wrappedProtocol.writeConnectionLost()
+        else:
+            self.transport.abortConnection()
+
+    def _discard(self, data: bytes) -> None:
+        self.bytesReceived += len(data)
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         guard = self.factory
@@ -272,6 +307,8 @@ class GuardedConnection(ProtocolWrapper):
             bytesSent=self.bytesSent,
             why=self._closing or reason.getErrorMessage(),
         )
+        if self._lingerCall is not None and self._lingerCall.active():
+            self._lingerCall.cancel()
         # The wrapped protocol hears of it before the guard forgets the
         # connection, so that whoever waits for a drain finds it gone (a
         # chat user out of the hub).
@@ -282,6 +319,31 @@ class GuardedConnection(ProtocolWrapper):
             self.wrappedProtocol = None
 
     # To the peer
+
+    def loseConnection(self) -> None:
+        """
+        Close once everything written is sent, lingering (see the class
+        docstring) on TCP and UNIX connections still open for reading.
+        """
+        if self._lingering:
+            return
+        self.disconnecting = 1
+        transport = self.transport
+        if (
+            self._readClosed
+            or not isinstance(transport, tcp.Server)
+            or transport.TLS
+            or transport.disconnecting
+        ):
+            transport.loseConnection()
+            return
+        self._lingering = True
+        # Read on, whatever the wrapped protocol wanted, and throw it away.
+        self.dataReceived = self._discard  # type: ignore[method-assign]
+        if transport.producer is not None:
+            transport.unregisterProducer()
+        transport.resumeProducing()
+        transport.loseWriteConnection()
 
     def write(self, data: bytes) -> None:
         self.bytesSent += len(data)

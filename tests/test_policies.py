@@ -1198,15 +1198,20 @@ class HalfCloseTests(GuardTestCase):
         self.assertEqual((wrapped.readLost, wrapped.writeLost), (1, 1))
         self.assertEqual(wrapped.lost, [])
 
-    def test_notDeclared(self) -> None:
+    def test_notHalfCloseable(self) -> None:
         """
-        Around a protocol that does not take half-closes, the connection
-        does not provide L{IHalfCloseableProtocol}, so Twisted closes the
-        connection instead.
+        Around a protocol that does not take half-closes, the peer shutting
+        down its sending side closes the connection, once what was written
+        to it is sent (Twisted would close it at once, losing that), and
+        the protocol is not asked about half-closes it does not know.
         """
         guard = self.guard(factory=RecorderFactory(Recorder))
-        connection, _ = self.accepted(guard)
-        self.assertFalse(IHalfCloseableProtocol.providedBy(connection))
+        connection, transport = self.accepted(guard)
+        self.assertTrue(IHalfCloseableProtocol.providedBy(connection))
+        connection.write(b"last words")
+        connection.readConnectionLost()
+        self.assertTrue(transport.disconnecting)
+        self.assertEqual(transport.value(), b"last words")
 
     def test_transportInterfacesKept(self) -> None:
         """
