@@ -215,20 +215,36 @@ class _Index(Resource):
         return b"netlab metrics: GET /metrics\n"
 
 
-def metricsSite(registry: CollectorRegistry) -> Site:
+def metricsSite(registry: CollectorRegistry, reactor: Any = None) -> Site:
     """
     The HTTP site of C{--metrics}: C{/metrics} in the Prometheus text
     format, read in the reactor's thread (the counters are not
     thread-safe, and reading them takes well under a millisecond).
 
     @param registry: what to serve.
+    @param reactor: the reactor the site runs on (it times out idle HTTP
+        connections with it); the global reactor if C{None}.
     """
-    root = Resource()
+    root = _Root()
     root.putChild(b"", _Index())
     root.putChild(b"metrics", _Metrics(registry))
-    site = _MetricsSite(root)
+    site = _MetricsSite(root, reactor=reactor)
     site.noisy = False
     return site
+
+
+class _NotFound(Resource):
+    isLeaf = True
+
+    def render_GET(self, request: Request) -> bytes:
+        request.setResponseCode(404)
+        request.setHeader(b"content-type", b"text/plain; charset=utf-8")
+        return b"not found: netlab serves GET /metrics\n"
+
+
+class _Root(Resource):
+    def getChild(self, path: bytes, request: Any) -> Any:
+        return _NotFound()
 
 
 class _MetricsSite(Site):

@@ -17,6 +17,7 @@ from typing import Any
 import attrs
 from twisted.application.service import IService, MultiService, Service
 from twisted.internet.defer import Deferred
+from twisted.internet.error import ReactorNotRunning
 from twisted.logger import Logger
 from twisted.python import usage
 
@@ -109,7 +110,12 @@ _nonNegative.coerceDoc = "0 or more; 0 turns it off."  # type: ignore[attr-defin
 
 
 def _count(value: str) -> int:
-    return int(_nonNegative(value))
+    number = _nonNegative(value)
+    if not number.is_integer():
+        # 2.5 would be cut to 2 without a word; inf would raise
+        # OverflowError, a traceback rather than a usage error.
+        raise ValueError(f"{value} is not a whole number")
+    return int(number)
 
 
 _count.coerceDoc = "A whole number, 0 or more."  # type: ignore[attr-defined]
@@ -893,8 +899,13 @@ class _StopGracefullyOnSignals(Service):
             self._reactor.callFromThread(self._abortAll)
 
     def _stop(self) -> None:
-        if self._reactor.running:
+        if not self._reactor.running:
+            return
+        try:
             self._reactor.stop()
+        except ReactorNotRunning:
+            # Something else is stopping it already.
+            pass
 
     def _abortAll(self) -> None:
         for guard in self._guards:
@@ -945,7 +956,7 @@ def makeService(options: Options, reactor: Any = None) -> MultiService:
             if serviceOptions["metrics"] and serviceOptions["metrics"] not in metrics:
                 metrics.append(serviceOptions["metrics"])
         if metrics:
-            site = metricsSite(newRegistry(assembly.collector))
+            site = metricsSite(newRegistry(assembly.collector), reactor)
             children.extend(
                 _MetricsService(reactor, description, site) for description in metrics
             )

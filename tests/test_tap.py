@@ -9,16 +9,21 @@ from __future__ import annotations
 
 import errno
 import os
+import signal
+from collections.abc import Callable
 from typing import Any
 
 from twisted.application.service import IService, IServiceMaker
 from twisted.internet.address import IPv4Address
 from twisted.internet.error import ConnectionDone
 from twisted.internet.testing import MemoryReactorClock, StringTransport
+from twisted.logger import LogLevel, capturedLogs
 from twisted.plugin import IPlugin, getPlugins
 from twisted.python import usage
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
+from twisted.web.server import Site
+from twisted.web.test.requesthelper import DummyRequest
 from zope.interface.verify import verifyObject
 
 from netlab import tap
@@ -35,6 +40,15 @@ from netlab.chat import (
 from netlab.chat import DEFAULT_PORT as CHAT_PORT
 from netlab.echo import EchoDatagramProtocol, EchoFactory
 from netlab.errors import StartupError
+from netlab.policies import (
+    DEFAULT_GRACE,
+    DEFAULT_IDLE_TIMEOUT,
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_PER_SOURCE,
+    ConnectionGuard,
+    ConnectionLimits,
+    GuardedConnection,
+)
 from netlab.timestamp import (
     DEFAULT_MAX_REPLY_SIZE,
     Framing,
@@ -43,6 +57,11 @@ from netlab.timestamp import (
     TimestampFactory,
 )
 from tests.test_service import _ListeningReactor, cannotListen
+
+try:
+    import resource
+except ImportError:  # pragma: no cover - not on POSIX
+    resource = None  # type: ignore[assignment]
 
 
 def parse(*args: str) -> tap.Options:
@@ -91,6 +110,17 @@ class _UDPMemoryReactor(MemoryReactorClock):
         return self.udpPorts[-1]
 
 
+_STREAM_DEFAULTS: dict[str, Any] = {
+    "max-connections": 10000,
+    "max-per-source": 100,
+    "grace": 5.0,
+    "metrics": None,
+}
+"""
+What every stream service (tsserv, echo, chat) runs with unless told
+otherwise, besides its own options.
+"""
+
 _CHAT_DEFAULTS: dict[str, Any] = {
     "listen": ["tcp:21569"],
     "default-room": "#lobby",
@@ -103,6 +133,7 @@ _CHAT_DEFAULTS: dict[str, Any] = {
     "backlog-hard": 1048576,
     "registration-timeout": 60.0,
     "idle-timeout": 0.0,
+    **_STREAM_DEFAULTS,
 }
 """
 What C{twistd netlab chat} runs with unless told otherwise.
@@ -111,6 +142,11 @@ What C{twistd netlab chat} runs with unless told otherwise.
 SHUTDOWN_NOTE = b"NOTE the server is shutting down; goodbye\r\n"
 """
 What every chat user is told when the service stops.
+"""
+
+PEER = IPv4Address("TCP", "127.0.0.1", 40000)
+"""
+Where the connections of these tests come from.
 """
 
 
@@ -132,8 +168,8 @@ def _chatLimits(options: usage.Options) -> ChatLimits:
 
 class _RecordingPort:
     """
-    A listening port, returned by L{_ChatReactor.listenTCP}, that notes in
-    a shared log when it stops listening.
+    A listening port, returned by L{_RecordingReactor.listenTCP}, that notes
+    in a shared log when it stops listening.
     """
 
     def __init__(self, log: list[tuple[Any, ...]], port: int) -> None:
@@ -152,7 +188,7 @@ class _RecordingPort:
         return IPv4Address("TCP", "0.0.0.0", self.port)
 
 
-class _ChatReactor(MemoryReactorClock):
+class _RecordingReactor(MemoryReactorClock):
     """
     A L{MemoryReactorClock} whose listening ports note when they stop
     listening, in C{log}.
@@ -171,12 +207,12 @@ class _ChatReactor(MemoryReactorClock):
 
 class _RecordingTransport(StringTransport):
     """
-    A L{StringTransport} that notes what is written to it in a shared log,
-    and whether it was aborted.
+    A L{StringTransport} that notes what is written to it, and when it is
+    closed, in a shared log, and whether it was aborted.
     """
 
     def __init__(self, log: list[tuple[Any, ...]], name: str) -> None:
-        super().__init__()
+        super().__init__(peerAddress=PEER)
         self.log = log
         self.name = name
         self.aborted = False
@@ -185,32 +221,104 @@ class _RecordingTransport(StringTransport):
         self.log.append(("write", self.name, data))
         super().write(data)
 
+    def loseConnection(self) -> None:
+        self.log.append(("loseConnection", self.name))
+        super().loseConnection()
+
     def abortConnection(self) -> None:
         self.aborted = True
         super().abortConnection()
 
 
+def _guards(service: Any) -> list[ConnectionGuard]:
+    """
+    @return: the guard of each stream service in C{service}, as its drain
+        knows it, in order.
+    """
+    return [child.guard for child in service if isinstance(child, tap._Drain)]
+
+
+def _listened(reactor: MemoryReactorClock) -> list[ConnectionGuard]:
+    """
+    @return: the factory each started endpoint listens with, in order:
+        each a L{ConnectionGuard}.
+    """
+    factories = [factory for _, factory, _, _ in reactor.tcpServers]
+    for factory in factories:
+        assert isinstance(factory, ConnectionGuard), factory
+    return factories
+
+
 def _chatFactory(reactor: MemoryReactorClock) -> ChatFactory:
     """
-    @return: the factory of the first endpoint a started chat service
-        listens on.
+    @return: the chat factory behind the first endpoint a started chat
+        service listens on.
     """
-    factory = reactor.tcpServers[0][1]
+    factory = _listened(reactor)[0].wrappedFactory
     assert isinstance(factory, ChatFactory)
     return factory
 
 
-def _connectChat(
-    factory: ChatFactory, log: list[tuple[Any, ...]], name: str
-) -> tuple[ChatProtocol, _RecordingTransport]:
+def _connect(
+    guard: ConnectionGuard,
+    log: list[tuple[Any, ...]] | None = None,
+    name: str = "peer",
+    address: IPv4Address = PEER,
+) -> tuple[Any, _RecordingTransport]:
     """
-    Connect a chat protocol of C{factory} to a L{_RecordingTransport}, as
-    the listening port would for an accepted connection.
+    Connect a protocol of C{guard} to a L{_RecordingTransport}, as the
+    listening port would for a connection accepted from C{address}.
+
+    @return: the protocol (a L{GuardedConnection}, or the refusal) and its
+        transport.
     """
-    protocol = factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 40000))
-    transport = _RecordingTransport(log, name)
+    protocol = guard.buildProtocol(address)
+    assert protocol is not None
+    transport = _RecordingTransport([] if log is None else log, name)
     protocol.makeConnection(transport)
     return protocol, transport
+
+
+def _connectChat(
+    reactor: MemoryReactorClock, log: list[tuple[Any, ...]], name: str
+) -> tuple[GuardedConnection, ChatProtocol, _RecordingTransport]:
+    """
+    Connect to the chat service listening on C{reactor}, through its
+    guard.
+
+    @return: the connection, the chat protocol it wraps, and its transport.
+    """
+    connection, transport = _connect(_listened(reactor)[0], log, name)
+    assert isinstance(connection, GuardedConnection)
+    protocol = connection.wrappedProtocol
+    assert isinstance(protocol, ChatProtocol)
+    return connection, protocol, transport
+
+
+def _lost(connection: Any) -> None:
+    """
+    Tell a connection's protocol that it closed cleanly.
+    """
+    connection.connectionLost(Failure(ConnectionDone()))
+
+
+def _types(service: Any) -> list[type]:
+    """
+    @return: the type of each child of C{service}, in order.
+    """
+    return [type(child) for child in service]
+
+
+def _render(site: Site, path: bytes) -> tuple[bytes, DummyRequest]:
+    """
+    GET C{path} from C{site}, in memory.
+
+    @return: the body, and the request (for its headers and code).
+    """
+    request = DummyRequest(path.lstrip(b"/").split(b"/"))
+    body = site.getResourceFor(request).render(request)
+    assert isinstance(body, bytes)
+    return body, request
 
 
 class OptionsTests(SynchronousTestCase):
@@ -220,11 +328,11 @@ class OptionsTests(SynchronousTestCase):
 
     def test_subCommands(self) -> None:
         """
-        The tsserv, tsuserv, echo and chat sub-commands exist, each with a
-        one-line description.
+        The tsserv, tsuserv, echo, chat and all sub-commands exist, each with
+        a one-line description.
         """
         commands = {command[0]: command for command in tap.Options.subCommands}
-        self.assertEqual(set(commands), {"tsserv", "tsuserv", "echo", "chat"})
+        self.assertEqual(set(commands), {"tsserv", "tsuserv", "echo", "chat", "all"})
         for name, _, optionsClass, description in commands.values():
             self.assertTrue(issubclass(optionsClass, usage.Options), name)
             self.assertIsInstance(description, str)
@@ -239,6 +347,7 @@ class OptionsTests(SynchronousTestCase):
         self.assertIsInstance(parse("tsuserv").subOptions, tap.TimestampUDPOptions)
         self.assertIsInstance(parse("echo").subOptions, tap.EchoOptions)
         self.assertIsInstance(parse("chat").subOptions, tap.ChatOptions)
+        self.assertIsInstance(parse("all").subOptions, tap.AllOptions)
 
     def test_noSubCommand(self) -> None:
         """
@@ -708,14 +817,21 @@ class MakeServiceTests(SynchronousTestCase):
             reactor,
         )
         verifyObject(IService, service)
-        self.assertEqual(len(list(service)), 2)
+        self.assertEqual(
+            _types(service),
+            [tap._EnoughFiles, tap._Drain, EndpointService, EndpointService],
+        )
         service.startService()
         self.addCleanup(service.stopService)
         self.assertEqual(
             [(port, interface) for port, _, _, interface in reactor.tcpServers],
             [(1234, "127.0.0.1"), (1235, "::1")],
         )
-        for _, factory, _, _ in reactor.tcpServers:
+        guards = _listened(reactor)
+        self.assertIs(guards[0], guards[1])
+        self.assertEqual(_guards(service), [guards[0]])
+        for guard in guards:
+            factory = guard.wrappedFactory
             self.assertIsInstance(factory, TimestampFactory)
             self.assertIs(factory.framing, Framing.LINE)
             self.assertEqual(factory.maxLineLength, 100)
@@ -732,8 +848,9 @@ class MakeServiceTests(SynchronousTestCase):
         service = tap.makeService(parse("tsserv"), reactor)
         service.startService()
         self.addCleanup(service.stopService)
-        [(port, factory, _, interface)] = reactor.tcpServers
+        [(port, guard, _, interface)] = reactor.tcpServers
         self.assertEqual((port, interface), (21567, ""))
+        factory = guard.wrappedFactory
         self.assertIs(factory.framing, Framing.RAW)
         self.assertIs(factory.stamper.format, TimeFormat.CTIME)
         self.assertFalse(factory.stamper.utc)
@@ -784,7 +901,7 @@ class MakeServiceTests(SynchronousTestCase):
             ),
             reactor,
         )
-        self.assertEqual(len(list(service)), 1)
+        self.assertEqual(_types(service), [tap._EnoughFiles, DatagramService])
         self.assertEqual(reactor.udpServers, [])
         service.privilegedStartService()
         service.startService()
@@ -908,7 +1025,13 @@ class MakeServiceTests(SynchronousTestCase):
         children = list(service)
         self.assertEqual(
             [type(child) for child in children],
-            [EndpointService, EndpointService, DatagramService],
+            [
+                tap._EnoughFiles,
+                tap._Drain,
+                EndpointService,
+                EndpointService,
+                DatagramService,
+            ],
         )
         self.assertEqual(reactor.tcpServers, [])
         self.assertEqual(reactor.udpServers, [])
@@ -919,8 +1042,8 @@ class MakeServiceTests(SynchronousTestCase):
             [(port, interface) for port, _, _, interface in reactor.tcpServers],
             [(1234, "127.0.0.1"), (1235, "::1")],
         )
-        for _, factory, _, _ in reactor.tcpServers:
-            self.assertIsInstance(factory, EchoFactory)
+        for guard in _listened(reactor):
+            self.assertIsInstance(guard.wrappedFactory, EchoFactory)
         [(port, protocol, interface, maxPacketSize)] = reactor.udpServers
         self.assertEqual((port, interface), (4321, "127.0.0.1"))
         self.assertIsInstance(protocol, EchoDatagramProtocol)
@@ -936,9 +1059,9 @@ class MakeServiceTests(SynchronousTestCase):
         service = tap.makeService(parse("echo"), reactor)
         service.startService()
         self.addCleanup(service.stopService)
-        [(tcpPort, factory, _, tcpInterface)] = reactor.tcpServers
+        [(tcpPort, guard, _, tcpInterface)] = reactor.tcpServers
         self.assertEqual((tcpPort, tcpInterface), (21568, ""))
-        self.assertIsInstance(factory, EchoFactory)
+        self.assertIsInstance(guard.wrappedFactory, EchoFactory)
         [(udpPort, protocol, udpInterface, _)] = reactor.udpServers
         self.assertEqual((udpPort, udpInterface), (21568, ""))
         self.assertGuard(protocol.guard, reactor, 1000, 2000, 20000, 40000)
@@ -952,7 +1075,9 @@ class MakeServiceTests(SynchronousTestCase):
         service = tap.makeService(
             parse("echo", "--listen", "tcp:1234", "--no-udp"), reactor
         )
-        self.assertEqual([type(child) for child in service], [EndpointService])
+        self.assertEqual(
+            _types(service), [tap._EnoughFiles, tap._Drain, EndpointService]
+        )
         service.startService()
         self.addCleanup(service.stopService)
         self.assertEqual([entry[0] for entry in reactor.tcpServers], [1234])
@@ -968,7 +1093,8 @@ class MakeServiceTests(SynchronousTestCase):
             parse("echo", "--listen", "tcp:1234", "--udp-port", "4321", "--no-tcp"),
             reactor,
         )
-        self.assertEqual([type(child) for child in service], [DatagramService])
+        self.assertEqual(_types(service), [tap._EnoughFiles, DatagramService])
+        self.assertEqual(_guards(service), [])
         service.startService()
         self.addCleanup(service.stopService)
         self.assertEqual(reactor.tcpServers, [])
@@ -1007,11 +1133,11 @@ class MakeServiceTests(SynchronousTestCase):
 
     def test_chat(self) -> None:
         """
-        chat makes a shutdown service, then one listening service per
-        --listen, all sharing one L{ChatFactory} whose hub has the default
-        room and history size of the options, whose limits are those of the
-        options, and whose clock is the reactor; once started, they listen
-        where the options say.
+        chat makes a drain, then one listening service per --listen, all
+        serving one guard that wraps a L{ChatFactory} whose hub has the
+        default room and history size of the options, whose limits are those
+        of the options, and whose clock is the reactor; once started, they
+        listen where the options say.
         """
         reactor = MemoryReactorClock()
         service = tap.makeService(
@@ -1048,7 +1174,7 @@ class MakeServiceTests(SynchronousTestCase):
         children = list(service)
         self.assertEqual(
             [type(child) for child in children],
-            [tap._ChatShutdown, EndpointService, EndpointService],
+            [tap._EnoughFiles, tap._Drain, EndpointService, EndpointService],
         )
         self.assertEqual(reactor.tcpServers, [])
         service.privilegedStartService()
@@ -1058,12 +1184,12 @@ class MakeServiceTests(SynchronousTestCase):
             [(port, interface) for port, _, _, interface in reactor.tcpServers],
             [(1234, "127.0.0.1"), (1235, "::1")],
         )
+        [guard] = _guards(service)
+        self.assertEqual(_listened(reactor), [guard, guard])
+        for child in children[2:]:
+            self.assertIs(child.factory, guard)
         factory = _chatFactory(reactor)
-        self.assertIs(children[0].factory, factory)
-        for _, listening, _, _ in reactor.tcpServers:
-            self.assertIs(listening, factory)
-        for child in children[1:]:
-            self.assertIs(child.factory, factory)
+        self.assertIs(guard.wrappedFactory, factory)
         self.assertIsInstance(factory.hub, ChatHub)
         self.assertEqual(factory.hub.defaultRoom, "#main")
         self.assertEqual(factory.hub.historySize, 7)
@@ -1091,7 +1217,7 @@ class MakeServiceTests(SynchronousTestCase):
         reactor = MemoryReactorClock()
         service = tap.makeService(parse("chat"), reactor)
         self.assertEqual(
-            [type(child) for child in service], [tap._ChatShutdown, EndpointService]
+            _types(service), [tap._EnoughFiles, tap._Drain, EndpointService]
         )
         service.startService()
         self.addCleanup(service.stopService)
@@ -1105,34 +1231,32 @@ class MakeServiceTests(SynchronousTestCase):
 
     def test_chatServes(self) -> None:
         """
-        A connection to the started chat service is greeted, and registers
-        with a plain line.
+        A connection to the started chat service, through its guard, is
+        greeted, and registers with a plain line.
         """
         reactor = MemoryReactorClock()
         service = tap.makeService(parse("chat", "--listen", "tcp:1234"), reactor)
         service.startService()
         self.addCleanup(service.stopService)
-        factory = _chatFactory(reactor)
-        protocol, transport = _connectChat(factory, [], "alice")
+        _, protocol, transport = _connectChat(reactor, [], "alice")
         protocol.dataReceived(b"alice\r\n")
         reactor.advance(0)
         lines = transport.value().split(b"\r\n")
         self.assertTrue(lines[0].startswith(b"NOTE Welcome"), lines)
         self.assertEqual(lines[1:], [b"OK nick alice", b"JOIN #lobby alice", b""])
-        self.assertEqual(factory.hub.who(protocol), ["alice"])
+        self.assertEqual(_chatFactory(reactor).hub.who(protocol), ["alice"])
 
     def test_chatStopsListeningFirst(self) -> None:
         """
         When the chat service stops, every endpoint stops listening before
         any user is told the server is shutting down.
         """
-        reactor = _ChatReactor()
+        reactor = _RecordingReactor()
         service = tap.makeService(
             parse("chat", "--listen", "tcp:1234", "--listen", "tcp:1235"), reactor
         )
         service.startService()
-        factory = _chatFactory(reactor)
-        protocol, _ = _connectChat(factory, reactor.log, "alice")
+        connection, protocol, _ = _connectChat(reactor, reactor.log, "alice")
         protocol.dataReceived(b"alice\r\n")
         reactor.advance(0)
         del reactor.log[:]
@@ -1143,9 +1267,10 @@ class MakeServiceTests(SynchronousTestCase):
                 ("stopListening", 1235),
                 ("stopListening", 1234),
                 ("write", "alice", SHUTDOWN_NOTE),
+                ("loseConnection", "alice"),
             ],
         )
-        protocol.connectionLost(Failure(ConnectionDone()))
+        _lost(connection)
         self.successResultOf(stopping)
 
     def test_chatShutdownNotice(self) -> None:
@@ -1157,13 +1282,12 @@ class MakeServiceTests(SynchronousTestCase):
         reactor = MemoryReactorClock()
         service = tap.makeService(parse("chat", "--listen", "tcp:1234"), reactor)
         service.startService()
-        factory = _chatFactory(reactor)
         log: list[tuple[Any, ...]] = []
-        alice, aliceTransport = _connectChat(factory, log, "alice")
-        alice.dataReceived(b"alice\r\n")
-        bob, bobTransport = _connectChat(factory, log, "bob")
-        bob.dataReceived(b"/nick bob\r\n")
-        stranger, strangerTransport = _connectChat(factory, log, "stranger")
+        alice, aliceProtocol, aliceTransport = _connectChat(reactor, log, "alice")
+        aliceProtocol.dataReceived(b"alice\r\n")
+        bob, bobProtocol, bobTransport = _connectChat(reactor, log, "bob")
+        bobProtocol.dataReceived(b"/nick bob\r\n")
+        stranger, _, strangerTransport = _connectChat(reactor, log, "stranger")
         reactor.advance(0)
         transports = [aliceTransport, bobTransport, strangerTransport]
         for transport in transports:
@@ -1176,13 +1300,16 @@ class MakeServiceTests(SynchronousTestCase):
             self.assertTrue(transport.disconnecting, transport.name)
             self.assertFalse(transport.aborted, transport.name)
         self.assertNoResult(stopping)
-        alice.connectionLost(Failure(ConnectionDone()))
-        bob.connectionLost(Failure(ConnectionDone()))
+        _lost(alice)
+        _lost(bob)
         self.assertNoResult(stopping)
-        stranger.connectionLost(Failure(ConnectionDone()))
+        _lost(stranger)
         self.successResultOf(stopping)
         self.assertFalse(service.running)
-        self.assertEqual(factory.hub.participants(), [])
+        self.assertEqual(_chatFactory(reactor).hub.participants(), [])
+        # Nothing is left to abort the connections later.
+        reactor.advance(0)
+        self.assertEqual(reactor.getDelayedCalls(), [])
 
     def test_chatShutdownGrace(self) -> None:
         """
@@ -1193,8 +1320,7 @@ class MakeServiceTests(SynchronousTestCase):
         reactor = MemoryReactorClock()
         service = tap.makeService(parse("chat", "--listen", "tcp:1234"), reactor)
         service.startService()
-        factory = _chatFactory(reactor)
-        protocol, transport = _connectChat(factory, [], "alice")
+        connection, protocol, transport = _connectChat(reactor, [], "alice")
         protocol.dataReceived(b"alice\r\n")
         reactor.advance(0)
         stopping = service.stopService()
@@ -1204,7 +1330,7 @@ class MakeServiceTests(SynchronousTestCase):
         self.assertNoResult(stopping)
         reactor.advance(0.1)
         self.assertTrue(transport.aborted)
-        protocol.connectionLost(Failure(ConnectionDone()))
+        _lost(connection)
         self.successResultOf(stopping)
 
     def test_chatStopsWithNobodyConnected(self) -> None:
@@ -1321,8 +1447,9 @@ class MakeServiceTests(SynchronousTestCase):
         from twisted.internet import reactor
 
         service = tap.makeService(parse("tsserv", "--listen", "tcp:0"))
-        [child] = list(service)
-        self.assertIs(child.factory.stamper.clock, reactor)
+        [guard] = _guards(service)
+        self.assertIs(guard.clock, reactor)
+        self.assertIs(guard.wrappedFactory.stamper.clock, reactor)
 
 
 class DaemonTests(SynchronousTestCase):
@@ -1407,8 +1534,9 @@ class PluginTests(SynchronousTestCase):
         from twisted.plugins.netlab_plugin import netlab
 
         service = netlab.makeService(parse("tsserv", "--listen", "tcp:0"))
-        [child] = list(service)
-        self.assertIsInstance(child.factory, TimestampFactory)
+        [listening] = [child for child in service if type(child) is EndpointService]
+        self.assertIsInstance(listening.factory, ConnectionGuard)
+        self.assertIsInstance(listening.factory.wrappedFactory, TimestampFactory)
 
     def test_discovered(self) -> None:
         """
@@ -1424,4 +1552,1221 @@ class PluginTests(SynchronousTestCase):
         from twisted.plugins.netlab_plugin import netlab
 
         service = netlab.makeService(parse("chat", "--listen", "tcp:0"))
-        self.assertIsInstance(list(service)[-1].factory, ChatFactory)
+        self.assertIsInstance(list(service)[-1].factory.wrappedFactory, ChatFactory)
+
+
+class StreamOptionsTests(SynchronousTestCase):
+    """
+    Tests for the options every stream service (tsserv, echo, chat) takes:
+    its connection limits, C{--grace} and C{--metrics}.
+    """
+
+    def test_defaults(self) -> None:
+        """
+        Unless told otherwise, a stream service holds up to 10000
+        connections, 100 from one address, gives them 5 seconds to finish
+        when it stops, and serves no metrics; tsserv and echo close a
+        connection after 300 seconds without a byte, chat (whose own
+        --idle-timeout counts lines) never does.
+        """
+        self.assertEqual(
+            _STREAM_DEFAULTS,
+            {
+                "max-connections": DEFAULT_MAX_CONNECTIONS,
+                "max-per-source": DEFAULT_MAX_PER_SOURCE,
+                "grace": DEFAULT_GRACE,
+                "metrics": None,
+            },
+        )
+        for name, idle in [("tsserv", 300.0), ("echo", 300.0), ("chat", 0.0)]:
+            options = parse(name).subOptions
+            self.assertEqual(
+                {key: options[key] for key in _STREAM_DEFAULTS}, _STREAM_DEFAULTS
+            )
+            self.assertEqual(options["idle-timeout"], idle, name)
+        self.assertEqual(DEFAULT_IDLE_TIMEOUT, 300.0)
+
+    def test_options(self) -> None:
+        """
+        --max-connections and --max-per-source take whole numbers, 0 to turn
+        the limit off; --grace and --idle-timeout take seconds, fractions
+        allowed; --metrics takes an endpoint string.
+        """
+        for name in ["tsserv", "echo", "chat"]:
+            options = parse(
+                name,
+                "--max-connections",
+                "5",
+                "--max-per-source",
+                "0",
+                "--grace",
+                "0.5",
+                "--idle-timeout",
+                "2.5",
+                "--metrics",
+                "tcp:9100:interface=127.0.0.1",
+            ).subOptions
+            self.assertEqual(
+                {
+                    key: options[key]
+                    for key in [
+                        "max-connections",
+                        "max-per-source",
+                        "grace",
+                        "idle-timeout",
+                        "metrics",
+                    ]
+                },
+                {
+                    "max-connections": 5,
+                    "max-per-source": 0,
+                    "grace": 0.5,
+                    "idle-timeout": 2.5,
+                    "metrics": "tcp:9100:interface=127.0.0.1",
+                },
+                name,
+            )
+            self.assertIsInstance(options["max-connections"], int)
+            self.assertIsInstance(options["max-per-source"], int)
+
+    def test_wholeNumberInAnyNotation(self) -> None:
+        """
+        A limit written as 1e3 or 100.0 is the whole number it means.
+        """
+        options = parse(
+            "tsserv", "--max-connections", "1e3", "--max-per-source", "100.0"
+        ).subOptions
+        self.assertEqual(
+            (options["max-connections"], options["max-per-source"]), (1000, 100)
+        )
+        self.assertIsInstance(options["max-connections"], int)
+
+    def test_badLimits(self) -> None:
+        """
+        A negative limit, a fraction, infinity, or a word, is a
+        L{usage.UsageError} (not a traceback) that names the value.
+        """
+        for name in ["tsserv", "echo", "chat"]:
+            for option in ["--max-connections", "--max-per-source"]:
+                for value in ["-1", "-0.5", "2.5", "inf", "nan", "many", ""]:
+                    error = self.assertRaises(
+                        usage.UsageError, parse, name, option, value
+                    )
+                    self.assertIn(value, str(error), (name, option, value))
+
+    def test_badSeconds(self) -> None:
+        """
+        A negative --grace or --idle-timeout, or one that is not a number,
+        is a L{usage.UsageError}.
+        """
+        for name in ["tsserv", "echo", "chat"]:
+            for option in ["--grace", "--idle-timeout"]:
+                for value in ["-1", "-0.5", "nan", "soon", ""]:
+                    self.assertRaises(usage.UsageError, parse, name, option, value)
+
+    def test_metricsEverywhere(self) -> None:
+        """
+        Every service, tsuserv and all included, takes --metrics, and serves
+        none unless told.
+        """
+        for name in ["tsserv", "tsuserv", "echo", "chat", "all"]:
+            self.assertIsNone(parse(name).subOptions["metrics"], name)
+            self.assertEqual(
+                parse(name, "--metrics", "tcp:9100").subOptions["metrics"],
+                "tcp:9100",
+                name,
+            )
+
+    def test_tsuservHasNoConnections(self) -> None:
+        """
+        The options about connections are not tsuserv's: it takes
+        datagrams.
+        """
+        for option in [
+            "--max-connections=1",
+            "--max-per-source=1",
+            "--grace=1",
+            "--idle-timeout=1",
+        ]:
+            self.assertRaises(usage.UsageError, parse, "tsuserv", option)
+
+
+class JoinedOptionsTests(SynchronousTestCase):
+    """
+    Tests for several services on one command line, joined by C{+}.
+    """
+
+    def test_oneService(self) -> None:
+        """
+        One service is one service to run, with its options.
+        """
+        options = parse("tsserv", "--utc")
+        self.assertEqual(options.services(), [("tsserv", options.subOptions)])
+        self.assertEqual(options.also, [])
+
+    def test_joinedInOrder(self) -> None:
+        """
+        Services joined by + are run in the order given, each with the
+        options given after its name.
+        """
+        options = parse(
+            "tsserv", "--framing", "line", "+", "echo", "--no-udp", "+", "chat"
+        )
+        services = options.services()
+        self.assertEqual([name for name, _ in services], ["tsserv", "echo", "chat"])
+        tsserv, echo, chat = (each for _, each in services)
+        self.assertIsInstance(tsserv, tap.TimestampServerOptions)
+        self.assertIs(tsserv["framing"], Framing.LINE)
+        self.assertIsInstance(echo, tap.EchoOptions)
+        self.assertTrue(echo["no-udp"])
+        self.assertIsInstance(chat, tap.ChatOptions)
+        self.assertEqual({key: chat[key] for key in _CHAT_DEFAULTS}, _CHAT_DEFAULTS)
+        self.assertEqual([more.subCommand for more in options.also], ["echo", "chat"])
+
+    def test_sameServiceTwice(self) -> None:
+        """
+        One service may be joined with itself; each keeps its own options.
+        """
+        services = parse(
+            "tsserv", "--listen", "tcp:1", "+", "tsserv", "--listen", "tcp:2", "--utc"
+        ).services()
+        self.assertEqual(
+            [(name, each["listen"], each["utc"]) for name, each in services],
+            [("tsserv", ["tcp:1"], False), ("tsserv", ["tcp:2"], True)],
+        )
+
+    def test_optionsStayWithTheirService(self) -> None:
+        """
+        An option given after a service's name is that service's: one it
+        does not take is a L{usage.UsageError}, wherever it stands.
+        """
+        for args in [
+            ("tsserv", "+", "echo", "--framing", "line"),
+            ("tsserv", "--no-udp", "+", "echo"),
+            ("tsserv", "+", "echo", "+", "chat", "--udp-port", "1"),
+        ]:
+            self.assertRaises(usage.UsageError, parse, *args)
+
+    def test_emptyGroup(self) -> None:
+        """
+        A + with no service after it, in the middle or at the end, is a
+        L{usage.UsageError} that says a service must follow each +.
+        """
+        for args in [("tsserv", "+", "+", "echo"), ("tsserv", "+")]:
+            error = self.assertRaises(usage.UsageError, parse, *args)
+            self.assertIn("after each '+'", str(error))
+
+    def test_nothingBeforePlus(self) -> None:
+        """
+        A + with no service before it is a L{usage.UsageError} asking for a
+        service.
+        """
+        error = self.assertRaises(usage.UsageError, parse, "+", "echo")
+        self.assertIn("choose a service", str(error))
+
+    def test_unknownServiceAfterPlus(self) -> None:
+        """
+        An unknown service after a + is a L{usage.UsageError}.
+        """
+        self.assertRaises(usage.UsageError, parse, "tsserv", "+", "nosuchservice")
+
+    def test_allIsNotJoined(self) -> None:
+        """
+        all runs every service already: joining it with +, before or after
+        another service, is a L{usage.UsageError} that says so.
+        """
+        for args in [("all", "+", "echo"), ("echo", "+", "all"), ("all", "+", "all")]:
+            error = self.assertRaises(usage.UsageError, parse, *args)
+            self.assertIn("'all' already runs every service", str(error), args)
+
+    def test_makeService(self) -> None:
+        """
+        makeService runs every joined service, each listening where its own
+        options say, with one guard each, named after it.
+        """
+        reactor = _UDPMemoryReactor()
+        service = tap.makeService(
+            parse(
+                "tsserv",
+                "--listen",
+                "tcp:1",
+                "+",
+                "echo",
+                "--listen",
+                "tcp:2",
+                "--udp-port",
+                "4321",
+                "+",
+                "chat",
+                "--listen",
+                "tcp:3",
+            ),
+            reactor,
+        )
+        self.assertEqual(service.program, "netlab tsserv + echo + chat")
+        self.assertEqual(
+            _types(service),
+            [
+                tap._EnoughFiles,
+                tap._Drain,
+                EndpointService,
+                tap._Drain,
+                EndpointService,
+                DatagramService,
+                tap._Drain,
+                EndpointService,
+            ],
+        )
+        service.startService()
+        self.addCleanup(service.stopService)
+        self.assertEqual([entry[0] for entry in reactor.tcpServers], [1, 2, 3])
+        self.assertEqual([entry[0] for entry in reactor.udpServers], [4321])
+        guards = _listened(reactor)
+        self.assertEqual(_guards(service), guards)
+        self.assertEqual(
+            [(guard.service, type(guard.wrappedFactory)) for guard in guards],
+            [
+                ("tsserv", TimestampFactory),
+                ("echo", EchoFactory),
+                ("chat", ChatFactory),
+            ],
+        )
+
+    def test_badEndpointInJoinedService(self) -> None:
+        """
+        A malformed --listen of any joined service ends the process with one
+        line naming every service and the endpoint, before anything listens.
+        """
+        reactor = MemoryReactorClock()
+        error = self.assertRaises(
+            SystemExit,
+            tap.makeService,
+            parse("tsserv", "--listen", "tcp:1", "+", "echo", "--listen", "tcp:x"),
+            reactor,
+        )
+        message = str(error.code)
+        self.assertNotIn("\n", message)
+        self.assertTrue(message.startswith("netlab tsserv + echo: error: "), message)
+        self.assertIn("tcp:x", message)
+        self.assertEqual(reactor.tcpServers, [])
+
+
+class AllTests(SynchronousTestCase):
+    """
+    Tests for C{twistd netlab all}: every service on its defaults.
+    """
+
+    def test_services(self) -> None:
+        """
+        all runs tsserv, tsuserv, echo and chat, in that order, each with
+        the options it has when run alone with none.
+        """
+        services = parse("all").services()
+        self.assertEqual(
+            [name for name, _ in services], ["tsserv", "tsuserv", "echo", "chat"]
+        )
+        for name, options in services:
+            self.assertEqual(dict(options), dict(parse(name).subOptions), name)
+
+    def test_defaults(self) -> None:
+        """
+        all serves no metrics, and gives connections 5 seconds when it
+        stops, unless told otherwise.
+        """
+        options = parse("all").subOptions
+        self.assertEqual((options["metrics"], options["grace"]), (None, 5.0))
+
+    def test_metricsAndGrace(self) -> None:
+        """
+        all's --metrics is every service's, and its --grace every stream
+        service's.
+        """
+        services = parse("all", "--metrics", "tcp:9100", "--grace", "2").services()
+        self.assertEqual(
+            [(name, options["metrics"]) for name, options in services],
+            [(name, "tcp:9100") for name in ["tsserv", "tsuserv", "echo", "chat"]],
+        )
+        self.assertEqual(
+            [(name, options.get("grace")) for name, options in services],
+            [("tsserv", 2.0), ("tsuserv", None), ("echo", 2.0), ("chat", 2.0)],
+        )
+
+    def test_badGrace(self) -> None:
+        """
+        A negative or non-numeric --grace is a L{usage.UsageError}.
+        """
+        for value in ["-1", "soon"]:
+            self.assertRaises(usage.UsageError, parse, "all", "--grace", value)
+
+    def test_noOtherOptions(self) -> None:
+        """
+        all takes only --metrics and --grace: the services' own options are
+        for joining them with + instead.
+        """
+        for option in ["--listen=tcp:1", "--max-connections=5", "--udp-port=1"]:
+            self.assertRaises(usage.UsageError, parse, "all", option)
+
+    def test_makeService(self) -> None:
+        """
+        all listens on every service's default ports: TCP 21567, 21568 and
+        21569, and UDP 21567 and 21568.
+        """
+        reactor = _UDPMemoryReactor()
+        service = tap.makeService(parse("all"), reactor)
+        self.assertEqual(service.program, "netlab tsserv + tsuserv + echo + chat")
+        self.assertEqual(
+            _types(service),
+            [
+                tap._EnoughFiles,
+                tap._Drain,
+                EndpointService,
+                DatagramService,
+                tap._Drain,
+                EndpointService,
+                DatagramService,
+                tap._Drain,
+                EndpointService,
+            ],
+        )
+        service.startService()
+        self.addCleanup(service.stopService)
+        self.assertEqual(
+            [(port, interface) for port, _, _, interface in reactor.tcpServers],
+            [(21567, ""), (21568, ""), (21569, "")],
+        )
+        self.assertEqual(
+            [(port, interface) for port, _, interface, _ in reactor.udpServers],
+            [(21567, ""), (21568, "")],
+        )
+        self.assertEqual(
+            [guard.service for guard in _listened(reactor)], ["tsserv", "echo", "chat"]
+        )
+        self.assertEqual(
+            [type(protocol) for _, protocol, _, _ in reactor.udpServers],
+            [TimestampDatagramProtocol, EchoDatagramProtocol],
+        )
+
+    def test_makeServiceMetricsAndGrace(self) -> None:
+        """
+        all with --metrics serves them once, on that endpoint, and its
+        --grace is how long every stream service's connections get.
+        """
+        service = tap.makeService(
+            parse("all", "--metrics", "tcp:9100", "--grace", "2"), _UDPMemoryReactor()
+        )
+        [metrics] = [
+            child for child in service if isinstance(child, tap._MetricsService)
+        ]
+        self.assertEqual(metrics.description, "tcp:9100")
+        self.assertEqual(
+            [drain.grace for drain in service if isinstance(drain, tap._Drain)],
+            [2.0, 2.0, 2.0],
+        )
+
+
+class GuardWiringTests(SynchronousTestCase):
+    """
+    Tests for the L{ConnectionGuard} that L{tap.makeService} puts in front
+    of each stream service's factory.
+    """
+
+    def test_limitsFromOptions(self) -> None:
+        """
+        tsserv's and echo's guards have the limits of their
+        --max-connections, --max-per-source and --idle-timeout, are named
+        after their service, count into their factory's counters, and run on
+        the reactor.
+        """
+        for name in ["tsserv", "echo"]:
+            reactor = _UDPMemoryReactor()
+            service = tap.makeService(
+                parse(
+                    name,
+                    "--max-connections",
+                    "7",
+                    "--max-per-source",
+                    "3",
+                    "--idle-timeout",
+                    "9",
+                ),
+                reactor,
+            )
+            [guard] = _guards(service)
+            self.assertEqual(guard.limits, ConnectionLimits(7, 3, 9.0), name)
+            self.assertEqual(guard.service, name)
+            self.assertIs(guard.stats, guard.wrappedFactory.stats)
+            self.assertEqual(
+                (guard.stats.service, guard.stats.transport), (name, "tcp")
+            )
+            self.assertIs(guard.clock, reactor)
+
+    def test_defaultLimits(self) -> None:
+        """
+        Without options, tsserv's and echo's guards have the default
+        limits, and chat's the same but no idle timeout.
+        """
+        for name, limits in [
+            ("tsserv", ConnectionLimits()),
+            ("echo", ConnectionLimits()),
+            ("chat", ConnectionLimits(idleTimeout=0)),
+        ]:
+            [guard] = _guards(tap.makeService(parse(name), _UDPMemoryReactor()))
+            self.assertEqual(guard.limits, limits, name)
+
+    def test_chatIdleTimeoutIsChats(self) -> None:
+        """
+        chat's --idle-timeout (a time without a line) goes to the chat
+        protocol's limits; its guard, which would count bytes, has none,
+        and its other limits are chat's options.
+        """
+        service = tap.makeService(
+            parse(
+                "chat",
+                "--idle-timeout",
+                "9",
+                "--max-connections",
+                "7",
+                "--max-per-source",
+                "3",
+            ),
+            MemoryReactorClock(),
+        )
+        [guard] = _guards(service)
+        self.assertEqual(guard.limits, ConnectionLimits(7, 3, 0))
+        self.assertEqual(guard.wrappedFactory.limits.idleTimeout, 9.0)
+        self.assertEqual(guard.service, "chat")
+        self.assertIs(guard.stats, guard.wrappedFactory.stats)
+
+    def test_chatNotClosedByGuardWhenQuiet(self) -> None:
+        """
+        A registered chat user who says nothing for a long time is not
+        disconnected (chat's --idle-timeout is 0 unless given).
+        """
+        reactor = MemoryReactorClock()
+        service = tap.makeService(parse("chat", "--listen", "tcp:1"), reactor)
+        service.startService()
+        self.addCleanup(service.stopService)
+        _, protocol, transport = _connectChat(reactor, [], "alice")
+        protocol.dataReceived(b"alice\r\n")
+        reactor.pump([60.0] * 20)
+        self.assertFalse(transport.disconnecting)
+
+    def test_joinedServicesOwnLimits(self) -> None:
+        """
+        Joined services each have the limits of their own options.
+        """
+        service = tap.makeService(
+            parse(
+                "tsserv",
+                "--listen",
+                "tcp:1",
+                "--max-connections",
+                "1",
+                "+",
+                "echo",
+                "--listen",
+                "tcp:2",
+                "--max-per-source",
+                "2",
+            ),
+            _UDPMemoryReactor(),
+        )
+        self.assertEqual(
+            [guard.limits for guard in _guards(service)],
+            [ConnectionLimits(maxConnections=1), ConnectionLimits(maxPerSource=2)],
+        )
+
+    def test_datagramCounters(self) -> None:
+        """
+        tsuserv's and echo's UDP protocols count into counters of their
+        service, over udp.
+        """
+        reactor = _UDPMemoryReactor()
+        service = tap.makeService(
+            parse("tsuserv", "+", "echo", "--no-tcp", "--udp-port", "4321"), reactor
+        )
+        service.startService()
+        self.addCleanup(service.stopService)
+        self.assertEqual(
+            [
+                (protocol.stats.service, protocol.stats.transport)
+                for _, protocol, _, _ in reactor.udpServers
+            ],
+            [("tsuserv", "udp"), ("echo", "udp")],
+        )
+
+    def _refused(self, *args: str) -> bytes:
+        """
+        Start the service that C{args} describe (one stream service with
+        --max-connections 1), connect twice, and leave the first
+        connection open.
+
+        @return: what the second connection was sent before it was closed.
+        """
+        reactor = MemoryReactorClock()
+        service = tap.makeService(parse(*args, "--max-connections", "1"), reactor)
+        service.startService()
+        self.addCleanup(service.stopService)
+        [guard] = _listened(reactor)
+        first, _ = _connect(guard)
+        self.assertIsInstance(first, GuardedConnection)
+        second, transport = _connect(guard, address=IPv4Address("TCP", "10.0.0.2", 1))
+        self.assertNotIsInstance(second, GuardedConnection)
+        self.assertTrue(transport.disconnecting)
+        self.assertEqual(guard.stats.refusals, {"max-connections": 1})
+        return transport.value()
+
+    def test_tsservRefusal(self) -> None:
+        """
+        A connection tsserv refuses is told why in an C{error:} line.
+        """
+        self.assertEqual(
+            self._refused("tsserv", "--listen", "tcp:1"),
+            b"error: the server has too many connections (1); try again later\n",
+        )
+
+    def test_chatRefusal(self) -> None:
+        """
+        A connection chat refuses is told why in an C{ERR *} line that names
+        the limit.
+        """
+        self.assertEqual(
+            self._refused("chat", "--listen", "tcp:1"),
+            b"ERR * max-connections the server has too many connections (1); "
+            b"try again later\r\n",
+        )
+
+    def test_echoRefusal(self) -> None:
+        """
+        A connection echo refuses is closed without a word: anything sent
+        would read as an echo.
+        """
+        self.assertEqual(self._refused("echo", "--listen", "tcp:1", "--no-udp"), b"")
+
+    def test_perSourceRefusal(self) -> None:
+        """
+        A connection over --max-per-source is told why, and one from another
+        address is still served.
+        """
+        reactor = MemoryReactorClock()
+        service = tap.makeService(
+            parse("tsserv", "--listen", "tcp:1", "--max-per-source", "1"), reactor
+        )
+        service.startService()
+        self.addCleanup(service.stopService)
+        [guard] = _listened(reactor)
+        _connect(guard)
+        _, transport = _connect(guard)
+        self.assertEqual(
+            transport.value(),
+            b"error: too many connections from your address (1); close one and "
+            b"try again\n",
+        )
+        other, _ = _connect(guard, address=IPv4Address("TCP", "10.0.0.2", 1))
+        self.assertIsInstance(other, GuardedConnection)
+
+    def test_idleTimeout(self) -> None:
+        """
+        A tsserv connection that sends and receives nothing for
+        --idle-timeout seconds is told so in an C{error:} line and closed;
+        an echo connection is closed without a word.
+        """
+        for name, line in [
+            ("tsserv", b"error: nothing sent or received for 10s; goodbye\n"),
+            ("echo", b""),
+        ]:
+            reactor = _UDPMemoryReactor()
+            service = tap.makeService(
+                parse(name, "--listen", "tcp:1", "--idle-timeout", "10"), reactor
+            )
+            service.startService()
+            [guard] = _listened(reactor)
+            _, transport = _connect(guard)
+            reactor.pump([1.0] * 9)
+            self.assertFalse(transport.disconnecting, name)
+            reactor.advance(1.0)
+            self.assertTrue(transport.disconnecting, name)
+            self.assertEqual(transport.value(), line, name)
+            self.assertEqual(guard.stats.refusals, {"idle-timeout": 1})
+            service.stopService()
+
+
+class MetricsWiringTests(SynchronousTestCase):
+    """
+    Tests for C{--metrics}: the services that serve the counters of every
+    service in the process.
+    """
+
+    def _metrics(self, service: Any) -> list[tap._MetricsService]:
+        return [child for child in service if isinstance(child, tap._MetricsService)]
+
+    def test_noneByDefault(self) -> None:
+        """
+        Without --metrics, nothing serves metrics.
+        """
+        service = tap.makeService(parse("all"), _UDPMemoryReactor())
+        self.assertEqual(self._metrics(service), [])
+
+    def test_endpoint(self) -> None:
+        """
+        --metrics adds, after the services, one that listens on its endpoint
+        with an HTTP site on the service's reactor.
+        """
+        reactor = MemoryReactorClock()
+        service = tap.makeService(
+            parse(
+                "tsserv",
+                "--listen",
+                "tcp:1",
+                "--metrics",
+                "tcp:9100:interface=127.0.0.1",
+            ),
+            reactor,
+        )
+        children = list(service)
+        self.assertIsInstance(children[-1], tap._MetricsService)
+        self.assertEqual(children[-1].description, "tcp:9100:interface=127.0.0.1")
+        service.startService()
+        self.addCleanup(service.stopService)
+        [_, (port, site, _, interface)] = reactor.tcpServers
+        self.assertEqual((port, interface), (9100, "127.0.0.1"))
+        self.assertIsInstance(site, Site)
+        self.assertIs(site.reactor, reactor)
+
+    def test_deduplicated(self) -> None:
+        """
+        Services that name the same --metrics endpoint share one; each other
+        endpoint gets its own, in the order first named, all serving the
+        same site.
+        """
+        service = tap.makeService(
+            parse(
+                "tsserv",
+                "--listen",
+                "tcp:1",
+                "--metrics",
+                "tcp:9100",
+                "+",
+                "tsuserv",
+                "--metrics",
+                "tcp:9101",
+                "+",
+                "chat",
+                "--listen",
+                "tcp:2",
+                "--metrics",
+                "tcp:9100",
+                "+",
+                "echo",
+                "--listen",
+                "tcp:3",
+            ),
+            _UDPMemoryReactor(),
+        )
+        metrics = self._metrics(service)
+        self.assertEqual(
+            [child.description for child in metrics], ["tcp:9100", "tcp:9101"]
+        )
+        self.assertIs(metrics[0].factory, metrics[1].factory)
+        children = list(service)
+        self.assertEqual(children[-2:], metrics)
+
+    def test_everyServiceReported(self) -> None:
+        """
+        The metrics report every service in the process, over TCP and UDP,
+        and the chat's users and rooms.
+        """
+        reactor = _UDPMemoryReactor()
+        service = tap.makeService(
+            parse(
+                "tsserv",
+                "--listen",
+                "tcp:1",
+                "--metrics",
+                "tcp:9100",
+                "+",
+                "tsuserv",
+                "--udp-port",
+                "4321",
+                "+",
+                "echo",
+                "--listen",
+                "tcp:2",
+                "--udp-port",
+                "4322",
+                "+",
+                "chat",
+                "--listen",
+                "tcp:3",
+            ),
+            reactor,
+        )
+        [metrics] = self._metrics(service)
+        body, _ = _render(metrics.factory, b"/metrics")
+        for series in [
+            b'netlab_connections_open{service="tsserv",transport="tcp"} 0.0',
+            b'netlab_connections_open{service="echo",transport="tcp"} 0.0',
+            b'netlab_connections_open{service="chat",transport="tcp"} 0.0',
+            b'netlab_messages_total{service="tsuserv",transport="udp"} 0.0',
+            b'netlab_messages_total{service="echo",transport="udp"} 0.0',
+            b'netlab_chat_users{service="chat"} 0.0',
+        ]:
+            self.assertIn(series, body.splitlines())
+
+    def test_badEndpoint(self) -> None:
+        """
+        A malformed --metrics ends the process with one line naming it,
+        before anything listens.
+        """
+        reactor = MemoryReactorClock()
+        error = self.assertRaises(
+            SystemExit,
+            tap.makeService,
+            parse("tsserv", "--listen", "tcp:1", "--metrics", "tcp:x"),
+            reactor,
+        )
+        message = str(error.code)
+        self.assertNotIn("\n", message)
+        self.assertTrue(message.startswith("netlab tsserv: error: "), message)
+        self.assertIn("tcp:x", message)
+        self.assertEqual(reactor.tcpServers, [])
+
+
+class StoppingTests(SynchronousTestCase):
+    """
+    Tests for how a service made by L{tap.makeService} stops: listeners
+    first, then each stream service's connections, which get C{--grace}
+    seconds to finish.
+    """
+
+    def test_listenersStopFirst(self) -> None:
+        """
+        When the service stops, every endpoint stops listening before any
+        connection is closed; it has stopped once the connections are
+        closed.
+        """
+        reactor = _RecordingReactor()
+        service = tap.makeService(
+            parse("tsserv", "--listen", "tcp:1234", "--listen", "tcp:1235"), reactor
+        )
+        service.startService()
+        connection, _ = _connect(_listened(reactor)[0], reactor.log, "peer")
+        stopping = service.stopService()
+        self.assertEqual(
+            reactor.log,
+            [
+                ("stopListening", 1235),
+                ("stopListening", 1234),
+                ("loseConnection", "peer"),
+            ],
+        )
+        self.assertNoResult(stopping)
+        _lost(connection)
+        self.successResultOf(stopping)
+        self.assertEqual(reactor.getDelayedCalls(), [])
+
+    def test_drains(self) -> None:
+        """
+        Each stream service drains with its own --grace, and tells its
+        peers that the server is shutting down (chat users hear goodbye).
+        """
+        service = tap.makeService(
+            parse(
+                "tsserv",
+                "--listen",
+                "tcp:1",
+                "--grace",
+                "1",
+                "+",
+                "echo",
+                "--listen",
+                "tcp:2",
+                "+",
+                "chat",
+                "--listen",
+                "tcp:3",
+                "--grace",
+                "0",
+            ),
+            _UDPMemoryReactor(),
+        )
+        self.assertEqual(
+            [
+                (drain.guard.service, drain.grace, drain.reason)
+                for drain in service
+                if isinstance(drain, tap._Drain)
+            ],
+            [
+                ("tsserv", 1.0, "the server is shutting down"),
+                ("echo", 5.0, "the server is shutting down"),
+                ("chat", 0.0, "the server is shutting down; goodbye"),
+            ],
+        )
+
+    def test_waitsForEveryService(self) -> None:
+        """
+        Joined services stop once the connections of every one are closed.
+        """
+        reactor = _UDPMemoryReactor()
+        service = tap.makeService(
+            parse("tsserv", "--listen", "tcp:1", "+", "echo", "--listen", "tcp:2"),
+            reactor,
+        )
+        service.startService()
+        tsserv, echo = _listened(reactor)
+        first, firstTransport = _connect(tsserv)
+        second, secondTransport = _connect(echo)
+        stopping = service.stopService()
+        self.assertTrue(firstTransport.disconnecting)
+        self.assertTrue(secondTransport.disconnecting)
+        _lost(second)
+        self.assertNoResult(stopping)
+        _lost(first)
+        self.successResultOf(stopping)
+
+    def test_grace(self) -> None:
+        """
+        Connections still open --grace seconds after the service began to
+        stop are aborted, each service's after its own grace.
+        """
+        reactor = _UDPMemoryReactor()
+        service = tap.makeService(
+            parse(
+                "tsserv",
+                "--listen",
+                "tcp:1",
+                "--grace",
+                "1",
+                "+",
+                "echo",
+                "--listen",
+                "tcp:2",
+                "--grace",
+                "3",
+            ),
+            reactor,
+        )
+        service.startService()
+        tsserv, echo = _listened(reactor)
+        first, firstTransport = _connect(tsserv)
+        second, secondTransport = _connect(echo)
+        stopping = service.stopService()
+        reactor.advance(0.9)
+        self.assertFalse(firstTransport.aborted)
+        reactor.advance(0.1)
+        self.assertTrue(firstTransport.aborted)
+        self.assertFalse(secondTransport.aborted)
+        _lost(first)
+        reactor.advance(2)
+        self.assertTrue(secondTransport.aborted)
+        self.assertNoResult(stopping)
+        _lost(second)
+        self.successResultOf(stopping)
+
+    def test_graceZero(self) -> None:
+        """
+        With --grace 0, connections are aborted as soon as the reactor
+        turns.
+        """
+        reactor = MemoryReactorClock()
+        service = tap.makeService(
+            parse("tsserv", "--listen", "tcp:1", "--grace", "0"), reactor
+        )
+        service.startService()
+        connection, transport = _connect(_listened(reactor)[0])
+        service.stopService()
+        reactor.advance(0)
+        self.assertTrue(transport.aborted)
+        _lost(connection)
+
+
+class _SignalReactor(_UDPMemoryReactor):
+    """
+    A L{_UDPMemoryReactor} that runs until stopped, with C{callFromThread},
+    whose calls wait in C{fromThread} until L{runFromThread}, as they wait
+    for the reactor's thread in a real one; it counts its C{stop}s.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fromThread: list[tuple[Callable[..., object], tuple[Any, ...]]] = []
+        self.stops = 0
+
+    def run(self) -> None:
+        """
+        Run the calls given to C{callWhenRunning}, and keep running until
+        C{stop} (L{MemoryReactorClock.run} stops at once).
+        """
+        self.running = True
+        self.hasRun = True
+        for f, args, kwargs in self.whenRunningHooks:
+            f(*args, **kwargs)
+
+    def callFromThread(self, f: Callable[..., object], *args: Any) -> None:
+        self.fromThread.append((f, args))
+
+    def runFromThread(self) -> None:
+        calls, self.fromThread = self.fromThread, []
+        for f, args in calls:
+            f(*args)
+
+    def stop(self) -> None:
+        self.stops += 1
+        super().stop()
+
+
+class SignalTests(SynchronousTestCase):
+    """
+    Tests for L{tap._StopGracefullyOnSignals}: SIGTERM and SIGINT stop the
+    reactor, which stops the services gracefully; a second one cuts every
+    connection.
+    """
+
+    def setUp(self) -> None:
+        self.reactor = _SignalReactor()
+        self.installed: dict[int, Callable[..., object]] = {}
+        self.tsserv = ConnectionGuard(TimestampFactory(self.reactor), self.reactor)
+        self.chat = ConnectionGuard(ChatFactory(ChatHub(), self.reactor), self.reactor)
+        self.service = tap._StopGracefullyOnSignals(
+            self.reactor, [self.tsserv, self.chat], self.installed.__setitem__
+        )
+
+    def _running(self) -> Callable[..., object]:
+        """
+        Start the service and the reactor.
+
+        @return: the handler installed for SIGTERM.
+        """
+        self.service.startService()
+        self.reactor.run()
+        return self.installed[signal.SIGTERM]
+
+    def test_installedWhenRunning(self) -> None:
+        """
+        The handlers of SIGTERM and SIGINT are installed once the reactor
+        runs (after it installed its own), not when the service starts.
+        """
+        self.service.startService()
+        self.assertEqual(self.installed, {})
+        self.reactor.run()
+        self.assertEqual(set(self.installed), {signal.SIGTERM, signal.SIGINT})
+        self.assertEqual(self.installed[signal.SIGTERM], self.service.received)
+        self.assertEqual(self.installed[signal.SIGINT], self.service.received)
+
+    def test_startedWhileRunning(self) -> None:
+        """
+        Started while the reactor runs, the service installs its handlers
+        at once.
+        """
+        self.reactor.run()
+        self.service.startService()
+        self.assertEqual(set(self.installed), {signal.SIGTERM, signal.SIGINT})
+
+    def test_firstSignalStops(self) -> None:
+        """
+        The first SIGTERM or SIGINT stops the reactor, once, from the
+        reactor's thread (a signal handler must not), and says so in the
+        log.
+        """
+        for number in [signal.SIGTERM, signal.SIGINT]:
+            self.setUp()
+            handler = self._running()
+            with capturedLogs() as events:
+                handler(number, None)
+            self.assertEqual(self.reactor.stops, 0)
+            self.reactor.runFromThread()
+            self.assertEqual(self.reactor.stops, 1)
+            [event] = events
+            self.assertEqual(event["log_level"], LogLevel.info)
+            self.assertEqual(event["signal"], signal.Signals(number).name)
+            self.assertIn("stopping gracefully", event["log_format"])
+
+    def test_secondSignalCuts(self) -> None:
+        """
+        A second signal aborts every connection of every guard at once,
+        and does not stop the reactor again.
+        """
+        handler = self._running()
+        _, first = _connect(self.tsserv)
+        _, second = _connect(self.tsserv)
+        _, third = _connect(self.chat)
+        handler(signal.SIGTERM, None)
+        self.reactor.runFromThread()
+        transports = [first, second, third]
+        self.assertFalse(any(transport.aborted for transport in transports))
+        with capturedLogs() as events:
+            handler(signal.SIGINT, None)
+        self.assertFalse(any(transport.aborted for transport in transports))
+        self.reactor.runFromThread()
+        self.assertTrue(all(transport.aborted for transport in transports))
+        self.assertEqual(self.reactor.stops, 1)
+        [event] = events
+        self.assertEqual(event["log_level"], LogLevel.warn)
+        self.assertEqual(event["signal"], "SIGINT")
+
+    def test_notRunning(self) -> None:
+        """
+        A signal that arrives once the reactor has stopped does not stop it
+        again.
+        """
+        handler = self._running()
+        self.reactor.stop()
+        handler(signal.SIGTERM, None)
+        self.reactor.runFromThread()
+        self.assertEqual(self.reactor.stops, 1)
+
+    def _options(self, parent: Any) -> tap.Options:
+        options = parse(
+            "tsserv",
+            "--listen",
+            "tcp:1",
+            "+",
+            "tsuserv",
+            "+",
+            "chat",
+            "--listen",
+            "tcp:2",
+        )
+        options.parent = parent
+        return options
+
+    def test_noneWithoutParent(self) -> None:
+        """
+        Without parent options (a program that calls makeService itself),
+        nothing handles signals: that is the program's business.
+        """
+        service = tap.makeService(self._options(None), self.reactor)
+        self.assertNotIn(tap._StopGracefullyOnSignals, _types(service))
+
+    def test_underTwistd(self) -> None:
+        """
+        Under twistd or twist (parent options), the last service handles
+        signals, for every guard of the process, and installs nothing until
+        the reactor runs.
+        """
+        for parent in [{"nodaemon": True}, {}]:
+            reactor = _SignalReactor()
+            service = tap.makeService(self._options(parent), reactor)
+            children = list(service)
+            self.assertIsInstance(children[-1], tap._StopGracefullyOnSignals)
+            self.assertEqual(_types(service).count(tap._StopGracefullyOnSignals), 1)
+            service.startService()
+            self.addCleanup(service.stopService)
+            # Not run here: it would install real handlers in the test run.
+            self.assertEqual(len(reactor.whenRunningHooks), 1)
+            tsserv, chat = _listened(reactor)
+            _, first = _connect(tsserv)
+            _, second = _connect(chat)
+            children[-1].received(signal.SIGTERM)
+            children[-1].received(signal.SIGTERM)
+            reactor.runFromThread()
+            self.assertTrue(first.aborted)
+            self.assertTrue(second.aborted)
+
+
+class EnoughFilesTests(SynchronousTestCase):
+    """
+    Tests for L{tap._EnoughFiles}: before listening, the process may open
+    as many files as its connection limits allow.
+    """
+
+    if resource is None:  # pragma: no cover - not on POSIX
+        skip = "no resource module (file limits) on this platform"
+
+    def setUp(self) -> None:
+        self.limit = (1024, 65536)
+        self.set: list[tuple[int, tuple[int, int]]] = []
+
+    def _getLimit(self, which: int) -> tuple[int, int]:
+        self.assertEqual(which, resource.RLIMIT_NOFILE)
+        return self.limit
+
+    def _setLimit(self, which: int, limits: tuple[int, int]) -> None:
+        self.set.append((which, limits))
+
+    def _failToSet(self, which: int, limits: tuple[int, int]) -> None:
+        raise ValueError("not allowed")
+
+    def _start(self, *maxConnections: int, setLimit: Any = None) -> list[Any]:
+        """
+        Start an L{tap._EnoughFiles} for guards with these limits.
+
+        @return: the events it logged.
+        """
+        guards = [
+            ConnectionGuard(EchoFactory(), MemoryReactorClock(), ConnectionLimits(n))
+            for n in maxConnections
+        ]
+        enough = tap._EnoughFiles(guards, self._getLimit, setLimit or self._setLimit)
+        with capturedLogs() as events:
+            enough.privilegedStartService()
+        return events
+
+    def test_first(self) -> None:
+        """
+        It is the first service, so that it runs before anything listens,
+        with every guard of the process.
+        """
+        service = tap.makeService(
+            parse("tsserv", "--listen", "tcp:1", "+", "chat", "--listen", "tcp:2"),
+            MemoryReactorClock(),
+        )
+        first = next(iter(service))
+        self.assertIsInstance(first, tap._EnoughFiles)
+        self.assertEqual(first.needed(), 10000 + 10000 + 64)
+
+    def test_raises(self) -> None:
+        """
+        A soft limit below what the connection limits need, with room for
+        listeners and logs, is raised to that.
+        """
+        events = self._start(10000, 50)
+        self.assertEqual(self.set, [(resource.RLIMIT_NOFILE, (10114, 65536))])
+        self.assertEqual(events, [])
+
+    def test_upToTheHardLimit(self) -> None:
+        """
+        It is raised no further than the hard limit, and a warning says to
+        raise that or lower --max-connections.
+        """
+        self.limit = (1024, 4096)
+        [event] = self._start(10000)
+        self.assertEqual(self.set, [(resource.RLIMIT_NOFILE, (4096, 4096))])
+        self.assertEqual(event["log_level"], LogLevel.warn)
+        self.assertEqual((event["needed"], event["soft"]), (10064, 4096))
+        self.assertIn("--max-connections", event["log_format"])
+
+    def test_cannotRaise(self) -> None:
+        """
+        If the limit cannot be raised, a warning says what it is.
+        """
+        [event] = self._start(10000, setLimit=self._failToSet)
+        self.assertEqual((event["needed"], event["soft"]), (10064, 1024))
+
+    def test_enoughAlready(self) -> None:
+        """
+        A soft limit that is enough already, or infinite, is left alone.
+        """
+        for limit in [(20000, 20000), (resource.RLIM_INFINITY, resource.RLIM_INFINITY)]:
+            self.limit = limit
+            self.assertEqual(self._start(10000), [])
+            self.assertEqual(self.set, [])
+
+    def test_infiniteHardLimit(self) -> None:
+        """
+        With no hard limit, the soft one is raised to what is needed.
+        """
+        self.limit = (1024, resource.RLIM_INFINITY)
+        self._start(10000)
+        self.assertEqual(
+            self.set, [(resource.RLIMIT_NOFILE, (10064, resource.RLIM_INFINITY))]
+        )
+
+    def test_noLimitNoChange(self) -> None:
+        """
+        With no connection limit (--max-connections 0) there is no number to
+        reach, and without stream services nothing to do.
+        """
+        self.assertEqual(self._start(10000, 0), [])
+        self.assertEqual(self._start(), [])
+        self.assertEqual(self.set, [])

@@ -90,8 +90,8 @@ async def running(*args: str) -> AsyncIterator[list[Any]]:
     Build C{twistd netlab ARGS...} with L{tap.makeService} on the real
     reactor, start it, and stop it on the way out.
 
-    @return: (as the context's value) the address each child service is
-        bound to, in order.
+    @return: (as the context's value) the address each listening child
+        service (TCP or UDP) is bound to, in order.
     """
     reactor = _reactor()
     options = tap.Options()
@@ -103,9 +103,11 @@ async def running(*args: str) -> AsyncIterator[list[Any]]:
         for child in service:
             if isinstance(child, StreamServerEndpointService):
                 port = await _whenListening(child)
-            else:
-                assert isinstance(child, UDPServer)
+            elif isinstance(child, UDPServer):
                 port = child._port
+            else:
+                # Not a listener: the file-limit check, or a service's drain.
+                continue
             addresses.append(port.getHost())
         yield addresses
     finally:
