@@ -33,7 +33,14 @@ from twisted.python.failure import Failure
 from twisted.web.iweb import UNKNOWN_LENGTH, IBodyProducer
 from zope.interface import implementer
 
-from netlab._options import clientEndpoint, positiveFloat, positiveInt
+from netlab._options import (
+    TLS_FLAGS,
+    TLS_PARAMETERS,
+    checkTLSOptions,
+    clientEndpoint,
+    positiveFloat,
+    positiveInt,
+)
 from netlab._version import __version__
 from netlab.chat._cli import ChatClientOptions, runChat
 from netlab.echo import DEFAULT_PORT as ECHO_PORT
@@ -69,8 +76,10 @@ def _clientParameters(port: int) -> list[list[Any]]:
             "c",
             None,
             "A Twisted client endpoint string to connect with instead of "
-            f"--host/--port (TCP only), e.g. tcp:host=::1:port={port}.",
+            f"--host/--port (TCP only), e.g. tcp:host=\\:\\:1:port={port} or "
+            f"tls:host=example.net:port={port}.",
         ],
+        *TLS_PARAMETERS,
         [
             "timeout",
             "t",
@@ -108,6 +117,7 @@ class _ClientOptions(usage.Options):
         super().postOptions()
         if self["udp"] and self["connect"]:
             raise usage.UsageError("--connect is for TCP; use --host and --port")
+        self["tls"] = checkTLSOptions(self)
 
 
 class TimestampClientOptions(_ClientOptions):
@@ -123,7 +133,8 @@ class TimestampClientOptions(_ClientOptions):
         "server sends them: [time] data."
     )
     optFlags: list[list[Any]] = [
-        ["udp", "u", "Use the UDP timestamp service (tsuserv)."]
+        ["udp", "u", "Use the UDP timestamp service (tsuserv)."],
+        *TLS_FLAGS,
     ]
     optParameters = [
         *_clientParameters(DEFAULT_PORT),
@@ -158,6 +169,7 @@ class EchoClientOptions(_ClientOptions):
         ["udp", "u", "Use UDP: one datagram per message or line."],
         ["lines", "l", "Line by line, even when standard input is not a terminal."],
         ["pipe", None, "Copy standard input through the server, byte for byte."],
+        *TLS_FLAGS,
     ]
     optParameters = _clientParameters(ECHO_PORT)
 

@@ -958,7 +958,8 @@ def makeService(options: Options, reactor: Any = None) -> MultiService:
         if metrics:
             site = metricsSite(newRegistry(assembly.collector), reactor)
             children.extend(
-                _MetricsService(reactor, description, site) for description in metrics
+                _MetricsService(reactor, description, site, "--metrics")
+                for description in metrics
             )
     except StartupError as e:
         raise SystemExit(f"netlab {names}: error: {e}") from None

@@ -154,6 +154,37 @@ class OptionsTests(SynchronousTestCase):
         )
         self.assertIn("--connect", str(error))
 
+    def test_tls(self) -> None:
+        """
+        C{--tls} is off by default; C{--tls} turns it on, and so does
+        C{--ca-file}, which names the file.
+        """
+        self.assertFalse(self._parse()["tls"])
+        self.assertIsNone(self._parse()["ca-file"])
+        self.assertTrue(self._parse("--tls")["tls"])
+        options = self._parse("--ca-file", "ca.pem")
+        self.assertTrue(options["tls"])
+        self.assertEqual(options["ca-file"], "ca.pem")
+
+    def test_tlsWithConnect(self) -> None:
+        """
+        C{--tls} or C{--ca-file} with C{--connect} is a usage error that
+        points to C{tls:} endpoint strings.
+        """
+        for option in [["--tls"], ["--ca-file", "ca.pem"]]:
+            error = self.assertRaises(
+                usage.UsageError, self._parse, *option, "--connect", "tcp:h:1"
+            )
+            self.assertIn("tls:", str(error))
+
+    def test_tlsWithUDP(self) -> None:
+        """
+        C{--tls} or C{--ca-file} with C{--udp} is a usage error.
+        """
+        for option in [["--tls"], ["--ca-file", "ca.pem"]]:
+            error = self.assertRaises(usage.UsageError, self._parse, *option, "--udp")
+            self.assertIn("--udp", str(error))
+
     def test_noCommand(self) -> None:
         """
         No command is a usage error.
@@ -217,6 +248,15 @@ class MainTests(SynchronousTestCase):
         A bad C{--timeout} exits with status 2 and one error line.
         """
         self._usageError("ts", "--timeout", "0")
+
+    def test_tlsWithConnect(self) -> None:
+        """
+        C{--tls} with C{--connect} exits with status 2 and one error line.
+        """
+        self.assertIn(
+            "use a tls: endpoint string",
+            self._usageError("ts", "--tls", "--connect", "tcp:localhost:21567"),
+        )
 
     def test_badFraming(self) -> None:
         """
@@ -578,6 +618,27 @@ class EchoOptionsTests(SynchronousTestCase):
         )
         self.assertIn("--connect", str(error))
 
+    def test_tls(self) -> None:
+        """
+        C{--tls} and C{--ca-file} are options of C{echo} too.
+        """
+        self.assertTrue(self._parse("--tls", "hi")["tls"])
+        self.assertTrue(self._parse("--ca-file", "ca.pem", "--pipe")["tls"])
+        self.assertFalse(self._parse()["tls"])
+
+    def test_tlsWithConnectOrUDP(self) -> None:
+        """
+        C{--tls} or C{--ca-file} with C{--connect} or C{--udp} is a usage
+        error.
+        """
+        for argv in [
+            ["--tls", "--connect", "tls:h:1"],
+            ["--ca-file", "ca.pem", "--connect", "tcp:h:1"],
+            ["--tls", "--udp"],
+            ["--ca-file", "ca.pem", "-u"],
+        ]:
+            self.assertRaises(usage.UsageError, self._parse, *argv)
+
     def test_badValues(self) -> None:
         """
         A bad port, timeout, try count or interval is a usage error.
@@ -638,6 +699,12 @@ class EchoMainTests(SynchronousTestCase):
         An unknown option exits with status 2 and one error line.
         """
         self.assertIn("--framing", self._usageError("--framing", "line"))
+
+    def test_caFileWithUDP(self) -> None:
+        """
+        C{--ca-file} with C{--udp} exits with status 2 and one error line.
+        """
+        self.assertIn("--ca-file", self._usageError("--ca-file", "x.pem", "-u", "hi"))
 
 
 class EchoInteractiveTests(SynchronousTestCase):
@@ -794,3 +861,32 @@ class EchoCommandTests(SynchronousTestCase):
         text = self.err.getvalue()
         self.assertIn("bogus:x", text)
         self.assertEqual(text.count("\n"), 1)
+
+    def test_unreadableCAFile(self) -> None:
+        """
+        A C{--ca-file} that cannot be read exits with status 1 and one error
+        line naming it.
+        """
+        d = _cli._run(
+            MemoryReactorClock(), _echoOptions("--ca-file", "/nonexistent/ca.pem", "hi")
+        )
+        exit = self.failureResultOf(d, SystemExit).value
+        self.assertEqual(exit.code, 1)
+        text = self.err.getvalue()
+        self.assertTrue(
+            text.startswith("netlab: error: --ca-file /nonexistent/ca.pem: "), text
+        )
+        self.assertEqual(text.count("\n"), 1)
+
+    def test_tls(self) -> None:
+        """
+        With C{--tls} the command connects over TCP to C{--host} and
+        C{--port}, and waits for the TLS handshake before sending.
+        """
+        reactor = MemoryReactorClock()
+        d = _cli._run(
+            reactor, _echoOptions("--tls", "-H", "127.0.0.1", "-p", "2000", "hi")
+        )
+        [(host, port, *_)] = reactor.tcpClients
+        self.assertEqual((host, port), ("127.0.0.1", 2000))
+        self.assertNoResult(d)

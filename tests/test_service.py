@@ -1,30 +1,44 @@
 """
 Tests for L{netlab._service}: listening services that fail with one clear
-line when they cannot start.
+line when they cannot start, and the endpoint strings C{--listen} takes.
 
 Reactor-free: listening is done by L{MemoryReactorClock} and subclasses of it
-whose listen methods fail.
+whose listen methods fail.  The C{ssl:} and C{tls:} tests write throw-away
+certificates and keys into temporary directories.
 """
 
 from __future__ import annotations
 
 import errno
 import os
+from pathlib import Path
 from typing import Any
 
+from hypothesis import given
+from hypothesis import strategies as st
 from twisted.application.service import Service
+from twisted.internet.endpoints import _parse as twistedParse
 from twisted.internet.error import CannotListenError
 from twisted.internet.protocol import DatagramProtocol, Factory, Protocol
 from twisted.internet.testing import MemoryReactorClock
 from twisted.trial.unittest import SynchronousTestCase
 
 from netlab._service import (
+    DEFAULT_UNIX_MODE,
     DatagramService,
     EndpointService,
     ExitOnStartupError,
     parseEndpoint,
+    splitEndpoint,
+    withDefaults,
 )
 from netlab.errors import NetlabError, StartupError
+from tests._certificates import (
+    CertificateFiles,
+    otherKey,
+    selfSigned,
+    temporaryDirectory,
+)
 
 
 def cannotListen(code: int, interface: str = "127.0.0.1", port: int = 21567) -> Any:
@@ -62,6 +76,18 @@ class _ListeningReactor(MemoryReactorClock):
         if self.listenError is not None:
             raise self.listenError
         return super().listenTCP(port, factory, backlog, interface)
+
+    def listenUNIX(
+        self,
+        address: str,
+        factory: Any,
+        backlog: int = 50,
+        mode: int = 0o666,
+        wantPID: int = 0,
+    ) -> Any:
+        if self.listenError is not None:
+            raise self.listenError
+        return super().listenUNIX(address, factory, backlog, mode, wantPID)
 
     def listenUDP(
         self, port: int, protocol: Any, interface: str = "", maxPacketSize: int = 8192
@@ -130,6 +156,16 @@ class ParseEndpointTests(SynchronousTestCase):
         )
         self.assertOneLine(error, "--listen nonsense:1", "nonsense")
 
+    def test_loneBackslash(self) -> None:
+        """
+        A string that ends with a lone backslash is a L{StartupError} saying
+        so.
+        """
+        error = self.assertRaises(
+            StartupError, parseEndpoint, MemoryReactorClock(), "unix:/tmp/x\\"
+        )
+        self.assertOneLine(error, "--listen unix:/tmp/x\\", "lone backslash")
+
     def test_systemdWithoutSocket(self) -> None:
         """
         A systemd: endpoint with no socket passed in is a L{StartupError}
@@ -155,6 +191,481 @@ class ParseEndpointTests(SynchronousTestCase):
         L{StartupError} is one of netlab's errors.
         """
         self.assertTrue(issubclass(StartupError, NetlabError))
+
+
+endpointText = st.text(alphabet=":=\\ab", max_size=20)
+"""
+Endpoint strings made of the characters that matter to their syntax.
+"""
+
+
+class SplitEndpointTests(SynchronousTestCase):
+    """
+    Tests for L{splitEndpoint}.
+    """
+
+    def test_positionalAndKeyword(self) -> None:
+        """
+        Colons separate the arguments; one with C{=} is a keyword argument.
+        """
+        self.assertEqual(
+            splitEndpoint("unix:/run/x:mode=600"),
+            (["unix", "/run/x"], {"mode": "600"}),
+        )
+
+    def test_escapes(self) -> None:
+        """
+        A backslash makes the next character plain, so an address or path
+        may hold colons and equals signs.
+        """
+        self.assertEqual(
+            splitEndpoint("tcp6:port=1:interface=\\:\\:1"),
+            (["tcp6"], {"port": "1", "interface": "::1"}),
+        )
+        self.assertEqual(splitEndpoint("unix:a\\=b\\\\"), (["unix", "a=b\\"], {}))
+
+    def test_secondEquals(self) -> None:
+        """
+        Only the first C{=} of an argument separates its name from its value.
+        """
+        self.assertEqual(splitEndpoint("x:a=b=c"), (["x"], {"a": "b=c"}))
+
+    def test_loneBackslash(self) -> None:
+        """
+        A string that ends with a lone backslash is a L{ValueError}.
+        """
+        self.assertRaises(ValueError, splitEndpoint, "unix:/tmp/x\\")
+
+    @given(endpointText)
+    def test_likeTwisted(self, description: str) -> None:
+        """
+        Every string is split as Twisted's own parser splits it.
+        """
+        try:
+            mine = splitEndpoint(description)
+        except ValueError:
+            self.assertTrue(description.endswith("\\"))
+            return
+        self.assertEqual(mine, twistedParse(description))
+
+
+class WithDefaultsTests(SynchronousTestCase):
+    """
+    Tests for L{withDefaults}: netlab's defaults for C{unix:} endpoints.
+    """
+
+    def test_unix(self) -> None:
+        """
+        A C{unix:} string without a mode gets mode 660 and a lock file.
+        """
+        self.assertEqual(DEFAULT_UNIX_MODE, "660")
+        self.assertEqual(
+            withDefaults("unix:/run/netlab/echo.sock"),
+            "unix:/run/netlab/echo.sock:mode=660:lockfile=1",
+        )
+
+    def test_modeKept(self) -> None:
+        """
+        A mode given by name, anywhere in the string, or by position, is
+        kept.
+        """
+        self.assertEqual(
+            withDefaults("unix:/x:mode=666"), "unix:/x:mode=666:lockfile=1"
+        )
+        self.assertEqual(
+            withDefaults("unix:mode=600:address=/x"),
+            "unix:mode=600:address=/x:lockfile=1",
+        )
+        self.assertEqual(withDefaults("unix:/x:600"), "unix:/x:600:lockfile=1")
+
+    def test_lockfileKept(self) -> None:
+        """
+        A C{lockfile=} given by name or by position is kept.
+        """
+        self.assertEqual(
+            withDefaults("unix:/x:lockfile=0"), "unix:/x:lockfile=0:mode=660"
+        )
+        self.assertEqual(withDefaults("unix:/x:600:50:0"), "unix:/x:600:50:0")
+
+    def test_escapedPath(self) -> None:
+        """
+        A path with escaped colons keeps them: the defaults are added as
+        arguments of their own.
+        """
+        description = withDefaults("unix:/tmp/a\\:b\\=c")
+        self.assertEqual(
+            splitEndpoint(description),
+            (["unix", "/tmp/a:b=c"], {"mode": "660", "lockfile": "1"}),
+        )
+
+    def test_othersUnchanged(self) -> None:
+        """
+        Strings of other types are left as they are.
+        """
+        for description in [
+            "tcp:21567",
+            "tcp6:port=21567:interface=\\:\\:1",
+            "ssl:443:privateKey=k.pem",
+            "tls:/etc/netlab/tls:port=8443",
+            "systemd:domain=UNIX:index=0",
+            "UNIX:/x",
+        ]:
+            self.assertEqual(withDefaults(description), description)
+
+    @given(endpointText)
+    def test_keepsArguments(self, text: str) -> None:
+        """
+        The defaults only add keyword arguments: every argument of the
+        string is as it was.
+        """
+        description = "unix:" + text
+        try:
+            args, kwargs = splitEndpoint(description)
+        except ValueError:
+            return
+        newArgs, newKwargs = splitEndpoint(withDefaults(description))
+        self.assertEqual(newArgs, args)
+        self.assertEqual({k: newKwargs[k] for k in kwargs}, kwargs)
+        self.assertLessEqual(set(newKwargs) - set(kwargs), {"mode", "lockfile"})
+
+
+class UnixEndpointTests(SynchronousTestCase):
+    """
+    Tests for the C{unix:} endpoints of L{parseEndpoint}.
+    """
+
+    factory = Factory.forProtocol(Protocol)
+
+    def listened(self, description: str) -> tuple[str, int, int]:
+        """
+        @return: the path, mode and lock file setting that
+            C{description}'s endpoint listens with.
+        """
+        reactor = MemoryReactorClock()
+        self.successResultOf(parseEndpoint(reactor, description).listen(self.factory))
+        [(path, factory, _, mode, wantPID)] = reactor.unixServers
+        self.assertIs(factory, self.factory)
+        return path, mode, wantPID
+
+    def test_defaultMode(self) -> None:
+        """
+        Without C{mode=}, the socket file is made with mode 660, and with a
+        lock file, so that a server that died does not block the next.
+        """
+        self.assertEqual(
+            self.listened("unix:/run/netlab/echo.sock"),
+            ("/run/netlab/echo.sock", 0o660, True),
+        )
+
+    def test_modeKept(self) -> None:
+        """
+        A mode given by name or position is used as it is.
+        """
+        self.assertEqual(self.listened("unix:/x:mode=666")[1], 0o666)
+        self.assertEqual(self.listened("unix:/x:600")[1], 0o600)
+
+    def test_lockfileOff(self) -> None:
+        """
+        C{lockfile=0} turns the lock file off.
+        """
+        self.assertEqual(self.listened("unix:/x:lockfile=0")[2], False)
+
+    def test_pathWithColon(self) -> None:
+        """
+        An escaped colon is part of the path.
+        """
+        self.assertEqual(self.listened("unix:/tmp/a\\:b")[:2], ("/tmp/a:b", 0o660))
+
+
+class _CertificateTestsMixin:
+    """
+    Writes a self-signed certificate and its key into a temporary directory.
+
+    @ivar directory: the directory.
+    @ivar files: the certificate and key files in it.
+    """
+
+    def setUp(self) -> None:
+        self.directory = temporaryDirectory(self)
+        self.files: CertificateFiles = selfSigned(self.directory)
+
+    def startupError(self, description: str) -> str:
+        """
+        @return: the one-line message of the L{StartupError} that parsing
+            C{description} raises.
+        """
+        error = self.assertRaises(  # type: ignore[attr-defined]
+            StartupError, parseEndpoint, MemoryReactorClock(), description
+        )
+        message = str(error)
+        self.assertNotIn("\n", message)  # type: ignore[attr-defined]
+        self.assertTrue(  # type: ignore[attr-defined]
+            message.startswith(f"cannot listen on {description}: "), message
+        )
+        self.assertTrue(message.endswith(" (--listen)"), message)  # type: ignore[attr-defined]
+        return message
+
+
+class SSLEndpointTests(_CertificateTestsMixin, SynchronousTestCase):
+    """
+    Tests for the C{ssl:} endpoints of L{parseEndpoint}: their certificate
+    and key files are checked, and a problem is named.
+    """
+
+    def ssl(self, key: Path | str, certificate: Path | str | None = None) -> str:
+        """
+        @return: an C{ssl:} endpoint string for these files.
+        """
+        description = f"ssl:8443:interface=127.0.0.1:privateKey={key}"
+        if certificate is not None:
+            description += f":certKey={certificate}"
+        return description
+
+    def test_listens(self) -> None:
+        """
+        With a readable certificate and its key, the endpoint listens with
+        TLS on the port.
+        """
+        reactor = MemoryReactorClock()
+        endpoint = parseEndpoint(
+            reactor, self.ssl(self.files.key, self.files.certificate)
+        )
+        self.successResultOf(endpoint.listen(Factory.forProtocol(Protocol)))
+        [(port, _, _, _, interface)] = reactor.sslServers
+        self.assertEqual((port, interface), (8443, "127.0.0.1"))
+
+    def test_oneFile(self) -> None:
+        """
+        The certificate and the key may be in one file, C{privateKey=}.
+        """
+        both = self.directory / "both.pem"
+        both.write_bytes(
+            self.files.certificate.read_bytes() + self.files.key.read_bytes()
+        )
+        parseEndpoint(MemoryReactorClock(), self.ssl(both))
+
+    def test_missingKey(self) -> None:
+        """
+        A private key file that does not exist is named, with the argument
+        that names it.
+        """
+        missing = self.directory / "missing.pem"
+        message = self.startupError(self.ssl(missing, self.files.certificate))
+        self.assertIn(
+            f"cannot read the private key file {missing} (privateKey=): no such file",
+            message,
+        )
+
+    def test_missingCertificate(self) -> None:
+        """
+        A certificate file that does not exist is named, with the argument
+        that names it.
+        """
+        missing = self.directory / "missing.pem"
+        message = self.startupError(self.ssl(self.files.key, missing))
+        self.assertIn(
+            f"cannot read the certificate file {missing} (certKey=): no such file",
+            message,
+        )
+
+    def test_defaultKeyFile(self) -> None:
+        """
+        Without C{privateKey=}, Twisted reads C{server.pem}; when there is
+        none, the message says so.
+        """
+        self.addCleanup(os.chdir, os.getcwd())
+        os.chdir(self.directory)
+        message = self.startupError("ssl:8443")
+        self.assertIn(
+            "cannot read the private key file server.pem (the default, as "
+            "privateKey= is not given): no such file",
+            message,
+        )
+
+    def test_directory(self) -> None:
+        """
+        A directory where a file should be is named.
+        """
+        message = self.startupError(self.ssl(self.files.key, self.directory))
+        self.assertIn(f"{self.directory} (certKey=): it is a directory", message)
+
+    def test_unreadable(self) -> None:
+        """
+        A file that cannot be read for want of permission is named, with
+        what to do.
+        """
+        if os.getuid() == 0:
+            raise self.skipTest("root may read any file")
+        self.files.key.chmod(0)
+        message = self.startupError(self.ssl(self.files.key, self.files.certificate))
+        self.assertIn(
+            f"cannot read the private key file {self.files.key} (privateKey=): "
+            "permission denied; make it readable",
+            message,
+        )
+
+    def test_notACertificate(self) -> None:
+        """
+        A certificate file that holds no certificate is named; without
+        C{certKey=} that is the private key file.
+        """
+        message = self.startupError(self.ssl(self.files.key))
+        self.assertIn(
+            f"the certificate file {self.files.key} (the private key file, as "
+            "certKey= is not given) holds no PEM certificate",
+            message,
+        )
+
+    def test_notAKey(self) -> None:
+        """
+        A private key file that holds no key is named.
+        """
+        message = self.startupError(
+            self.ssl(self.files.certificate, self.files.certificate)
+        )
+        self.assertIn(
+            f"the private key file {self.files.certificate} (privateKey=) holds "
+            "no PEM private key",
+            message,
+        )
+
+    def test_keyOfAnother(self) -> None:
+        """
+        A private key that is not the certificate's is named, with the
+        certificate.
+        """
+        other = otherKey(self.directory / "other.pem")
+        message = self.startupError(self.ssl(other, self.files.certificate))
+        self.assertIn(
+            f"the private key in {other} is not the one of the certificate in "
+            f"{self.files.certificate}",
+            message,
+        )
+
+    def test_missingChain(self) -> None:
+        """
+        A certificate chain file that does not exist is named too.
+        """
+        missing = self.directory / "chain.pem"
+        description = (
+            self.ssl(self.files.key, self.files.certificate)
+            + f":extraCertChain={missing}"
+        )
+        message = self.startupError(description)
+        self.assertIn(
+            f"cannot read the certificate chain file {missing} (extraCertChain=)",
+            message,
+        )
+
+    def test_positionalFiles(self) -> None:
+        """
+        The key and certificate may be given by position, after the port.
+        """
+        missing = self.directory / "missing.pem"
+        message = self.startupError(f"ssl:8443:{self.files.key}:{missing}")
+        self.assertIn(f"cannot read the certificate file {missing}", message)
+
+
+class TLSEndpointTests(_CertificateTestsMixin, SynchronousTestCase):
+    """
+    Tests for the C{tls:} endpoints of L{parseEndpoint}: Twisted's own
+    listens even when its directory is unusable, and every handshake
+    fails; netlab checks it first.
+    """
+
+    def test_listens(self) -> None:
+        """
+        A directory with a certificate, its key and a DNS name gives an
+        endpoint that listens on the port and interface given.
+        """
+        reactor = MemoryReactorClock()
+        endpoint = parseEndpoint(
+            reactor, f"tls:{self.directory}:port=8443:interface=127.0.0.1"
+        )
+        self.successResultOf(endpoint.listen(Factory.forProtocol(Protocol)))
+        [(port, _, _, interface)] = reactor.tcpServers
+        self.assertEqual((port, interface), (8443, "127.0.0.1"))
+
+    def test_pathByName(self) -> None:
+        """
+        The directory may be given as C{path=}.
+        """
+        parseEndpoint(MemoryReactorClock(), f"tls:path={self.directory}:port=8443")
+
+    def test_missingDirectory(self) -> None:
+        """
+        A directory that does not exist is named.
+        """
+        missing = self.directory / "missing"
+        message = self.startupError(f"tls:{missing}:port=8443")
+        self.assertIn(f"the directory {missing} does not exist", message)
+
+    def test_notADirectory(self) -> None:
+        """
+        A file where the directory should be is named, with the endpoint
+        type that takes files.
+        """
+        message = self.startupError(f"tls:{self.files.certificate}")
+        self.assertIn(f"{self.files.certificate} is not a directory", message)
+        self.assertIn("ssl:", message)
+
+    def test_empty(self) -> None:
+        """
+        A directory without a certificate and its key says so.
+        """
+        empty = self.directory / "empty"
+        empty.mkdir()
+        message = self.startupError(f"tls:{empty}")
+        self.assertIn(f"no .pem file in {empty} holds a certificate", message)
+
+    def test_keyElsewhere(self) -> None:
+        """
+        A certificate whose key is not there, beside another key, is not
+        enough.
+        """
+        self.files.key.unlink()
+        otherKey(self.directory / "other.pem")
+        message = self.startupError(f"tls:{self.directory}")
+        self.assertIn("holds a certificate whose private key is there too", message)
+
+    def test_otherFilesIgnored(self) -> None:
+        """
+        As for Twisted, only C{.pem} files count.
+        """
+        self.files.key.rename(self.directory / "server.key")
+        message = self.startupError(f"tls:{self.directory}")
+        self.assertIn("no .pem file", message)
+
+    def test_subdirectories(self) -> None:
+        """
+        As for Twisted, C{.pem} files in subdirectories count.
+        """
+        below = self.directory / "below"
+        below.mkdir()
+        self.files.key.rename(below / "server.key.pem")
+        parseEndpoint(MemoryReactorClock(), f"tls:{self.directory}")
+
+    def test_noDNSName(self) -> None:
+        """
+        A certificate with no DNS name cannot be chosen by Twisted's
+        C{tls:}; the message says so, and what to use instead.
+        """
+        only = self.directory / "only"
+        only.mkdir()
+        selfSigned(only, names=(), addresses=("127.0.0.1",))
+        message = self.startupError(f"tls:{only}")
+        self.assertIn("has no DNS name in its subjectAltName", message)
+        self.assertIn("ssl:", message)
+
+    def test_badBlock(self) -> None:
+        """
+        A C{.pem} file with a block that is neither a certificate nor a
+        key is named.
+        """
+        bad = self.directory / "bad.pem"
+        bad.write_bytes(b"-----BEGIN CERTIFICATE-----\\nnonsense\\n")
+        message = self.startupError(f"tls:{self.directory}")
+        self.assertIn(f"{bad} holds a PEM block that is neither", message)
 
 
 class EndpointServiceTests(SynchronousTestCase):
@@ -254,6 +765,78 @@ class EndpointServiceTests(SynchronousTestCase):
         )
         error = self.assertRaises(StartupError, service.privilegedStartService)
         self.assertIn(os.strerror(errno.EMFILE), str(error))
+
+    def unixError(self, error: Exception) -> str:
+        """
+        @return: the message of the L{StartupError} a C{unix:} service
+            raises when listening fails with C{error}.
+        """
+        service = EndpointService(
+            _ListeningReactor(error), "unix:/run/netlab/echo.sock", self.factory
+        )
+        message = str(self.assertRaises(StartupError, service.privilegedStartService))
+        self.assertTrue(
+            message.startswith("cannot listen on unix:/run/netlab/echo.sock: "),
+            message,
+        )
+        self.assertTrue(message.endswith(" (--listen)"), message)
+        self.assertNotIn("\n", message)
+        return message
+
+    def test_unixNoDirectory(self) -> None:
+        """
+        A C{unix:} path whose directory does not exist says so; the error
+        comes from the lock file or the bind, whichever fails first.
+        """
+        enoent = OSError(errno.ENOENT, os.strerror(errno.ENOENT))
+        for error in [enoent, CannotListenError(None, b"/run/x", enoent)]:
+            self.assertIn(
+                "its directory does not exist; create it", self.unixError(error)
+            )
+
+    def test_unixPermissionDenied(self) -> None:
+        """
+        A C{unix:} path in a directory the user may not write to says so,
+        without the hint about privileged ports.
+        """
+        message = self.unixError(
+            CannotListenError(
+                None, b"/run/x", OSError(errno.EACCES, os.strerror(errno.EACCES))
+            )
+        )
+        self.assertIn("permission denied; choose a directory", message)
+        self.assertNotIn("1024", message)
+
+    def test_unixFileThere(self) -> None:
+        """
+        A C{unix:} path where a file already is says so.
+        """
+        message = self.unixError(
+            CannotListenError(
+                None,
+                b"/run/x",
+                OSError(errno.EADDRINUSE, os.strerror(errno.EADDRINUSE)),
+            )
+        )
+        self.assertIn("a file is already there; remove it if no server", message)
+
+    def test_unixLocked(self) -> None:
+        """
+        A C{unix:} path whose lock file a running server holds says so.
+        """
+        message = self.unixError(
+            CannotListenError(None, b"/run/x", "Cannot acquire lock")
+        )
+        self.assertIn("a running server holds its lock file", message)
+
+    def test_unixPathTooLong(self) -> None:
+        """
+        A C{unix:} path longer than the system allows says so.
+        """
+        message = self.unixError(
+            CannotListenError(None, b"/run/x", OSError("AF_UNIX path too long"))
+        )
+        self.assertIn("AF_UNIX path too long; choose a shorter path", message)
 
     def test_otherError(self) -> None:
         """

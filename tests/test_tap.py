@@ -2200,6 +2200,22 @@ class MetricsWiringTests(SynchronousTestCase):
     def _metrics(self, service: Any) -> list[tap._MetricsService]:
         return [child for child in service if isinstance(child, tap._MetricsService)]
 
+    def test_badEndpointNamesOption(self) -> None:
+        """
+        A --metrics string that is not an endpoint ends the process with one
+        line that names --metrics, not --listen.
+        """
+        error = self.assertRaises(
+            SystemExit,
+            tap.makeService,
+            parse("echo", "--no-udp", "--metrics", "tcp:x"),
+            MemoryReactorClock(),
+        )
+        message = str(error.code)
+        self.assertNotIn("\n", message)
+        self.assertIn("--metrics tcp:x", message)
+        self.assertNotIn("--listen", message)
+
     def test_noneByDefault(self) -> None:
         """
         Without --metrics, nothing serves metrics.

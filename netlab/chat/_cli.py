@@ -26,7 +26,13 @@ from twisted.python import usage
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from netlab._options import clientEndpoint, positiveFloat
+from netlab._options import (
+    TLS_FLAGS,
+    TLS_PARAMETERS,
+    checkTLSOptions,
+    clientEndpoint,
+    positiveFloat,
+)
 from netlab.chat._client import (
     DEFAULT_TIMEOUT,
     MAX_RECEIVE_LENGTH,
@@ -80,8 +86,10 @@ class ChatClientOptions(usage.Options):
             "c",
             None,
             "A Twisted client endpoint string to connect with instead of "
-            f"--host/--port, e.g. tcp:host=::1:port={DEFAULT_PORT}.",
+            f"--host/--port, e.g. tcp:host=\\:\\:1:port={DEFAULT_PORT} or "
+            f"tls:host=example.net:port={DEFAULT_PORT}.",
         ],
+        *TLS_PARAMETERS,
         ["nick", "n", None, "The nickname to chat under (required)."],
         [
             "timeout",
@@ -92,7 +100,10 @@ class ChatClientOptions(usage.Options):
         ],
     ]
 
+    optFlags: list[list[Any]] = [*TLS_FLAGS]
+
     def postOptions(self) -> None:
+        self["tls"] = checkTLSOptions(self)
         nick = self["nick"]
         if nick is None:
             raise usage.UsageError("choose a nickname with --nick")

@@ -150,6 +150,7 @@ class ChatProtocol(Protocol):
         self._registered = False
         self._lost: list[Deferred[None]] | None = None
         self._isLost = False
+        self._heard = False
         self._write: Callable[[bytes], None] = self._writeToTransport
 
     # Connection
@@ -218,6 +219,10 @@ class ChatProtocol(Protocol):
     # Input
 
     def dataReceived(self, data: bytes) -> None:
+        if not self._heard:
+            self._heard = True
+            if self._backloggedSince is not None:
+                self._pauseReading(backlog=True)
         if self._buffer:
             data = self._buffer + data
         lines = data.split(b"\n")
@@ -504,7 +509,12 @@ class ChatProtocol(Protocol):
         if self._backloggedSince is None:
             self._backloggedSince = self._clock.seconds()
             self._backlog = 0
-        self._pauseReading(backlog=True)
+        if self._heard:
+            self._pauseReading(backlog=True)
+        # Until the client has sent anything, a pause is not a client that
+        # does not read: over TLS it is the TLS layer holding the welcome
+        # until the handshake is done, and reading must go on for that to
+        # happen.  (The backlog limits still count.)
 
     def resumeProducing(self) -> None:
         self._backloggedSince = None

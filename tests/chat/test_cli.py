@@ -12,6 +12,7 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.internet.endpoints import HostnameEndpoint
 from twisted.internet.error import ConnectionDone
 from twisted.internet.interfaces import IHalfCloseableProtocol
+from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.task import Clock
 from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.python import usage
@@ -19,7 +20,7 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
-from netlab._options import clientEndpoint
+from netlab._options import HandshakeFirst, clientEndpoint
 from netlab.chat._cli import (
     ChatClientOptions,
     ChatTerminal,
@@ -104,6 +105,33 @@ class ChatClientOptionsTests(SynchronousTestCase):
         for args in (("--port", "x"), ("--timeout", "0"), ("--timeout", "soon")):
             self.assertRaises(usage.UsageError, self._parse, "-n", "alice", *args)
 
+    def test_tls(self) -> None:
+        """
+        C{--tls} is off by default; C{--tls} or C{--ca-file} turns it on.
+        """
+        self.assertFalse(self._parse("-n", "alice")["tls"])
+        self.assertTrue(self._parse("-n", "alice", "--tls")["tls"])
+        options = self._parse("-n", "alice", "--ca-file", "ca.pem")
+        self.assertTrue(options["tls"])
+        self.assertEqual(options["ca-file"], "ca.pem")
+
+    def test_tlsWithConnect(self) -> None:
+        """
+        C{--tls} or C{--ca-file} with C{--connect} is a usage error that
+        points to C{tls:} endpoint strings.
+        """
+        for option in (("--tls",), ("--ca-file", "ca.pem")):
+            e = self.assertRaises(
+                usage.UsageError,
+                self._parse,
+                "-n",
+                "alice",
+                *option,
+                "-c",
+                "tcp:example:2000",
+            )
+            self.assertIn("tls:", str(e))
+
     def test_noMessageWords(self) -> None:
         """
         Words after the options are a usage error.
@@ -137,6 +165,31 @@ class EndpointTests(SynchronousTestCase):
         endpoint.connect(ChatClientOptions)  # type: ignore[arg-type]
         host, port = reactor.tcpClients[0][:2]
         self.assertEqual((host, port), ("example", 2000))
+
+    def test_tls(self) -> None:
+        """
+        With C{--tls} it is a TLS endpoint, over TCP to C{--host} and
+        C{--port}.
+        """
+        reactor = MemoryReactorClock()
+        endpoint = clientEndpoint(
+            reactor, self._options("--tls", "-H", "127.0.0.1", "-p", "2000")
+        )
+        self.assertIsInstance(endpoint, HandshakeFirst)
+        endpoint.connect(Factory.forProtocol(Protocol))
+        self.assertEqual(reactor.tcpClients[0][:2], ("127.0.0.1", 2000))
+
+    def test_unreadableCAFile(self) -> None:
+        """
+        A C{--ca-file} that cannot be read is a L{NetlabError} naming it.
+        """
+        e = self.assertRaises(
+            NetlabError,
+            clientEndpoint,
+            MemoryReactorClock(),
+            self._options("--ca-file", "/nonexistent/ca.pem"),
+        )
+        self.assertIn("--ca-file /nonexistent/ca.pem", str(e))
 
     def test_badConnect(self) -> None:
         """

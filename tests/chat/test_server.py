@@ -1141,6 +1141,38 @@ class RateLimitTests(ChatServerTestCase):
         self.assertEqual(self.alice.transport.producerState, "producing")
 
 
+class HandshakePauseTests(ChatServerTestCase):
+    """
+    A pause before the client has sent anything does not stop reading: over
+    TLS, it is the TLS layer holding the welcome until the handshake is
+    done, and the handshake needs reading to go on.
+    """
+
+    def test_pauseBeforeAnything(self) -> None:
+        """
+        Paused before any byte arrived, the connection keeps reading, and
+        the client can register.
+        """
+        client = self.connect()
+        client.protocol.pauseProducing()
+        self.assertEqual(client.transport.producerState, "producing")
+        client.send(b"alice")
+        self.assertEqual(client.transport.producerState, "paused")
+        client.protocol.resumeProducing()
+        self.assertEqual(client.transport.producerState, "producing")
+        self.assertIn(b"OK nick alice", client.transport.value())
+
+    def test_pauseAfterFirstBytes(self) -> None:
+        """
+        Once the client has sent something, a pause stops reading, as a
+        backed-up output should.
+        """
+        client = self.connect()
+        client.send(b"alice")
+        client.protocol.pauseProducing()
+        self.assertEqual(client.transport.producerState, "paused")
+
+
 class BacklogTests(ChatServerTestCase):
     """
     A client that does not read what it is sent is disconnected, with a
