@@ -125,7 +125,7 @@ def certificateAuthorities(path: str) -> Any:
     Read the certificate authorities a client trusts from a PEM file.
 
     @param path: the file, holding one or more PEM certificates.
-    @return: a trust root for L{optionsForClientTLS} (an
+    @return: a trust root for C{optionsForClientTLS} (an
         C{IOpenSSLTrustRoot}, which Twisted does not export).
     @raise NetlabError: if the file cannot be read or holds no certificate.
     """

@@ -152,7 +152,7 @@ def _argument(
 ) -> str | None:
     """
     @return: an endpoint string's argument given at C{position} (counting
-        the type as 0) or as C{name=}, or L{None}.
+        the type as 0) or as C{name=}, or C{None}.
     """
     if len(args) > position:
         return args[position]

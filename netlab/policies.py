@@ -5,7 +5,7 @@ counters, a log line for each connection opened and closed, and a graceful
 drain when the service stops.
 
 They wrap a factory and leave it alone (in the manner of
-L{twisted.protocols.policies}), so they serve netlab's factories and any
+C{twisted.protocols.policies}), so they serve netlab's factories and any
 other::
 
     from netlab.policies import ConnectionGuard, ConnectionLimits
@@ -442,7 +442,7 @@ class ConnectionGuard(WrappingFactory):
     ) -> None:
         """
         @param wrappedFactory: the service's factory.
-        @param clock: the reactor, or a L{Clock} in tests.
+        @param clock: the reactor, or a C{Clock} in tests.
         @param limits: the limits; L{ConnectionLimits}' defaults if C{None}.
         @param service: the service's name, e.g. C{"echo"}.
         @param refusalLine: given a short code (C{max-connections},

@@ -4,7 +4,7 @@ Twisted's asyncio reactor on uvloop's event loop: C{twistd --reactor uvloop}.
 uvloop is not a dependency of netlab: C{pip install uvloop} first (or
 C{pip install 'netlab[uvloop]'}).  Twisted's own C{asyncio} reactor runs
 on the standard library's event loop; this one runs the same reactor
-(L{twisted.internet.asyncioreactor.AsyncioSelectorReactor}) on uvloop's,
+(C{twisted.internet.asyncioreactor.AsyncioSelectorReactor}) on uvloop's,
 which is also the loop C{asyncio} code in the process then gets.
 
 To install it from your own program, before anything imports the global
