@@ -104,6 +104,38 @@ class ChatProtocol(Protocol):
 
     transport: Any  # a TCP transport: also a producer and a consumer
 
+    # Slots: a chat server holds thousands of these; past 30 attributes an
+    # instance dictionary costs over a kilobyte more.
+    __slots__ = (
+        "_abortCall",
+        "_backlog",
+        "_backloggedSince",
+        "_batch",
+        "_buffer",
+        "_clock",
+        "_closing",
+        "_discarding",
+        "_forget",
+        "_heard",
+        "_hub",
+        "_idleCall",
+        "_isLost",
+        "_limits",
+        "_lines",
+        "_lost",
+        "_output",
+        "_pausedForBacklog",
+        "_pausedForRate",
+        "_refilled",
+        "_registered",
+        "_registrationCall",
+        "_resumeCall",
+        "_softCall",
+        "_stats",
+        "_tokens",
+        "_write",
+    )
+
     def __init__(
         self,
         hub: ChatHub,

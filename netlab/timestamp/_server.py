@@ -6,6 +6,7 @@ and the factory.
 from __future__ import annotations
 
 import enum
+import functools
 
 from twisted.internet.interfaces import (
     IAddress,
@@ -79,6 +80,13 @@ class Framing(enum.Enum):
     """
     One stamped reply line per received line, in order.
     """
+
+
+@functools.lru_cache(maxsize=16)
+def _tooLongLine(maxLineLength: int) -> bytes:
+    # One per limit, shared by the connections: an idle connection costs
+    # less.
+    return b"error: line longer than %d bytes; it was discarded\n" % maxLineLength
 
 
 @implementer(IHalfCloseableProtocol)
@@ -158,9 +166,7 @@ class LineTimestampProtocol(Protocol):
         self._tooLongLog = tooLongLog or RateLimitedLog(_log, stamper.clock)
         self._buffer = b""
         self._discarding = False
-        self._tooLong = (
-            b"error: line longer than %d bytes; it was discarded\n" % maxLineLength
-        )
+        self._tooLong = _tooLongLine(maxLineLength)
 
     def _write(self, data: bytes) -> None:
         # Until connectionMade picks a direct writer.

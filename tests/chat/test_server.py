@@ -1141,6 +1141,25 @@ class RateLimitTests(ChatServerTestCase):
         self.assertEqual(self.alice.transport.producerState, "producing")
 
 
+class MemoryTests(ChatServerTestCase):
+    """
+    A chat server holds thousands of connections: what each costs matters.
+    """
+
+    def test_stateInSlots(self) -> None:
+        """
+        A registered connection keeps its own state in slots: its instance
+        dictionary holds only what Twisted sets (C{transport}, C{connected},
+        C{factory}).  Past 30 attributes, CPython gives every instance a
+        dictionary of its own, over a kilobyte more per connection.
+        """
+        client = self.connect()
+        client.send(b"alice")
+        self.assertLessEqual(
+            set(vars(client.protocol)), {"transport", "connected", "factory"}
+        )
+
+
 class HandshakePauseTests(ChatServerTestCase):
     """
     A pause before the client has sent anything does not stop reading: over
