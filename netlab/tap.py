@@ -824,8 +824,11 @@ class _EnoughFiles(Service):
 
     def privilegedStartService(self) -> None:
         super().privilegedStartService()
+        if not self._guards:
+            return
         needed = self.needed()
-        if needed is None or not self._guards:
+        self._warnIfSelect(needed)
+        if needed is None:
             return
         try:
             import resource
@@ -851,6 +854,25 @@ class _EnoughFiles(Service):
                 needed=needed,
                 soft=soft,
             )
+
+    def _warnIfSelect(self, needed: int | None) -> None:
+        from twisted.internet.selectreactor import SelectReactor
+
+        if isinstance(self._guards[0].clock, SelectReactor) and (
+            needed is None or needed > _FD_SETSIZE
+        ):
+            _log.warn(
+                "--reactor select cannot watch more than {limit} connections "
+                "at once, and the connection limits allow more: use the "
+                "default reactor (epoll), or lower --max-connections",
+                limit=_FD_SETSIZE,
+            )
+
+
+_FD_SETSIZE = 1024
+"""
+The most file descriptors C{select()} can watch on Linux.
+"""
 
 
 class _StopGracefullyOnSignals(Service):

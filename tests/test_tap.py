@@ -2718,6 +2718,27 @@ class EnoughFilesTests(SynchronousTestCase):
             enough.privilegedStartService()
         return events
 
+    def test_selectReactorWarned(self) -> None:
+        """
+        Under the select reactor, which cannot watch more than 1,024
+        descriptors, limits that allow more connections get a warning; the
+        other reactors do not.
+        """
+        from twisted.internet.selectreactor import SelectReactor
+
+        for reactor, warned in ((SelectReactor(), True), (MemoryReactorClock(), False)):
+            guard = ConnectionGuard(EchoFactory(), reactor, ConnectionLimits(5000))
+            enough = tap._EnoughFiles([guard], self._getLimit, self._setLimit)
+            with capturedLogs() as events:
+                enough.privilegedStartService()
+            messages = [e["log_format"] for e in events]
+            self.assertEqual(
+                any("--reactor select" in m for m in messages), warned, messages
+            )
+            closeReactor = getattr(reactor, "_closeWaker", None)
+            if closeReactor is not None:
+                closeReactor()
+
     def test_first(self) -> None:
         """
         It is the first service, so that it runs before anything listens,
