@@ -15,6 +15,7 @@ from twisted.internet.interfaces import (
     IConsumer,
     IDelayedCall,
     IHalfCloseableProtocol,
+    INegotiated,
     IReactorTime,
     IStreamClientEndpoint,
     ITCPTransport,
@@ -270,6 +271,7 @@ class _StreamEcho(Protocol):
         self.done: Deferred[int] = Deferred(lambda d: self._cancel())
 
     def connectionMade(self) -> None:
+        self._tls = INegotiated.providedBy(self.transport)
         self._out = _Counting(self.transport, self._progress)
         # The server's echo is read no faster than the sink takes it.
         self._sink.registerProducer(self.transport, True)
@@ -301,8 +303,18 @@ class _StreamEcho(Protocol):
         self._sentAll = True
         self._progress()
         self.transport.unregisterProducer()
-        # Half-close: the server echoes what is left, then closes.
-        self.transport.loseWriteConnection()
+        if self._tls:
+            # TLS: Twisted's TLS layer cannot half-close (a shutdown would
+            # bypass it, losing what it still holds), so wait for the whole
+            # echo, then close.
+            self._closeIfEchoed()
+        else:
+            # Half-close: the server echoes what is left, then closes.
+            self.transport.loseWriteConnection()
+
+    def _closeIfEchoed(self) -> None:
+        if self._received >= self._out.count:
+            self.transport.loseConnection()
 
     def _sourceFailed(self, failure: Failure) -> None:
         reason = failure.value
@@ -329,6 +341,8 @@ class _StreamEcho(Protocol):
         self._digest.update(data)
         self._progress()
         self._sink.write(data)
+        if self._sentAll and self._tls:
+            self._closeIfEchoed()
 
     def readConnectionLost(self) -> None:
         self.transport.loseConnection()
