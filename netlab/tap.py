@@ -979,10 +979,12 @@ def makeService(options: Options, reactor: Any = None) -> MultiService:
                 metrics.append(serviceOptions["metrics"])
         if metrics:
             site = metricsSite(newRegistry(assembly.collector), reactor)
-            children.extend(
+            # Right after the file limit: services stop in reverse, so the
+            # metrics are served until every connection has drained.
+            children[1:1] = [
                 _MetricsService(reactor, description, site, "--metrics")
                 for description in metrics
-            )
+            ]
     except StartupError as e:
         raise SystemExit(f"netlab {names}: error: {e}") from None
     for child in children:

@@ -2225,8 +2225,9 @@ class MetricsWiringTests(SynchronousTestCase):
 
     def test_endpoint(self) -> None:
         """
-        --metrics adds, after the services, one that listens on its endpoint
-        with an HTTP site on the service's reactor.
+        --metrics adds one that listens on its endpoint with an HTTP site on
+        the service's reactor, before the services, so that it stops after
+        them: the metrics show connections draining on the way out.
         """
         reactor = MemoryReactorClock()
         service = tap.makeService(
@@ -2240,11 +2241,11 @@ class MetricsWiringTests(SynchronousTestCase):
             reactor,
         )
         children = list(service)
-        self.assertIsInstance(children[-1], tap._MetricsService)
-        self.assertEqual(children[-1].description, "tcp:9100:interface=127.0.0.1")
+        self.assertIsInstance(children[1], tap._MetricsService)
+        self.assertEqual(children[1].description, "tcp:9100:interface=127.0.0.1")
         service.startService()
         self.addCleanup(service.stopService)
-        [_, (port, site, _, interface)] = reactor.tcpServers
+        [(port, site, _, interface), _] = reactor.tcpServers
         self.assertEqual((port, interface), (9100, "127.0.0.1"))
         self.assertIsInstance(site, Site)
         self.assertIs(site.reactor, reactor)
@@ -2285,7 +2286,7 @@ class MetricsWiringTests(SynchronousTestCase):
         )
         self.assertIs(metrics[0].factory, metrics[1].factory)
         children = list(service)
-        self.assertEqual(children[-2:], metrics)
+        self.assertEqual(children[1:3], metrics)
 
     def test_everyServiceReported(self) -> None:
         """
