@@ -180,18 +180,20 @@ class _Refused(Protocol):
         self._line = line
         self._clock = clock
         self._abort: Any = None
+        self._lost = False
 
     def connectionMade(self) -> None:
         transport: Any = self.transport
         if self._line:
             transport.write(self._line)
         transport.loseConnection()
-        if self.connected:
+        if not self._lost:
             self._abort = self._clock.callLater(
                 REFUSAL_TIMEOUT, transport.abortConnection
             )
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self._lost = True
         if self._abort is not None and self._abort.active():
             self._abort.cancel()
         self._abort = None

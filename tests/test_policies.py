@@ -12,6 +12,7 @@ for the one test of Twisted's own TCP connection.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import attrs
 from twisted.internet.address import IPv4Address, IPv6Address, UNIXAddress
@@ -39,6 +40,8 @@ from netlab.policies import (
     DEFAULT_IDLE_TIMEOUT,
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_PER_SOURCE,
+    LINGER_TIMEOUT,
+    REFUSAL_TIMEOUT,
     ConnectionGuard,
     ConnectionLimits,
     GuardedConnection,
@@ -298,12 +301,14 @@ class ConnectionLimitsTests(SynchronousTestCase):
 
     def test_negativeRejected(self) -> None:
         """
-        A negative limit, any of them, is rejected with L{ValueError}.
+        A negative limit, any of them, is rejected with L{ValueError}, and so
+        is an idle timeout that is not a number.
         """
         for limits in (
             {"maxConnections": -1},
             {"maxPerSource": -1},
             {"idleTimeout": -0.5},
+            {"idleTimeout": float("nan")},
         ):
             with self.assertRaises(ValueError, msg=str(limits)):
                 ConnectionLimits(**limits)  # type: ignore[arg-type]
@@ -489,6 +494,26 @@ class LimitTests(GuardTestCase):
         self.assertRefused(guard, "max-connections", at("203.0.113.9"))
         self.assertEqual(len(factory.built), 2)
         self.assertEqual(guard.openConnections(), 2)
+
+    def test_refusedCutAfterTimeout(self) -> None:
+        """
+        A refused connection that does not close once told why (a TLS peer
+        that never finishes its handshake never even gets the line) is cut
+        after L{REFUSAL_TIMEOUT} seconds; one that closes in time leaves no
+        timer behind.
+        """
+        guard = self.guard(ConnectionLimits(1, 0, 0))
+        self.accepted(guard, at(ALICE))
+        transport = self.assertRefused(guard, "max-connections", at(BOB))
+        # StringTransport records an abort as "disconnected".
+        self.clock.advance(REFUSAL_TIMEOUT - 1)
+        self.assertFalse(getattr(transport, "disconnected", False))
+        self.clock.advance(1)
+        self.assertTrue(getattr(transport, "disconnected", False))
+
+        _, closing = self.connect(guard, at(BOB), closesAtOnce=True)
+        self.assertFalse(closing.connected)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
 
     def test_totalLimitText(self) -> None:
         """
@@ -1014,6 +1039,28 @@ class TrafficTests(GuardTestCase):
         server.doWrite()
         self.assertEqual(sock.sent, b"directbuffered")
 
+    def test_directWriterNotThroughForwarding(self) -> None:
+        """
+        A wrapper that hands unknown attributes on to a guarded connection
+        (as Twisted's TLS layer does) does not get the connection's direct
+        writer, which would send around it (in clear, for TLS): it gets
+        its own C{write}.
+        """
+        guard = self.guard()
+        connection = guard.buildProtocol(at(ALICE))
+        assert isinstance(connection, GuardedConnection)
+        tcpServer(self, connection, RecordingStreamSocket())
+
+        class Forwarding:
+            def write(self, data: bytes) -> None:
+                pass
+
+            def __getattr__(self, name: str) -> Any:
+                return getattr(connection, name)
+
+        forwarding = Forwarding()
+        self.assertEqual(directWriter(forwarding), forwarding.write)  # type: ignore[arg-type]
+
     def test_directWriterOverTLS(self) -> None:
         """
         Over a TCP connection with TLS started, the direct writer is the
@@ -1177,6 +1224,64 @@ class LogTests(GuardTestCase):
         )
 
 
+class LingeringCloseTests(GuardTestCase):
+    """
+    Tests for the lingering close of L{GuardedConnection} over Twisted's own
+    TCP connection: the sending side is shut once everything is written,
+    and what the peer still sends is read and discarded until it closes.
+    """
+
+    def closing(self) -> tuple[GuardedConnection, Any, Recorder]:
+        """
+        @return: an accepted connection over a real C{tcp.Server} with one
+            reply waiting to be sent, just asked to close; its transport;
+            and the protocol it wraps.
+        """
+        guard = self.guard()
+        connection = guard.buildProtocol(at(ALICE))
+        assert isinstance(connection, GuardedConnection)
+        server = tcpServer(self, connection, RecordingStreamSocket(room=0))
+        connection.write(b"reply")
+        connection.loseConnection()
+        return connection, server, self.wrapped(connection)
+
+    def test_readsAndDiscards(self) -> None:
+        """
+        Once closing, the connection goes on reading, but what arrives is
+        counted and thrown away, not given to the wrapped protocol; the
+        socket is not closed while the reply is unsent.
+        """
+        connection, server, wrapped = self.closing()
+        connection.dataReceived(b"more")
+        self.assertEqual(wrapped.received, b"")
+        self.assertEqual(connection.bytesReceived, 4)
+        self.assertTrue(server._writeDisconnecting)
+        self.assertFalse(server.disconnecting)
+
+    def test_closesWhenPeerDoes(self) -> None:
+        """
+        When the peer closes its side too, the connection closes for good.
+        """
+        connection, server, _ = self.closing()
+        connection.readConnectionLost()
+        self.assertTrue(server.disconnecting)
+
+    def test_lingerTimeout(self) -> None:
+        """
+        Once the reply is sent and the sending side shut, a peer that does
+        not close gets L{LINGER_TIMEOUT} seconds, then the connection is
+        closed.
+        """
+        _, server, wrapped = self.closing()
+        server.socket.room = None
+        server.doWrite()
+        self.assertEqual(server.socket.sent, b"reply")
+        self.clock.advance(LINGER_TIMEOUT - 1)
+        self.assertEqual(wrapped.lost, [])
+        self.clock.advance(1)
+        self.assertEqual(len(wrapped.lost), 1)
+
+
 class HalfCloseTests(GuardTestCase):
     """
     A wrapped protocol that takes half-closes still gets them; one that
@@ -1231,6 +1336,20 @@ class DrainTests(GuardTestCase):
     """
     Tests for L{ConnectionGuard.drain}.
     """
+
+    def test_firesAfterProtocolHeard(self) -> None:
+        """
+        The drain's Deferred fires after the wrapped protocol has heard its
+        connection is lost, so that whoever waits for the drain finds it
+        gone (a chat user out of its hub).
+        """
+        guard = self.guard()
+        connection, _ = self.accepted(guard)
+        wrapped = self.wrapped(connection)
+        heard: list[int] = []
+        guard.drain(grace=5).addCallback(lambda _: heard.append(len(wrapped.lost)))
+        self.lose(connection)
+        self.assertEqual(heard, [1])
 
     def test_nothingOpen(self) -> None:
         """
