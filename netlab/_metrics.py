@@ -10,13 +10,14 @@ that serving metrics costs the services nothing per message.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
-    GC_COLLECTOR,
     CollectorRegistry,
+    GCCollector,
     PlatformCollector,
     ProcessCollector,
     generate_latest,
@@ -106,7 +107,7 @@ class ServiceCollector(Collector):
         )
         # Two services of one name (tsserv + tsserv) are added up.
         sums: dict[tuple[str, str], list[int]] = {}
-        refused: dict[tuple[str, ...], int] = {}
+        refused: Counter[tuple[str, ...]] = Counter()
 
         def add(key: tuple[str, str], *values: int) -> None:
             row = sums.setdefault(key, [0, 0, 0, 0, 0])
@@ -128,16 +129,15 @@ class ServiceCollector(Collector):
             reasons = dict.fromkeys(_STREAM_REASONS, 0)
             reasons.update(stats.refusals)
             for reason, count in reasons.items():
-                labelled = (*key, reason)
-                refused[labelled] = refused.get(labelled, 0) + count
+                series = (*key, reason)
+                refused[series] += count
         for protocol in self._datagrams:
             stats = protocol.stats
             key = (stats.service, stats.transport)
             add(key, 0, 0, stats.bytesReceived, stats.bytesSent, stats.messages)
             for refusal, count in protocol.guard.refused.items():
-                reason = refusal.name.lower().replace("_", "-")
-                labelled = (*key, reason)
-                refused[labelled] = refused.get(labelled, 0) + count
+                series = (*key, refusal.name.lower().replace("_", "-"))
+                refused[series] += count
         for pair, (nowOpen, accepted, bytesIn, bytesOut, handled) in sums.items():
             if pair[1] != "udp":
                 opened.add_metric(list(pair), nowOpen)
@@ -179,20 +179,8 @@ def newRegistry(collector: ServiceCollector) -> CollectorRegistry:
     registry.register(collector)
     ProcessCollector(registry=registry)
     PlatformCollector(registry=registry)
-    registry.register(_Forward(GC_COLLECTOR))
+    GCCollector(registry=registry)
     return registry
-
-
-class _Forward(Collector):
-    """
-    A collector already registered elsewhere, collected here too.
-    """
-
-    def __init__(self, collector: Any) -> None:
-        self._collector = collector
-
-    def collect(self) -> Iterator[Metric]:
-        return iter(self._collector.collect())
 
 
 class _Metrics(Resource):

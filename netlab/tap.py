@@ -148,6 +148,16 @@ _IDLE_TIMEOUT: list[Any] = [
 ]
 
 
+_GRACE: list[Any] = [
+    "grace",
+    None,
+    DEFAULT_GRACE,
+    "On SIGTERM or SIGINT, seconds connections get to finish sending "
+    "before they are cut.",
+    _nonNegative,
+]
+
+
 class _StreamOptions(_ServiceOptions):
     """
     C{--listen}, the connection limits and C{--grace}, for services that
@@ -170,14 +180,7 @@ class _StreamOptions(_ServiceOptions):
             "Connections open at once from one address (0: no limit).",
             _count,
         ],
-        [
-            "grace",
-            None,
-            DEFAULT_GRACE,
-            "On SIGTERM or SIGINT, seconds connections get to finish sending "
-            "before they are cut.",
-            _nonNegative,
-        ],
+        _GRACE,
     ]
 
     defaultListen: list[str] = []
@@ -469,16 +472,7 @@ class AllOptions(_ServiceOptions):
         "default ports. To choose their options, join services with '+' "
         "instead: twistd netlab tsserv --framing line + echo --no-udp + chat"
     )
-    optParameters: list[list[Any]] = [
-        [
-            "grace",
-            None,
-            DEFAULT_GRACE,
-            "On SIGTERM or SIGINT, seconds connections get to finish sending "
-            "before they are cut.",
-            _nonNegative,
-        ],
-    ]
+    optParameters: list[list[Any]] = [_GRACE]
 
 
 SEPARATOR = "+"
