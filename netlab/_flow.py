@@ -8,7 +8,13 @@ from collections.abc import Callable
 from typing import Protocol
 
 from twisted.internet import tcp
-from twisted.internet.interfaces import IConsumer, IPushProducer, ITransport
+from twisted.internet.interfaces import (
+    IConsumer,
+    IDelayedCall,
+    IPushProducer,
+    IReactorTime,
+    ITransport,
+)
 
 
 def pauseReadingWhenBacklogged(transport: ITransport) -> None:
@@ -123,9 +129,22 @@ class _DirectWriter:
         self._write(data)
 
 
-def closeWhenWritten(transport: ITransport) -> None:
+CLOSE_TIMEOUT = 10.0
+"""
+Seconds a connection that is closing may take to send what was written to it
+before it is aborted (see L{closeWhenWritten}).
+"""
+
+
+def closeWhenWritten(
+    transport: ITransport,
+    clock: IReactorTime | None = None,
+    timeout: float = CLOSE_TIMEOUT,
+) -> IDelayedCall | None:
     """
-    Close a connection once everything written to it has been sent.
+    Close a connection once everything written to it has been sent, and,
+    given a clock, abort it if that has not happened within C{timeout}
+    seconds.
 
     C{loseConnection} alone is not enough on a transport that has a
     streaming producer registered (as L{pauseReadingWhenBacklogged} does):
@@ -133,8 +152,20 @@ def closeWhenWritten(transport: ITransport) -> None:
     instead of closing, and the connection stays open for good.  So the
     producer is unregistered first.
 
+    And a close that waits for output waits for the peer: one that reads
+    nothing (or never finishes a TLS handshake, so nothing can be sent)
+    would hold the connection for ever.  The deadline is what stops it.
+
     @param transport: a connection's transport.
+    @param clock: schedules the deadline; none if C{None}.
+    @param timeout: seconds until the connection is aborted.
+    @return: the deadline's call, which the caller cancels when the
+        connection is lost (so that it does not hold the transport until
+        then); C{None} without a clock.
     """
     if getattr(transport, "producer", None) is not None:
         transport.unregisterProducer()  # type: ignore[attr-defined]
     transport.loseConnection()
+    if clock is None:
+        return None
+    return clock.callLater(timeout, transport.abortConnection)  # type: ignore[attr-defined]

@@ -17,9 +17,12 @@ from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import IProtocolFactory
 from twisted.internet.protocol import DatagramProtocol
 from twisted.internet.ssl import Certificate, KeyPair
+from twisted.logger import Logger
 from twisted.python.filepath import FilePath
 
 from netlab.errors import StartupError
+
+_log = Logger()
 
 DEFAULT_UNIX_MODE = "660"
 """
@@ -27,6 +30,38 @@ The mode of a C{unix:} socket file when C{--listen} does not give one (as
 C{mode=}): the owner and the group may connect, nobody else.  Twisted's own
 default, 666, would let every user of the machine connect.
 """
+
+DEFAULT_BACKLOG = 1024
+"""
+The listen backlog of a C{tcp:}, C{tcp6:}, C{unix:}, C{ssl:} or C{tls:}
+endpoint when its string gives none: how many connections the kernel holds,
+made but not yet accepted, during a burst.  Twisted's own default, 50, lets
+a burst of a few hundred clients fill it.  The kernel caps it at
+C{net.core.somaxconn}.
+"""
+
+_BACKLOG_POSITIONS = {"tcp": 3, "unix": 3, "ssl": 6}
+"""
+Where each of Twisted's own kinds of endpoint string takes its backlog by
+position (counting the type as 0).  Twisted knows these by their exact
+name.
+"""
+
+_PLUGIN_BACKLOG_POSITIONS = {"tcp6": 2, "tls": 3}
+"""
+The same for the kinds that Twisted's endpoint plugins parse, whatever the
+case of their name.
+"""
+
+
+def _backlogPosition(kind: str) -> int | None:
+    position = _BACKLOG_POSITIONS.get(kind)
+    if position is None:
+        position = _PLUGIN_BACKLOG_POSITIONS.get(kind.lower())
+    return position
+
+
+_SOMAXCONN = "/proc/sys/net/core/somaxconn"
 
 _HINTS = {
     errno.EADDRINUSE: "another program is using it; stop it or choose another",
@@ -124,27 +159,71 @@ def splitEndpoint(description: str) -> tuple[list[str], dict[str, str]]:
 
 def withDefaults(description: str) -> str:
     """
-    The endpoint string that C{--listen} really listens on: a C{unix:}
-    string gets C{mode=660} (see L{DEFAULT_UNIX_MODE}) unless it gives a
-    mode, and C{lockfile=1} unless it says otherwise, so that a socket file
-    left behind by a server that died is removed when the next one starts.
-    Any other string is left as it is.
+    The endpoint string that C{--listen} really listens on:
+
+      - a C{tcp:}, C{tcp6:}, C{unix:}, C{ssl:} or C{tls:} string gets
+        C{backlog=1024} (see L{DEFAULT_BACKLOG}) unless it gives one;
+      - a C{unix:} string gets C{mode=660} (see L{DEFAULT_UNIX_MODE}) unless
+        it gives a mode, and C{lockfile=1} unless it says otherwise, so that
+        a socket file left behind by a server that died is removed when the
+        next one starts.
+
+    Any other string is left as it is.  (Twisted knows C{tcp:}, C{unix:}
+    and C{ssl:} by their exact names, and C{tcp6:} and C{tls:} whatever
+    their case.)
 
     @param description: a server endpoint string.
     @return: the string with the defaults added.
     @raise ValueError: if the string ends with a lone backslash.
     """
     args, kwargs = splitEndpoint(description)
-    if args[0] != "unix":
-        return description
-    # Twisted's unix: takes, in order, the path, mode, backlog and lockfile:
-    # each may be given by position, after the type, or by name.
     added = []
-    if "mode" not in kwargs and len(args) < 3:
-        added.append(f"mode={DEFAULT_UNIX_MODE}")
-    if "lockfile" not in kwargs and len(args) < 5:
-        added.append("lockfile=1")
+    if _backlogPosition(args[0]) is not None and _backlogGiven(args, kwargs) is None:
+        added.append(f"backlog={DEFAULT_BACKLOG}")
+    if args[0] == "unix":
+        # Twisted's unix: takes, in order, the path, mode, backlog and
+        # lockfile: each may be given by position, after the type, or by
+        # name.
+        if "mode" not in kwargs and len(args) < 3:
+            added.append(f"mode={DEFAULT_UNIX_MODE}")
+        if "lockfile" not in kwargs and len(args) < 5:
+            added.append("lockfile=1")
     return ":".join([description, *added])
+
+
+def _backlogGiven(args: list[str], kwargs: dict[str, str]) -> str | None:
+    position = _backlogPosition(args[0])
+    if position is None:
+        return None
+    return _argument(args, kwargs, position, "backlog")
+
+
+def listenBacklog(description: str) -> int | None:
+    """
+    @param description: a server endpoint string, as L{withDefaults} gives
+        it.
+    @return: the listen backlog it asks for, or C{None} if it is not a kind
+        whose backlog netlab knows (C{systemd:} sockets are listening
+        already, with systemd's backlog).
+    """
+    try:
+        given = _backlogGiven(*splitEndpoint(description))
+        return int(given) if given is not None else None
+    except ValueError:
+        return None
+
+
+def somaxconn(path: str = _SOMAXCONN) -> int | None:
+    """
+    @param path: where the kernel says it.
+    @return: the kernel's cap on listen backlogs (Linux's
+        C{net.core.somaxconn}), or C{None} where it cannot be read.
+    """
+    try:
+        with open(path) as f:
+            return int(f.read().strip())
+    except (OSError, ValueError):
+        return None
 
 
 def _argument(
@@ -405,6 +484,7 @@ class EndpointService(StreamServerEndpointService):
         super().__init__(parseEndpoint(reactor, description, option), factory)
         self.description = description
         self.option = option
+        self.backlog = listenBacklog(withDefaults(description))
         self._kind = splitEndpoint(description)[0][0].lower()
 
     def privilegedStartService(self) -> None:
@@ -415,6 +495,29 @@ class EndpointService(StreamServerEndpointService):
                 f"cannot listen on {self.description}: "
                 f"{_reason(e, self._kind)} ({self.option})"
             ) from e
+        self._warnIfBacklogCapped()
+
+    readSomaxconn = staticmethod(somaxconn)
+    """
+    Reads the kernel's cap on listen backlogs (see L{somaxconn}).
+    """
+
+    def _warnIfBacklogCapped(self) -> None:
+        if self.backlog is None:
+            return
+        cap = self.readSomaxconn()
+        if cap is not None and cap < self.backlog:
+            _log.warn(
+                "{option} {description}: the kernel holds at most {cap} "
+                "connections waiting to be accepted (net.core.somaxconn), "
+                "fewer than the listen backlog of {backlog}; a burst of new "
+                "connections past that waits or is refused: raise it "
+                "(sysctl -w net.core.somaxconn={backlog})",
+                option=self.option,
+                description=self.description,
+                cap=cap,
+                backlog=self.backlog,
+            )
 
 
 class DatagramService(UDPServer):

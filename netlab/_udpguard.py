@@ -29,6 +29,7 @@ import ipaddress
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
+from netlab._peer import formatHostPort
 from netlab._ratelog import RateLimitedLog
 
 __all__ = [
@@ -234,7 +235,8 @@ class DatagramGuard:
     def _refuse(self, reason: Refusal, host: str, port: int) -> bool:
         self.refused[reason] += 1
         self._logs[reason].warn(
-            "not answering a datagram from {host}:{port}: {reason}",
+            "not answering a datagram from {peer}: {reason}",
+            peer=formatHostPort(host, port),
             host=host,
             port=port,
             reason=reason.value,

@@ -14,6 +14,7 @@ from twisted.internet.interfaces import IReactorTime, IUDPTransport
 from twisted.internet.protocol import DatagramProtocol
 from twisted.logger import Logger
 
+from netlab._peer import formatHostPort
 from netlab._ratelog import RateLimitedLog
 from netlab._udpguard import DatagramGuard
 from netlab.policies import TrafficStats
@@ -88,7 +89,8 @@ class GuardedDatagramProtocol(DatagramProtocol):
         Log, at a bounded rate, that a reply to C{addr} could not be sent.
         """
         self._failedLog.warn(
-            "could not answer {host}:{port}: {error}",
+            "could not answer {peer}: {error}",
+            peer=formatHostPort(addr[0], addr[1]),
             host=addr[0],
             port=addr[1],
             error=error,

@@ -34,6 +34,8 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import (
     IAddress,
     IHalfCloseableProtocol,
+    IHandshakeListener,
+    INegotiated,
     IProtocolFactory,
     IReactorTime,
 )
@@ -43,7 +45,8 @@ from twisted.protocols.policies import ProtocolWrapper, WrappingFactory
 from twisted.python.failure import Failure
 from zope.interface import Interface, directlyProvides, providedBy
 
-from netlab._flow import closeWhenWritten, sendDirect
+from netlab._flow import CLOSE_TIMEOUT, closeWhenWritten, sendDirect
+from netlab._peer import formatAddress, formatPeer
 from netlab._ratelog import RateLimitedLog
 
 __all__ = [
@@ -51,6 +54,7 @@ __all__ = [
     "DEFAULT_IDLE_TIMEOUT",
     "DEFAULT_MAX_CONNECTIONS",
     "DEFAULT_MAX_PER_SOURCE",
+    "DEFAULT_TLS_HANDSHAKE_TIMEOUT",
     "ConnectionGuard",
     "ConnectionLimits",
     "GuardedConnection",
@@ -81,6 +85,12 @@ DEFAULT_GRACE = 5.0
 Seconds connections get to finish when their service stops (C{--grace}).
 """
 
+DEFAULT_TLS_HANDSHAKE_TIMEOUT = 10.0
+"""
+Seconds a TLS connection may take to finish its handshake
+(C{--tls-handshake-timeout}).
+"""
+
 
 @attrs.frozen
 class ConnectionLimits:
@@ -96,17 +106,28 @@ class ConnectionLimits:
         least every 30 seconds), so a connection goes that much later at
         most.  One closed that way but still open at the next check (its
         peer reads nothing, so the goodbye cannot be sent) is aborted.
+    @ivar tlsHandshakeTimeout: seconds a TLS connection may take to finish
+        its handshake before it is aborted, whatever else it is waiting for;
+        connections that are not TLS are not concerned.
+    @ivar closeTimeout: seconds a connection that is closing (whoever
+        closed it, except a drain, which has its own grace) may take to send
+        what was written to it before it is aborted: a peer that reads
+        nothing cannot hold it, or its slot, for ever.
     """
 
     maxConnections: int = DEFAULT_MAX_CONNECTIONS
     maxPerSource: int = DEFAULT_MAX_PER_SOURCE
     idleTimeout: float = DEFAULT_IDLE_TIMEOUT
+    tlsHandshakeTimeout: float = DEFAULT_TLS_HANDSHAKE_TIMEOUT
+    closeTimeout: float = CLOSE_TIMEOUT
 
     def __attrs_post_init__(self) -> None:
         if not (
             self.maxConnections >= 0
             and self.maxPerSource >= 0
             and self.idleTimeout >= 0  # and not NaN
+            and self.tlsHandshakeTimeout >= 0
+            and self.closeTimeout >= 0
         ):
             raise ValueError("a limit cannot be negative (0 turns it off)")
 
@@ -243,23 +264,58 @@ class GuardedConnection(ProtocolWrapper):
         self._readClosed = False
         self._lingering = False
         self._lingerCall: Any = None
+        self._closeCall: Any = None
+        self._handshakeCall: Any = None
+        self._draining = False
 
     def makeConnection(self, transport: Any) -> None:
         # The wrapper takes half-close whatever it wraps: it needs to hear
-        # of both halves to close lingering.
-        directlyProvides(self, providedBy(transport), IHalfCloseableProtocol)
+        # of both halves to close lingering.  And it hears when a TLS
+        # handshake is done, to stop its clock.
+        directlyProvides(
+            self, providedBy(transport), IHalfCloseableProtocol, IHandshakeListener
+        )
         Protocol.makeConnection(self, transport)
         self.factory.registerProtocol(self)
         self.wrappedProtocol.makeConnection(self)
 
     def connectionMade(self) -> None:
-        self.opened = self._quietSince = self.factory.clock.seconds()
-        self.factory.stats.connectionsTotal += 1
+        guard = self.factory
+        self.opened = self._quietSince = guard.clock.seconds()
+        guard.stats.connectionsTotal += 1
         _log.info(
             "{service}: connection from {peer} opened",
-            service=self.factory.service,
-            peer=_describe(self.transport),
+            service=guard.service,
+            peer=formatPeer(self.transport),
         )
+        timeout = guard.limits.tlsHandshakeTimeout
+        if timeout and INegotiated.providedBy(self.transport):
+            self._handshakeCall = guard.clock.callLater(
+                timeout, self._handshakeTimedOut
+            )
+
+    def handshakeCompleted(self) -> None:
+        """
+        The TLS handshake is done: the peer is no longer on its clock.
+        """
+        if self._handshakeCall is not None and self._handshakeCall.active():
+            self._handshakeCall.cancel()
+        self._handshakeCall = None
+        if IHandshakeListener.providedBy(self.wrappedProtocol):
+            self.wrappedProtocol.handshakeCompleted()
+
+    def _handshakeTimedOut(self) -> None:
+        self._handshakeCall = None
+        timeout = self.factory.limits.tlsHandshakeTimeout
+        self._closing = f"no TLS handshake within {timeout:g}s"
+        self.factory._count(
+            "tls-handshake-timeout",
+            f"the TLS handshake was not done within {timeout:g}s "
+            "(--tls-handshake-timeout); aborted",
+            self.transport.getPeer(),
+            verb="cut",
+        )
+        self.transport.abortConnection()
 
     # From the peer
 
@@ -282,7 +338,9 @@ class GuardedConnection(ProtocolWrapper):
     def writeConnectionLost(self) -> None:
         if self._lingering:
             # Everything is sent and the peer told so; give it a moment to
-            # finish and close.
+            # finish and close (that moment, not the close deadline, is what
+            # bounds it now).
+            self._cancelCloseDeadline()
             self._lingerCall = self.factory.clock.callLater(
                 LINGER_TIMEOUT, self.transport.loseConnection
             )
@@ -303,14 +361,16 @@ class GuardedConnection(ProtocolWrapper):
             "{service}: connection from {peer} closed after {duration:.3f}s, "
             "{bytesReceived} bytes received, {bytesSent} sent ({why})",
             service=guard.service,
-            peer=_describe(self.transport),
+            peer=formatPeer(self.transport),
             duration=guard.clock.seconds() - self.opened,
             bytesReceived=self.bytesReceived,
             bytesSent=self.bytesSent,
             why=self._closing or reason.getErrorMessage(),
         )
-        if self._lingerCall is not None and self._lingerCall.active():
-            self._lingerCall.cancel()
+        for call in (self._lingerCall, self._closeCall, self._handshakeCall):
+            if call is not None and call.active():
+                call.cancel()
+        self._lingerCall = self._closeCall = self._handshakeCall = None
         # The wrapped protocol hears of it before the guard forgets the
         # connection, so that whoever waits for a drain finds it gone (a
         # chat user out of the hub).
@@ -330,6 +390,7 @@ class GuardedConnection(ProtocolWrapper):
         if self._lingering:
             return
         self.disconnecting = 1
+        self._startCloseDeadline()
         transport = self.transport
         if (
             self._readClosed
@@ -346,6 +407,25 @@ class GuardedConnection(ProtocolWrapper):
             transport.unregisterProducer()
         transport.resumeProducing()
         transport.loseWriteConnection()
+
+    def _startCloseDeadline(self) -> None:
+        timeout = self.factory.limits.closeTimeout
+        if timeout and self._closeCall is None and not self._draining:
+            self._closeCall = self.factory.clock.callLater(timeout, self._closeTimedOut)
+
+    def _cancelCloseDeadline(self) -> None:
+        if self._closeCall is not None and self._closeCall.active():
+            self._closeCall.cancel()
+        self._closeCall = None
+
+    def _closeTimedOut(self) -> None:
+        self._closeCall = None
+        timeout = self.factory.limits.closeTimeout
+        self._closing = (
+            f"{self._closing or 'closing'}; aborted: what was written to it "
+            f"was not taken within {timeout:g}s"
+        )
+        self.transport.abortConnection()
 
     def write(self, data: bytes) -> None:
         self.bytesSent += len(data)
@@ -397,24 +477,13 @@ class GuardedConnection(ProtocolWrapper):
         """
         if self._closing is None:
             self._closing = f"service stopping: {reason}"
+            # The drain's grace, not the close deadline, bounds it now.
+            self._draining = True
+            self._cancelCloseDeadline()
             if IDrainable.providedBy(self.wrappedProtocol):
                 self.wrappedProtocol.disconnect(reason)
             else:
                 closeWhenWritten(self)  # type: ignore[arg-type]
-
-
-def _describe(transport: Any) -> str:
-    peer = transport.getPeer() if transport is not None else None
-    host = getattr(peer, "host", None)
-    port = getattr(peer, "port", None)
-    if host is not None and port is not None:
-        return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
-    name = getattr(peer, "name", None)
-    if isinstance(name, bytes):
-        name = name.decode(errors="replace")
-    if name is not None:
-        return f"unix:{name}"
-    return str(peer)
 
 
 class ConnectionGuard(WrappingFactory):
@@ -498,19 +567,29 @@ class ConnectionGuard(WrappingFactory):
         return GuardedConnection(self, wrapped, host)
 
     def _refuse(self, code: str, text: str, addr: IAddress | None) -> Protocol:
+        self._count(code, text, addr)
+        return _Refused(self._refusalLine(code, text), self.clock)
+
+    def _count(
+        self, code: str, text: str, addr: IAddress | None, verb: str = "refused"
+    ) -> None:
+        """
+        Count a connection refused or cut for C{code}, and log it at a
+        bounded rate.
+        """
         refusals = self.stats.refusals
         refusals[code] = refusals.get(code, 0) + 1
         log = self._refusalLogs.get(code)
         if log is None:
             log = self._refusalLogs[code] = RateLimitedLog(_log, self.clock)
         log.warn(
-            "{service}: refused a connection from {peer}: {text}",
+            "{service}: {verb} a connection from {peer}: {text}",
             service=self.service,
-            peer=_host(addr) or str(addr),
+            verb=verb,
+            peer=formatAddress(addr),
             text=text,
             code=code,
         )
-        return _Refused(self._refusalLine(code, text), self.clock)
 
     def registerProtocol(self, p: GuardedConnection) -> None:  # type: ignore[override]
         self.protocols[p] = 1

@@ -49,6 +49,7 @@ from netlab.policies import (
     DEFAULT_IDLE_TIMEOUT,
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_PER_SOURCE,
+    DEFAULT_TLS_HANDSHAKE_TIMEOUT,
     ConnectionGuard,
     ConnectionLimits,
     TrafficStats,
@@ -179,6 +180,14 @@ class _StreamOptions(_ServiceOptions):
             DEFAULT_MAX_PER_SOURCE,
             "Connections open at once from one address (0: no limit).",
             _count,
+        ],
+        [
+            "tls-handshake-timeout",
+            None,
+            DEFAULT_TLS_HANDSHAKE_TIMEOUT,
+            "Seconds a TLS connection (ssl:, tls:) may take to finish its "
+            "handshake before it is cut (0: no limit).",
+            _nonNegative,
         ],
         _GRACE,
     ]
@@ -646,6 +655,7 @@ def _limits(options: usage.Options, idleTimeout: float) -> ConnectionLimits:
         maxConnections=options["max-connections"],
         maxPerSource=options["max-per-source"],
         idleTimeout=idleTimeout,
+        tlsHandshakeTimeout=options["tls-handshake-timeout"],
     )
 
 

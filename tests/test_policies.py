@@ -21,6 +21,8 @@ from twisted.internet.interfaces import (
     IAddress,
     IConsumer,
     IHalfCloseableProtocol,
+    IHandshakeListener,
+    INegotiated,
     IPushProducer,
     ITransport,
 )
@@ -40,6 +42,7 @@ from netlab.policies import (
     DEFAULT_IDLE_TIMEOUT,
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_PER_SOURCE,
+    DEFAULT_TLS_HANDSHAKE_TIMEOUT,
     LINGER_TIMEOUT,
     REFUSAL_TIMEOUT,
     ConnectionGuard,
@@ -260,6 +263,20 @@ class GuardTestCase(SynchronousTestCase):
         Tell C{connection} it is closed, as its transport would once it is.
         """
         connection.connectionLost(Failure(ConnectionDone()))
+
+    def assertAbortedAfter(
+        self, connection: GuardedConnection, transport: StringTransport, seconds: float
+    ) -> None:
+        """
+        Assert that C{connection} is aborted C{seconds} from now and not
+        before, and that once it is lost no call is left pending.
+        """
+        self.clock.advance(seconds - 0.5)
+        self.assertFalse(transport.disconnected)
+        self.clock.advance(0.5)
+        self.assertTrue(transport.disconnected)
+        self.lose(connection)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
 
 
 def at(host: str, port: int = 40000) -> IPv4Address:
@@ -636,10 +653,10 @@ class LimitTests(GuardTestCase):
         self.assertEqual(event["log_level"], LogLevel.warn)
         self.assertEqual(
             (event["service"], event["peer"], event["code"]),
-            ("test", ALICE, "max-per-source"),
+            ("test", ALICE + ":2", "max-per-source"),
         )
         self.assertIn(
-            "test: refused a connection from 192.0.2.7: too many connections",
+            "test: refused a connection from 192.0.2.7:2: too many connections",
             formatEvent(event),
         )
 
@@ -1528,3 +1545,224 @@ class DrainTests(GuardTestCase):
         self.assertTrue(transport.disconnecting)
         self.lose(connection)
         self.successResultOf(d)
+
+
+@implementer(INegotiated)
+class TLSStringTransport(StringTransport):
+    """
+    A L{StringTransport} that looks like a TLS connection, as Twisted's
+    C{TLSMemoryBIOProtocol} does to the protocol above it.
+    """
+
+    negotiatedProtocol = None
+
+
+@implementer(IHandshakeListener)
+class HandshakeRecorder(Recorder):
+    """
+    A L{Recorder} that wants to hear when the TLS handshake is done.
+    """
+
+    handshakes = 0
+
+    def handshakeCompleted(self) -> None:
+        self.handshakes += 1
+
+
+class TLSHandshakeTimeoutTests(GuardTestCase):
+    """
+    A TLS connection whose handshake is not done in time is aborted,
+    whatever else it waits for.
+    """
+
+    def tlsConnection(
+        self,
+        limits: ConnectionLimits = NO_LIMITS,
+        factory: ServerFactory | None = None,
+    ) -> tuple[GuardedConnection, StringTransport, ConnectionGuard]:
+        """
+        @return: a connection accepted by a guard with C{limits} over a
+            transport that looks like TLS, its transport and the guard.
+        """
+        guard = self.guard(limits, factory)
+        connection = guard.buildProtocol(at(ALICE))
+        assert isinstance(connection, GuardedConnection)
+        transport = TLSStringTransport(peerAddress=at(ALICE))
+        connection.makeConnection(transport)
+        return connection, transport, guard
+
+    def test_defaultTenSeconds(self) -> None:
+        """
+        By default a TLS connection has 10 seconds to finish its handshake.
+        """
+        self.assertEqual(DEFAULT_TLS_HANDSHAKE_TIMEOUT, 10)
+        self.assertEqual(ConnectionLimits().tlsHandshakeTimeout, 10)
+        connection, transport, _ = self.tlsConnection()
+        self.assertAbortedAfter(connection, transport, 10)
+
+    def test_countedAndLogged(self) -> None:
+        """
+        A handshake timeout is counted as a C{tls-handshake-timeout}
+        refusal and logged as a warning naming the peer and the option.
+        """
+        connection, _, guard = self.tlsConnection(
+            attrs.evolve(NO_LIMITS, tlsHandshakeTimeout=2)
+        )
+        with capturedLogs() as captured:
+            self.clock.advance(2)
+        self.assertEqual(guard.stats.refusals, {"tls-handshake-timeout": 1})
+        [event] = events(captured, "TLS handshake")
+        self.assertEqual(event["log_level"], LogLevel.warn)
+        self.assertIn(
+            "test: cut a connection from 192.0.2.7:40000: the TLS handshake "
+            "was not done within 2s (--tls-handshake-timeout)",
+            formatEvent(event),
+        )
+        self.lose(connection)
+
+    def test_whateverElseWaits(self) -> None:
+        """
+        The handshake deadline holds even when a longer close deadline is
+        running (a goodbye that cannot be sent before the handshake).
+        """
+        connection, transport, _ = self.tlsConnection(
+            attrs.evolve(NO_LIMITS, tlsHandshakeTimeout=3, closeTimeout=100)
+        )
+        connection.write(b"goodbye\n")
+        connection.loseConnection()
+        self.clock.advance(3)
+        self.assertTrue(transport.disconnected)
+        self.lose(connection)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_handshakeDone(self) -> None:
+        """
+        Once the handshake is done, the connection is off its clock, and a
+        wrapped protocol that wants to hear of it does.
+        """
+        factory = RecorderFactory(HandshakeRecorder)
+        connection, transport, _ = self.tlsConnection(factory=factory)
+        connection.handshakeCompleted()
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+        self.clock.advance(100)
+        self.assertFalse(transport.disconnected)
+        [wrapped] = factory.built
+        assert isinstance(wrapped, HandshakeRecorder)
+        self.assertEqual(wrapped.handshakes, 1)
+        self.assertTrue(IHandshakeListener.providedBy(connection))
+
+    def test_handshakeDoneNotForwardedToOthers(self) -> None:
+        """
+        A wrapped protocol that does not want to hear of the handshake is
+        not told.
+        """
+        connection, _, _ = self.tlsConnection()
+        connection.handshakeCompleted()
+        self.assertIsInstance(self.wrapped(connection), Recorder)
+
+    def test_notTLS(self) -> None:
+        """
+        A connection that is not TLS has no handshake deadline.
+        """
+        guard = self.guard()
+        _, transport = self.accepted(guard)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+        self.clock.advance(1000)
+        self.assertFalse(transport.disconnected)
+
+    def test_zeroNoLimit(self) -> None:
+        """
+        With C{tlsHandshakeTimeout=0} a handshake may take for ever.
+        """
+        _, transport, _ = self.tlsConnection(
+            attrs.evolve(NO_LIMITS, tlsHandshakeTimeout=0)
+        )
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+        self.clock.advance(1000)
+        self.assertFalse(transport.disconnected)
+
+    def test_negativeRefused(self) -> None:
+        """
+        A negative or NaN handshake or close timeout is a L{ValueError}.
+        """
+        for name in ("tlsHandshakeTimeout", "closeTimeout"):
+            for value in (-1, float("nan")):
+                self.assertRaises(ValueError, ConnectionLimits, **{name: value})
+
+
+class CloseDeadlineTests(GuardTestCase):
+    """
+    A connection asked to close, whoever asked, is aborted if what was
+    written to it is not taken in time.
+    """
+
+    def test_abortedAfterTimeout(self) -> None:
+        """
+        A connection the wrapped protocol closes, and that is still open
+        C{closeTimeout} seconds later (its peer reads nothing), is aborted.
+        """
+        self.assertEqual(ConnectionLimits().closeTimeout, 10)
+        connection, transport = self.accepted(self.guard())
+        connection.write(b"last words\n")
+        self.wrapped(connection).transport.loseConnection()  # type: ignore[union-attr]
+        self.assertAbortedAfter(connection, transport, 10)
+
+    def test_closeLogSaysAborted(self) -> None:
+        """
+        The log line of a connection aborted that way says why.
+        """
+        connection, _ = self.accepted(self.guard())
+        connection.loseConnection()
+        self.clock.advance(10)
+        with capturedLogs() as captured:
+            self.lose(connection)
+        [event] = events(captured, "closed after")
+        self.assertIn("was not taken within 10s", formatEvent(event))
+
+    def test_idleCloseDeadline(self) -> None:
+        """
+        A connection closed for being idle is aborted after the close
+        deadline, when that is sooner than the next idle check.
+        """
+        guard = self.guard(attrs.evolve(NO_LIMITS, idleTimeout=300, closeTimeout=5))
+        connection, transport = self.accepted(guard)
+        self.clock.advance(300)
+        self.assertTrue(transport.disconnecting)
+        self.assertFalse(transport.disconnected)
+        self.clock.advance(5)
+        self.assertTrue(transport.disconnected)
+        self.lose(connection)
+
+    def test_closedInTime(self) -> None:
+        """
+        A connection that closes before the deadline leaves no call behind.
+        """
+        connection, _ = self.accepted(self.guard())
+        connection.loseConnection()
+        self.lose(connection)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_drainHasItsGrace(self) -> None:
+        """
+        A drain's grace, not the close deadline, bounds a connection it
+        closes, however long the grace.
+        """
+        guard = self.guard(factory=RecorderFactory(Goodbye))
+        connection, transport = self.accepted(guard)
+        guard.drain(grace=30)
+        connection.loseConnection()
+        self.clock.advance(29)
+        self.assertFalse(transport.disconnected)
+        self.clock.advance(1)
+        self.assertTrue(transport.disconnected)
+
+    def test_zeroNoDeadline(self) -> None:
+        """
+        With C{closeTimeout=0}, a closing connection waits for its peer for
+        ever.
+        """
+        connection, _ = self.accepted(
+            self.guard(attrs.evolve(NO_LIMITS, closeTimeout=0))
+        )
+        connection.loseConnection()
+        self.assertEqual(self.clock.getDelayedCalls(), [])

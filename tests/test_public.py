@@ -104,6 +104,7 @@ PUBLIC = {
         "DEFAULT_IDLE_TIMEOUT",
         "DEFAULT_MAX_CONNECTIONS",
         "DEFAULT_MAX_PER_SOURCE",
+        "DEFAULT_TLS_HANDSHAKE_TIMEOUT",
         "ConnectionGuard",
         "ConnectionLimits",
         "GuardedConnection",

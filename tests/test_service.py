@@ -21,14 +21,18 @@ from twisted.internet.endpoints import _parse as twistedParse
 from twisted.internet.error import CannotListenError
 from twisted.internet.protocol import DatagramProtocol, Factory, Protocol
 from twisted.internet.testing import MemoryReactorClock
+from twisted.logger import LogLevel, capturedLogs, formatEvent
 from twisted.trial.unittest import SynchronousTestCase
 
 from netlab._service import (
+    DEFAULT_BACKLOG,
     DEFAULT_UNIX_MODE,
     DatagramService,
     EndpointService,
     ExitOnStartupError,
+    listenBacklog,
     parseEndpoint,
+    somaxconn,
     splitEndpoint,
     withDefaults,
 )
@@ -135,7 +139,7 @@ class ParseEndpointTests(SynchronousTestCase):
         endpoint = parseEndpoint(reactor, "tcp:1234:interface=127.0.0.1")
         factory = Factory.forProtocol(Protocol)
         self.successResultOf(endpoint.listen(factory))
-        self.assertEqual(reactor.tcpServers, [(1234, factory, 50, "127.0.0.1")])
+        self.assertEqual(reactor.tcpServers, [(1234, factory, 1024, "127.0.0.1")])
 
     def test_malformedPort(self) -> None:
         """
@@ -251,7 +255,8 @@ class SplitEndpointTests(SynchronousTestCase):
 
 class WithDefaultsTests(SynchronousTestCase):
     """
-    Tests for L{withDefaults}: netlab's defaults for C{unix:} endpoints.
+    Tests for L{withDefaults}: netlab's defaults for the listen backlog and
+    for C{unix:} endpoints.
     """
 
     def test_unix(self) -> None:
@@ -261,8 +266,71 @@ class WithDefaultsTests(SynchronousTestCase):
         self.assertEqual(DEFAULT_UNIX_MODE, "660")
         self.assertEqual(
             withDefaults("unix:/run/netlab/echo.sock"),
-            "unix:/run/netlab/echo.sock:mode=660:lockfile=1",
+            "unix:/run/netlab/echo.sock:backlog=1024:mode=660:lockfile=1",
         )
+
+    def test_backlog(self) -> None:
+        """
+        Every C{tcp:}, C{tcp6:}, C{unix:}, C{ssl:} and C{tls:} string that
+        gives no backlog, by name or by position, gets a backlog of 1024.
+        """
+        self.assertEqual(DEFAULT_BACKLOG, 1024)
+        for description in [
+            "tcp:21567",
+            "tcp:21567:interface=127.0.0.1",
+            "tcp:21567:127.0.0.1",
+            "tcp6:21567",
+            "TCP6:port=21567:interface=\\:\\:1",
+            "unix:/x:mode=600",
+            "unix:/x:600",
+            "ssl:443:privateKey=k.pem",
+            "ssl:443:k.pem:c.pem:TLSv1_2_METHOD:127.0.0.1",
+            "tls:/etc/netlab/tls:port=8443",
+            "tls:/etc/netlab/tls:8443",
+        ]:
+            self.assertEqual(
+                withDefaults(description).split(":backlog=1024")[0], description
+            )
+            self.assertEqual(listenBacklog(withDefaults(description)), 1024)
+
+    def test_backlogKept(self) -> None:
+        """
+        A backlog given by name or by position is kept.
+        """
+        for description in [
+            "tcp:21567:backlog=10",
+            "tcp:21567:127.0.0.1:10",
+            "tcp6:21567:10",
+            "unix:/x:600:10:lockfile=0",
+            "ssl:443:k.pem:c.pem:TLSv1_2_METHOD:127.0.0.1:10",
+            "tls:/etc/netlab/tls:8443:10",
+            "tls:/etc/netlab/tls:backlog=10",
+        ]:
+            self.assertNotIn("1024", withDefaults(description))
+            self.assertEqual(listenBacklog(withDefaults(description)), 10)
+
+    def test_backlogListened(self) -> None:
+        """
+        Twisted listens with the default backlog where it is added, and with
+        the given one where it is kept.
+        """
+        reactor = MemoryReactorClock()
+        factory = Factory.forProtocol(Protocol)
+        for description in ["tcp:1", "tcp6:2", "tcp:4:backlog=7"]:
+            self.successResultOf(parseEndpoint(reactor, description).listen(factory))
+        self.assertEqual([server[2] for server in reactor.tcpServers], [1024, 1024, 7])
+        self.successResultOf(
+            parseEndpoint(reactor, f"unix:{temporaryDirectory(self)}/s").listen(factory)
+        )
+        self.assertEqual(reactor.unixServers[0][2], 1024)
+
+    def test_systemdNoBacklog(self) -> None:
+        """
+        A C{systemd:} socket listens already: no backlog is added, nor known.
+        """
+        description = "systemd:domain=INET:index=0"
+        self.assertEqual(withDefaults(description), description)
+        self.assertIsNone(listenBacklog(description))
 
     def test_modeKept(self) -> None:
         """
@@ -270,20 +338,24 @@ class WithDefaultsTests(SynchronousTestCase):
         kept.
         """
         self.assertEqual(
-            withDefaults("unix:/x:mode=666"), "unix:/x:mode=666:lockfile=1"
+            withDefaults("unix:/x:mode=666"),
+            "unix:/x:mode=666:backlog=1024:lockfile=1",
         )
         self.assertEqual(
             withDefaults("unix:mode=600:address=/x"),
-            "unix:mode=600:address=/x:lockfile=1",
+            "unix:mode=600:address=/x:backlog=1024:lockfile=1",
         )
-        self.assertEqual(withDefaults("unix:/x:600"), "unix:/x:600:lockfile=1")
+        self.assertEqual(
+            withDefaults("unix:/x:600"), "unix:/x:600:backlog=1024:lockfile=1"
+        )
 
     def test_lockfileKept(self) -> None:
         """
         A C{lockfile=} given by name or by position is kept.
         """
         self.assertEqual(
-            withDefaults("unix:/x:lockfile=0"), "unix:/x:lockfile=0:mode=660"
+            withDefaults("unix:/x:lockfile=0"),
+            "unix:/x:lockfile=0:backlog=1024:mode=660",
         )
         self.assertEqual(withDefaults("unix:/x:600:50:0"), "unix:/x:600:50:0")
 
@@ -295,20 +367,22 @@ class WithDefaultsTests(SynchronousTestCase):
         description = withDefaults("unix:/tmp/a\\:b\\=c")
         self.assertEqual(
             splitEndpoint(description),
-            (["unix", "/tmp/a:b=c"], {"mode": "660", "lockfile": "1"}),
+            (
+                ["unix", "/tmp/a:b=c"],
+                {"backlog": "1024", "mode": "660", "lockfile": "1"},
+            ),
         )
 
     def test_othersUnchanged(self) -> None:
         """
-        Strings of other types are left as they are.
+        Strings of other types, and those Twisted does not know by that
+        name, are left as they are.
         """
         for description in [
-            "tcp:21567",
-            "tcp6:port=21567:interface=\\:\\:1",
-            "ssl:443:privateKey=k.pem",
-            "tls:/etc/netlab/tls:port=8443",
             "systemd:domain=UNIX:index=0",
             "UNIX:/x",
+            "TCP:21567",
+            "stdio:",
         ]:
             self.assertEqual(withDefaults(description), description)
 
@@ -326,7 +400,9 @@ class WithDefaultsTests(SynchronousTestCase):
         newArgs, newKwargs = splitEndpoint(withDefaults(description))
         self.assertEqual(newArgs, args)
         self.assertEqual({k: newKwargs[k] for k in kwargs}, kwargs)
-        self.assertLessEqual(set(newKwargs) - set(kwargs), {"mode", "lockfile"})
+        self.assertLessEqual(
+            set(newKwargs) - set(kwargs), {"backlog", "mode", "lockfile"}
+        )
 
 
 class UnixEndpointTests(SynchronousTestCase):
@@ -583,8 +659,8 @@ class TLSEndpointTests(_CertificateTestsMixin, SynchronousTestCase):
             reactor, f"tls:{self.directory}:port=8443:interface=127.0.0.1"
         )
         self.successResultOf(endpoint.listen(Factory.forProtocol(Protocol)))
-        [(port, _, _, interface)] = reactor.tcpServers
-        self.assertEqual((port, interface), (8443, "127.0.0.1"))
+        [(port, _, backlog, interface)] = reactor.tcpServers
+        self.assertEqual((port, backlog, interface), (8443, 1024, "127.0.0.1"))
 
     def test_pathByName(self) -> None:
         """
@@ -683,9 +759,66 @@ class EndpointServiceTests(SynchronousTestCase):
         service = EndpointService(reactor, "tcp:1234", self.factory)
         service.startService()
         self.assertTrue(service.running)
-        self.assertEqual(reactor.tcpServers, [(1234, self.factory, 50, "")])
+        self.assertEqual(reactor.tcpServers, [(1234, self.factory, 1024, "")])
         self.successResultOf(service.stopService())
         self.assertFalse(service.running)
+
+    def started(self, description: str, cap: int | None) -> list[Any]:
+        """
+        Start an L{EndpointService} for C{description} on a kernel whose
+        C{net.core.somaxconn} reads C{cap}.
+
+        @return: the warnings it logged.
+        """
+        service = EndpointService(_ListeningReactor(), description, self.factory)
+        service.readSomaxconn = lambda: cap  # type: ignore[method-assign,assignment,misc]
+        with capturedLogs() as events:
+            service.startService()
+        self.addCleanup(service.stopService)
+        return [e for e in events if e["log_level"] == LogLevel.warn]
+
+    def test_backlogCapped(self) -> None:
+        """
+        When the kernel caps listen backlogs below the one the endpoint asks
+        for, starting warns once, naming the option, the string, both
+        numbers and what to do.
+        """
+        [event] = self.started("tcp:1234", 128)
+        text = formatEvent(event)
+        for part in (
+            "--listen tcp:1234",
+            "at most 128",
+            "net.core.somaxconn",
+            "backlog of 1024",
+            "sysctl -w net.core.somaxconn=1024",
+        ):
+            self.assertIn(part, text)
+        [event] = self.started("tcp:1234:backlog=200", 128)
+        self.assertIn("backlog of 200", formatEvent(event))
+
+    def test_backlogNotCapped(self) -> None:
+        """
+        No warning when the kernel allows the backlog, when its cap cannot
+        be read, or for an endpoint whose backlog netlab does not set.
+        """
+        self.assertEqual(self.started("tcp:1234", 4096), [])
+        self.assertEqual(self.started("tcp:1234", 1024), [])
+        self.assertEqual(self.started("tcp:1234", None), [])
+        self.assertEqual(self.started("tcp:1234:backlog=100", 128), [])
+
+    def test_somaxconn(self) -> None:
+        """
+        L{somaxconn} reads the kernel's number, and gives C{None} for a file
+        that is missing or does not hold one.
+        """
+        path = str(temporaryDirectory(self) / "somaxconn")
+        self.assertIsNone(somaxconn(path))
+        with open(path, "w") as f:
+            f.write("4096\n")
+        self.assertEqual(somaxconn(path), 4096)
+        with open(path, "w") as f:
+            f.write("many\n")
+        self.assertIsNone(somaxconn(path))
 
     def test_badDescription(self) -> None:
         """

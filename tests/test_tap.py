@@ -45,6 +45,7 @@ from netlab.policies import (
     DEFAULT_IDLE_TIMEOUT,
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_PER_SOURCE,
+    DEFAULT_TLS_HANDSHAKE_TIMEOUT,
     ConnectionGuard,
     ConnectionLimits,
     GuardedConnection,
@@ -113,6 +114,7 @@ class _UDPMemoryReactor(MemoryReactorClock):
 _STREAM_DEFAULTS: dict[str, Any] = {
     "max-connections": 10000,
     "max-per-source": 100,
+    "tls-handshake-timeout": 10.0,
     "grace": 5.0,
     "metrics": None,
 }
@@ -1574,6 +1576,7 @@ class StreamOptionsTests(SynchronousTestCase):
             {
                 "max-connections": DEFAULT_MAX_CONNECTIONS,
                 "max-per-source": DEFAULT_MAX_PER_SOURCE,
+                "tls-handshake-timeout": DEFAULT_TLS_HANDSHAKE_TIMEOUT,
                 "grace": DEFAULT_GRACE,
                 "metrics": None,
             },
@@ -2050,6 +2053,25 @@ class GuardWiringTests(SynchronousTestCase):
         protocol.dataReceived(b"alice\r\n")
         reactor.pump([60.0] * 20)
         self.assertFalse(transport.disconnecting)
+
+    def test_tlsHandshakeTimeout(self) -> None:
+        """
+        --tls-handshake-timeout goes to every stream service's guard; 0
+        turns it off, and it cannot be negative.
+        """
+        for name in ("tsserv", "echo", "chat"):
+            for given, expected in [("2.5", 2.5), ("0", 0.0)]:
+                service = tap.makeService(
+                    parse(name, "--no-udp", "--tls-handshake-timeout", given)
+                    if name == "echo"
+                    else parse(name, "--tls-handshake-timeout", given),
+                    _UDPMemoryReactor(),
+                )
+                [guard] = _guards(service)
+                self.assertEqual(guard.limits.tlsHandshakeTimeout, expected, name)
+            self.assertRaises(
+                usage.UsageError, parse, name, "--tls-handshake-timeout", "-1"
+            )
 
     def test_joinedServicesOwnLimits(self) -> None:
         """

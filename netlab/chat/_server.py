@@ -21,7 +21,9 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from netlab._flow import closeWhenWritten, directWriter
+from netlab._flow import CLOSE_TIMEOUT, closeWhenWritten, directWriter
+from netlab._lines import LineBuffer
+from netlab._peer import formatPeer
 from netlab.chat._hub import ChatHub, IChatParticipant
 from netlab.chat._wire import (
     ChatEvent,
@@ -43,6 +45,11 @@ netlab's chat port.
 """
 
 _log = Logger()
+
+_SLOW_CONSUMER_CLOSE_TIMEOUT = 5.0
+"""
+Seconds a client dropped for reading too slowly gets to take its last line.
+"""
 
 _HELP = (
     "Type a line to say it to your room. Commands:",
@@ -111,16 +118,15 @@ class ChatProtocol(Protocol):
         "_backlog",
         "_backloggedSince",
         "_batch",
-        "_buffer",
         "_clock",
         "_closing",
-        "_discarding",
         "_forget",
         "_heard",
         "_hub",
         "_idleCall",
         "_isLost",
         "_limits",
+        "_lineBuffer",
         "_lines",
         "_lost",
         "_output",
@@ -164,9 +170,10 @@ class ChatProtocol(Protocol):
         self._output: list[bytes] = []
         self._clock = clock
         self._limits = limits
-        self._buffer = b""
-        self._discarding = False
-        self._lines: list[bytes] = []
+        self._lineBuffer = LineBuffer(limits.maxLineLength)
+        # Lines received and not yet handled (the rate limit), None in
+        # place of an over-long one: it is answered in its turn.
+        self._lines: list[bytes | None] = []
         self._tokens = limits.lineBurst
         self._refilled = clock.seconds()
         self._pausedForRate = False
@@ -238,15 +245,27 @@ class ChatProtocol(Protocol):
     def _send(self, line: ChatEvent | History | Reply | Error) -> None:
         self.deliver(line, formatLine(line))
 
-    def _close(self, line: ChatEvent | Error) -> None:
+    def _close(self, line: ChatEvent | Error | None) -> None:
         """
-        Tell the client why, and close once that is written.
+        Tell the client why, and close once that is written, or abort after
+        L{CLOSE_TIMEOUT} seconds: a client that reads nothing (or never
+        finishes its TLS handshake) must not hold the connection for ever.
         """
         if not self._closing:
-            self._send(line)
+            if line is not None:
+                self._send(line)
             self.flushOutput()
             self._closing = True
-            closeWhenWritten(self.transport)
+            self._closeWithin(CLOSE_TIMEOUT)
+
+    def _closeWithin(self, timeout: float) -> None:
+        call = closeWhenWritten(self.transport, self._clock, timeout)
+        if self._isLost:
+            # Closing was immediate.
+            if call is not None and call.active():
+                call.cancel()
+        else:
+            self._abortCall = call
 
     # Input
 
@@ -255,26 +274,7 @@ class ChatProtocol(Protocol):
             self._heard = True
             if self._backloggedSince is not None:
                 self._pauseReading(backlog=True)
-        if self._buffer:
-            data = self._buffer + data
-        lines = data.split(b"\n")
-        self._buffer = lines.pop()
-        limit = self._limits.maxLineLength
-        for line in lines:
-            if self._discarding:
-                self._discarding = False
-                continue
-            if line.endswith(b"\r"):
-                line = line[:-1]
-            if len(line) > limit:
-                self._tooLong()
-            else:
-                self._lines.append(line)
-        if len(self._buffer) > limit + 1:
-            self._buffer = b""
-            if not self._discarding:
-                self._discarding = True
-                self._tooLong()
+        self._lines += self._lineBuffer.feed(data)[0]
         self._process()
 
     def _tooLong(self) -> None:
@@ -367,7 +367,15 @@ class ChatProtocol(Protocol):
 
     # Commands
 
-    def _handle(self, line: bytes) -> None:
+    def _handle(self, line: bytes | None) -> None:
+        if line is None:
+            self._tooLong()
+            return
+        if line.endswith(b"\r"):
+            line = line[:-1]
+        if not line.strip():
+            # Someone pressed Enter: there is nothing to say, or answer.
+            return
         self._stats.messages += 1
         self._touch()
         try:
@@ -458,9 +466,7 @@ class ChatProtocol(Protocol):
     def command_quit(self, reason: str) -> None:
         self._send(Reply("quit"))
         self._hub.quit(self, reason)
-        self.flushOutput()
-        self._closing = True
-        closeWhenWritten(self.transport)
+        self._close(None)
 
     # IChatParticipant
 
@@ -516,12 +522,22 @@ class ChatProtocol(Protocol):
     def _dropSlowConsumer(self) -> None:
         if self._closing:
             return
+        limits = self._limits
+        if self._backlog > limits.backlogHard:
+            limit = f"over --backlog-hard ({limits.backlogHard} bytes)"
+        else:
+            limit = (
+                f"over --backlog-soft ({limits.backlogSoft} bytes) for "
+                f"{limits.backlogSoftSeconds:g}s"
+            )
         _log.warn(
-            "disconnecting {nick} ({peer}): {backlog} bytes waiting to be sent "
-            "to it for {seconds:.1f}s",
+            "chat: disconnecting {nick} ({peer}), too slow to read: {backlog} "
+            "bytes waiting to be sent to it, {limit}; backlogged for "
+            "{seconds:.3f}s",
             nick=self._hub.nickOf(self),
-            peer=self.transport.getPeer(),
+            peer=formatPeer(self.transport),
             backlog=self._backlog,
+            limit=limit,
             seconds=self._clock.seconds() - (self._backloggedSince or 0),
         )
         self._closing = True
@@ -530,10 +546,9 @@ class ChatProtocol(Protocol):
         self.transport.write(
             b"ERR * backlog you did not read fast enough; disconnected\r\n"
         )
-        closeWhenWritten(self.transport)
         # A client that reads nothing would keep the connection open for
         # ever waiting for that line: do not wait long.
-        self._abortCall = self._clock.callLater(5, self.transport.abortConnection)
+        self._closeWithin(_SLOW_CONSUMER_CLOSE_TIMEOUT)
 
     # IPushProducer: the transport's output buffer is full, or drained.
 

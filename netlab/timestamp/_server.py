@@ -28,6 +28,8 @@ from netlab._flow import (
     directWriter,
     pauseReadingWhenBacklogged,
 )
+from netlab._lines import LineBuffer
+from netlab._peer import formatHostPort, formatPeer
 from netlab._ratelog import RateLimitedLog
 from netlab._udpguard import DatagramGuard
 from netlab._udpserver import GuardedDatagramProtocol
@@ -164,8 +166,7 @@ class LineTimestampProtocol(Protocol):
         self._stats = stats if stats is not None else TrafficStats("tsserv")
         self.maxLineLength = maxLineLength
         self._tooLongLog = tooLongLog or RateLimitedLog(_log, stamper.clock)
-        self._buffer = b""
-        self._discarding = False
+        self._lines = LineBuffer(maxLineLength)
         self._tooLong = _tooLongLine(maxLineLength)
 
     def _write(self, data: bytes) -> None:
@@ -177,53 +178,31 @@ class LineTimestampProtocol(Protocol):
         self._write = directWriter(self.transport)  # type: ignore[method-assign,assignment]
 
     def dataReceived(self, data: bytes) -> None:
-        if self._buffer:
-            data = self._buffer + data
-        lines = data.split(b"\n")
-        self._buffer = lines.pop()
-        limit = self.maxLineLength
+        lines, overlong = self._lines.feed(data)
         if lines:
             self._stats.messages += len(lines)
             prefix = self._stamper.prefix()
-            if not self._discarding and max(map(len, lines)) <= limit:
+            if not overlong:
                 # The common case, in one join: every line fits.
-                self._write(prefix + (b"\n" + prefix).join(lines) + b"\n")
+                self._write(prefix + (b"\n" + prefix).join(lines) + b"\n")  # type: ignore[arg-type]
             else:
                 self._write(b"".join(self._answer(prefix, lines)))
-        if len(self._buffer) > limit + 1 or (
-            len(self._buffer) == limit + 1 and not self._buffer.endswith(b"\r")
-        ):
-            # Too long already, with no end in sight: drop it now rather
-            # than hold it, and drop the rest of it as it comes.
-            self._buffer = b""
-            if not self._discarding:
-                self._discarding = True
-                self._refuse()
 
-    def _answer(self, prefix: bytes, lines: list[bytes]) -> list[bytes]:
+    def _answer(self, prefix: bytes, lines: list[bytes | None]) -> list[bytes]:
         out = []
         for line in lines:
-            if self._discarding:
-                # The end of a line already refused.
-                self._discarding = False
-            elif len(line) <= self.maxLineLength or (
-                len(line) == self.maxLineLength + 1 and line.endswith(b"\r")
-            ):
-                out.append(prefix + line + b"\n")
-            else:
+            if line is None:
                 out.append(self._tooLong)
                 self._logTooLong()
+            else:
+                out.append(prefix + line + b"\n")
         return out
-
-    def _refuse(self) -> None:
-        self._write(self._tooLong)
-        self._logTooLong()
 
     def _logTooLong(self) -> None:
         self._tooLongLog.warn(
             "discarded a line longer than {limit} bytes from {peer}",
             limit=self.maxLineLength,
-            peer=self.transport.getPeer(),
+            peer=formatPeer(self.transport),
         )
 
     def readConnectionLost(self) -> None:
@@ -231,9 +210,10 @@ class LineTimestampProtocol(Protocol):
         The peer will send no more: answer a last unterminated line, then
         close once every reply is written.
         """
-        if self._buffer and not self._discarding:
-            self._write(self._stamper.stamp(self._buffer) + b"\n")
-        self._buffer = b""
+        last = self._lines.pending()
+        if last:
+            self._write(self._stamper.stamp(last) + b"\n")
+        self._lines.clear()
         closeWhenWritten(self.transport)
 
     def writeConnectionLost(self) -> None:
@@ -243,7 +223,7 @@ class LineTimestampProtocol(Protocol):
         closeWhenWritten(self.transport)
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
-        self._buffer = b""
+        self._lines.clear()
 
 
 class TimestampFactory(ServerFactory):
@@ -340,9 +320,10 @@ class TimestampDatagramProtocol(GuardedDatagramProtocol):
         reply = self.stamper.stamp(datagram)
         if len(reply) > self.maxReplySize:
             self._oversizeLog.warn(
-                "not answering a {size}-byte datagram from {host}:{port}: its "
+                "not answering a {size}-byte datagram from {peer}: its "
                 "reply would be larger than {limit} bytes",
                 size=len(datagram),
+                peer=formatHostPort(addr[0], addr[1]),
                 host=addr[0],
                 port=addr[1],
                 limit=self.maxReplySize,

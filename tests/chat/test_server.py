@@ -341,8 +341,6 @@ class RegistrationTests(ChatServerTestCase):
         self.assertError(client, "nick", "nick-invalid")
         client.send(b"/nick BOB")
         self.assertError(client, "nick", "nick-taken")
-        client.send(b"")
-        self.assertError(client, "nick", "nick-invalid")
         self.assertIsNone(self.hub.nickOf(client.protocol))
         client.send(b"alice")
         self.assertEqual(self.hub.nickOf(client.protocol), "alice")
@@ -860,7 +858,7 @@ class FramingTests(ChatServerTestCase):
         for byte in b"z" * 100 + b"\r\n":
             self.alice.receive(bytes([byte]))
             # The protocol's line buffer: what it holds of a line so far.
-            self.assertLessEqual(len(self.alice.protocol._buffer), 11)
+            self.assertLessEqual(len(self.alice.protocol._lineBuffer.pending()), 11)
         self.assertEqual(len(self.alice.lines()), 1)
         self.assertError(self.alice, "*", "line-too-long")
         self.alice.send(b"ok")
@@ -873,7 +871,7 @@ class FramingTests(ChatServerTestCase):
         """
         for _ in range(20):
             self.alice.receive(b"q" * 1000)
-            self.assertLessEqual(len(self.alice.protocol._buffer), 11)
+            self.assertLessEqual(len(self.alice.protocol._lineBuffer.pending()), 11)
         self.alice.receive(b"tail\nok\n")
         self.assertEqual(len(self.alice.lines()), 1)
         self.assertError(self.alice, "*", "line-too-long")
@@ -1274,16 +1272,22 @@ class BacklogTests(ChatServerTestCase):
 
     def test_hardLimitLogged(self) -> None:
         """
-        Disconnecting a slow client is logged as a warning naming it and its
-        backlog.
+        Disconnecting a slow client is logged as a warning naming it (its
+        peer as C{host:port}), its backlog, the limit it passed and how long
+        it was backlogged.
         """
         self.slow.protocol.pauseProducing()
+        self.clock.advance(0.25)
         with capturedLogs() as events:
             self.say(20)
         [event] = warnings(events, "slow")
         self.assertEqual(event["nick"], "slow")
-        self.assertEqual(event["peer"], PEER)
+        self.assertEqual(event["peer"], "192.0.2.7:40000")
         self.assertGreater(event["backlog"], 1000)
+        text = formatEvent(event)
+        self.assertIn("over --backlog-hard (", text)
+        self.assertIn("backlogged for 0.250s", text)
+        self.assertNotIn("IPv4Address", text)
 
     def test_droppedThenAborted(self) -> None:
         """
@@ -1678,3 +1682,164 @@ class CleanupTests(ChatServerTestCase):
         alice.lose()
         self.assertEqual(self.callsFor(alice), [])
         self.successResultOf(alice.protocol.whenLost())
+
+
+class CloseDeadlineTests(ChatServerTestCase):
+    """
+    Every close that waits for the client to take its last lines has a
+    deadline, after which the connection is aborted.
+    """
+
+    limits = ChatLimits(lineRate=0, idleTimeout=60, registrationTimeout=30)
+
+    def assertAbortedAfter(self, client: Client, seconds: float) -> None:
+        """
+        Assert that C{client}'s connection, closing but with its output not
+        taken, is aborted C{seconds} later and not before, and that nothing
+        is left pending once it is lost.
+        """
+        self.assertTrue(client.transport.disconnecting)
+        self.clock.advance(seconds - 0.5)
+        self.assertFalse(client.transport.disconnected)
+        self.clock.advance(0.5)
+        self.assertTrue(client.transport.disconnected)
+        client.lose()
+        self.assertEqual(self.pendingCalls(), [])
+
+    def test_idleNonReader(self) -> None:
+        """
+        A registered client that stopped reading, with less than the soft
+        backlog waiting for it, is aborted 10 seconds after its idle
+        timeout's goodbye could not be sent.
+        """
+        client = self.registered("alice")
+        client.protocol.pauseProducing()
+        self.clock.advance(60)
+        self.assertError(client, "*", "idle-timeout")
+        self.assertAbortedAfter(client, 10)
+
+    def test_registrationNonReader(self) -> None:
+        """
+        A connection that never registers and does not take its goodbye (a
+        TLS client that never finished its handshake) is aborted 10 seconds
+        after its registration timeout.
+        """
+        client = self.connect()
+        self.clock.advance(30)
+        self.assertError(client, "*", "registration-timeout")
+        self.assertAbortedAfter(client, 10)
+
+    def test_quitNonReader(self) -> None:
+        """
+        A client that quits and does not read its C{OK quit} is aborted
+        after 10 seconds.
+        """
+        client = self.registered("alice")
+        client.send(b"/quit")
+        self.assertAbortedAfter(client, 10)
+
+    def test_drainNonReader(self) -> None:
+        """
+        A client told the server is stopping that does not read it is
+        aborted after 10 seconds too, if nothing cut it before.
+        """
+        client = self.registered("alice")
+        client.protocol.disconnect("going down")
+        self.assertAbortedAfter(client, 10)
+
+    def test_closedInTime(self) -> None:
+        """
+        A connection that closes before the deadline leaves no call behind.
+        """
+        client = self.registered("alice")
+        self.clock.advance(60)
+        client.lose()
+        self.assertEqual(self.pendingCalls(), [])
+
+
+class LineOrderTests(ChatServerTestCase):
+    """
+    Replies come in the order of the lines they answer, refusals of lines
+    included.
+    """
+
+    limits = ChatLimits()
+
+    def replies(self, client: Client) -> list[tuple[str, str | None]]:
+        """
+        Let the rate limit handle every waiting line.
+
+        @return: the command (and error code) of each reply C{client} got.
+        """
+        self.clock.pump([1] * 20)
+        return [
+            (line.command, getattr(line, "code", None))
+            for line in client.received()
+            if isinstance(line, (Reply, Error))
+        ]
+
+    def test_tooLongInItsPlace(self) -> None:
+        """
+        C{alice}, thirty C{/rooms}, a 3,000-byte line and C{/who} in one
+        write get the nick reply, thirty rooms replies, then C{ERR *
+        line-too-long}, then the who reply, although the rate limit makes
+        most of them wait.
+        """
+        client = self.connect()
+        client.clear()
+        client.receive(b"alice\n" + b"/rooms\n" * 30 + b"x" * 3000 + b"\n" + b"/who\n")
+        replies = self.replies(client)
+        self.assertEqual(
+            replies,
+            [("nick", None)]
+            + [("rooms", None)] * 30
+            + [("*", "line-too-long"), ("who", None)],
+        )
+
+    def test_tooLongUnfinishedInItsPlace(self) -> None:
+        """
+        An over-long line still arriving is refused after the replies to
+        the lines before it, even when those wait for the rate limit.
+        """
+        client = self.registered("alice")
+        self.clock.advance(10)
+        client.clear()
+        client.receive(b"/rooms\n" * 25 + b"y" * 2000)
+        client.receive(b"y" * 2000 + b"\n/who\n")
+        replies = self.replies(client)
+        self.assertEqual(
+            replies,
+            [("rooms", None)] * 25 + [("*", "line-too-long"), ("who", None)],
+        )
+
+
+class EmptyLineTests(ChatServerTestCase):
+    """
+    A line that is empty or only white space is ignored.
+    """
+
+    def test_notBroadcast(self) -> None:
+        """
+        Empty and white-space lines from a registered user reach nobody and
+        get no reply; the next real line is said as usual.
+        """
+        alice = self.registered("alice")
+        bob = self.registered("bob")
+        alice.clear()
+        alice.receive(b"\n\r\n   \n\t \r\n")
+        self.assertEqual(bob.lines(), [])
+        self.assertEqual(alice.lines(), [])
+        alice.send(b"hi")
+        self.assertEqual(bob.lines(), [b"MSG #lobby alice hi"])
+
+    def test_beforeRegistering(self) -> None:
+        """
+        An empty line before registering is not taken for a nickname, and
+        gets no reply.
+        """
+        client = self.connect()
+        client.clear()
+        client.receive(b"\r\n  \n")
+        self.assertEqual(client.lines(), [])
+        client.send(b"alice")
+        self.assertEqual(self.hub.nickOf(client.protocol), "alice")

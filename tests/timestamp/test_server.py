@@ -531,7 +531,7 @@ class LineTimestampProtocolTests(SynchronousTestCase):
             self.protocol.dataReceived(b"x" * 11 + b"\n")
         [event] = warnings(events, "longer than")
         self.assertEqual(event["limit"], 10)
-        self.assertEqual(event["peer"], PEER)
+        self.assertEqual(event["peer"], "192.0.2.7:40000")
 
     def test_tooLongLogRateLimited(self) -> None:
         """
