@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ctypes
 import errno
 import os
 import re
@@ -50,6 +49,9 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
+
+# The benchmark runner beside this file: its port and child-process helpers.
+from run import childSetup, freePort
 
 T = TypeVar("T")
 
@@ -336,38 +338,6 @@ def twistdCommand() -> list[str]:
     return [sys.executable, "-c", "from twisted.scripts.twistd import run; run()"]
 
 
-def freePort(udp: bool = False, host: str = HOST) -> int:
-    """
-    @return: a port of C{host} free for TCP (and UDP, if C{udp}) now.
-    """
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    for _ in range(100):
-        with socket.socket(family, socket.SOCK_STREAM) as tcp:
-            tcp.bind((host, 0))
-            port: int = tcp.getsockname()[1]
-            if not udp:
-                return port
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as datagram:
-                try:
-                    datagram.bind((HOST, port))
-                except OSError:
-                    continue
-                return port
-    raise AttackError("no free port")
-
-
-_PR_SET_PDEATHSIG = 1
-
-
-def _childSetup() -> None:
-    # Raise the open-file limit to the hard limit, and have Linux send the
-    # server SIGTERM should this process die first.
-    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
 def raiseFileLimit() -> None:
     """
     Raise this process's soft limit of open files to its hard limit: the
@@ -428,8 +398,10 @@ class Server:
         self.certificate = certificate
         self.port = freePort(udp=spec.udp) if spec.stream or spec.udp else 0
         self.udpPort = self.port if spec.udp else 0
-        self.port6 = freePort(host=HOST6) if spec.ipv6 and hasIPv6Loopback() else 0
-        self.metricsPort = freePort()
+        self.port6 = (
+            freePort(udp=False, host=HOST6) if spec.ipv6 and hasIPv6Loopback() else 0
+        )
+        self.metricsPort = freePort(udp=False)
         stem = f"{spec.name}-{self.port}"
         self.log = directory / f"{stem}.log"
         self.output = directory / f"{stem}.out"
@@ -478,7 +450,7 @@ class Server:
                 stdin=subprocess.DEVNULL,
                 stdout=output,
                 stderr=subprocess.STDOUT,
-                preexec_fn=_childSetup,
+                preexec_fn=childSetup(None),
                 cwd=self.log.parent,
             )
 

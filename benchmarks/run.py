@@ -497,21 +497,26 @@ def buildLoadgen(buildDir: Path) -> Path:
     return binary
 
 
-def freePort() -> int:
+def freePort(udp: bool = True, host: str = HOST) -> int:
     """
-    @return: a port of 127.0.0.1 free for both TCP and UDP right now.
+    @param udp: whether the port must be free for UDP too.
+    @param host: the loopback address, IPv4 or IPv6, to find it on.
+    @return: a port of C{host} free for TCP (and UDP, if C{udp}) right now.
     """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
     for _ in range(100):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-            tcp.bind((HOST, 0))
+        with socket.socket(family, socket.SOCK_STREAM) as tcp:
+            tcp.bind((host, 0))
             port: int = tcp.getsockname()[1]
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            if not udp:
+                return port
+            with socket.socket(family, socket.SOCK_DGRAM) as datagram:
                 try:
-                    udp.bind((HOST, port))
+                    datagram.bind((host, port))
                 except OSError:
                     continue
                 return port
-    raise RuntimeError("no free port for both TCP and UDP")
+    raise RuntimeError("no free port")
 
 
 _PR_SET_PDEATHSIG = 1

@@ -31,14 +31,13 @@ def formatAddress(address: Any) -> str:
     host = getattr(address, "host", None)
     if isinstance(host, str):
         return formatHostPort(host, getattr(address, "port", None))
+    if address is None:
+        return "(unknown)"
     name = getattr(address, "name", None)
     if isinstance(name, bytes):
         name = name.decode(errors="replace")
     if isinstance(name, str):
         return f"unix:{name}"
-    if address is None or getattr(address, "name", False) is None:
-        # A UNIX socket's unnamed end, or no address at all.
-        return "unix:(unnamed)" if address is not None else "(unknown)"
     return str(address)
 
 
@@ -47,6 +46,4 @@ def formatPeer(transport: Any) -> str:
     @param transport: a connection's transport, or C{None}.
     @return: its peer's address as netlab's log lines write it.
     """
-    if transport is None:
-        return "(unknown)"
-    return formatAddress(transport.getPeer())
+    return formatAddress(transport.getPeer() if transport is not None else None)
