@@ -7,7 +7,8 @@ client endpoint string given with C{--connect}.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import enum
+from collections.abc import Callable, Mapping
 from typing import Any, cast
 
 from cryptography import x509
@@ -295,3 +296,92 @@ class HandshakeFirst:
             return watcher.handshake
 
         return connecting.addCallback(handshake)
+
+
+def choice(kind: type[enum.Enum]) -> Callable[[str], enum.Enum]:
+    """
+    @return: an option coercer to one of C{kind}'s values, whose error
+        names them all.
+    """
+    names = ", ".join(member.value for member in kind)
+
+    def coerce(value: str) -> enum.Enum:
+        try:
+            return kind(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not one of {names}") from None
+
+    coerce.coerceDoc = f"One of: {names}."  # type: ignore[attr-defined]
+    return coerce
+
+
+def port(value: str) -> int:
+    """
+    @return: C{value} as a port number, 0 to 65535.
+    @raise ValueError: otherwise.
+    """
+    number = int(value)
+    if not 0 <= number <= 65535:
+        raise ValueError(f"{value} is not a port number (0 to 65535)")
+    return number
+
+
+port.coerceDoc = "0 to 65535; 0 picks a free port."  # type: ignore[attr-defined]
+
+
+def nonNegative(value: str) -> float:
+    """
+    @return: C{value} as a number, 0 or more.
+    @raise ValueError: otherwise.
+    """
+    number = float(value)
+    if not number >= 0:
+        raise ValueError(f"{value} is not 0 or more")
+    return number
+
+
+nonNegative.coerceDoc = "0 or more; 0 turns it off."  # type: ignore[attr-defined]
+
+
+def wholeNumber(value: str) -> int:
+    """
+    @return: C{value} as a whole number, 0 or more.
+    @raise ValueError: otherwise.
+    """
+    number = nonNegative(value)
+    if not number.is_integer():
+        # 2.5 would be cut to 2 without a word; inf would raise
+        # OverflowError, a traceback rather than a usage error.
+        raise ValueError(f"{value} is not a whole number")
+    return int(number)
+
+
+wholeNumber.coerceDoc = "A whole number, 0 or more."  # type: ignore[attr-defined]
+
+
+def rate(value: str) -> float:
+    """
+    @return: C{value} as a rate per second, 0 or more.
+    @raise ValueError: otherwise.
+    """
+    number = float(value)
+    if not number >= 0:
+        raise ValueError(f"{value} is not a rate (0 or more per second)")
+    return number
+
+
+rate.coerceDoc = "Per second; 0 for no limit."  # type: ignore[attr-defined]
+
+
+def burst(value: str) -> float:
+    """
+    @return: C{value} as a burst size, 1 or more.
+    @raise ValueError: otherwise.
+    """
+    number = float(value)
+    if not number >= 1:
+        raise ValueError(f"{value} is not a burst size (1 or more)")
+    return number
+
+
+burst.coerceDoc = "At least 1."  # type: ignore[attr-defined]
