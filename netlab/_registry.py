@@ -30,8 +30,9 @@ _T = TypeVar("_T")
 
 _OWN = "netlab"
 """
-netlab's own distribution: its entry points come first, in the order
-C{setup.cfg} declares them.
+netlab's own distribution: its entry points come first (by name, as those
+of the others do after them: installers write entry points sorted, so the
+order a distribution declares them in is lost).
 """
 
 
@@ -55,7 +56,9 @@ class Broken:
             C{"service"}.
         @return: one line for a person.
         """
-        return f"the {kind} {self.name!r} of {self.distribution} is broken: {self.reason}"
+        return (
+            f"the {kind} {self.name!r} of {self.distribution} is broken: {self.reason}"
+        )
 
 
 @attrs.frozen
@@ -63,8 +66,8 @@ class Registry(Generic[_T]):
     """
     What one entry point group holds, once loaded.
 
-    @ivar plugins: each usable plugin by its name, netlab's own first, then
-        the others by name.
+    @ivar plugins: each usable plugin by its name: netlab's own first, by
+        name, then the others by name.
     @ivar broken: each unusable entry point by its name.
     """
 
@@ -113,6 +116,7 @@ def load(
     others: list[Any] = []
     for point in points:
         (own if _distribution(point) == _OWN else others).append(point)
+    own.sort(key=lambda point: point.name)
     others.sort(key=lambda point: (point.name, _distribution(point)))
     plugins: dict[str, _T] = {}
     owners: dict[str, str] = {}
@@ -128,11 +132,14 @@ def load(
             continue
         try:
             plugin = check(point.name, point.load())
-        except Exception as e:  # noqa: BLE001 - any failure of a plugin's import
+        except Exception as e:  # any failure of a plugin's import
             problem = Broken(point.name, distribution, _reason(e))
             if point.name not in broken:
                 broken[point.name] = problem
-            warn(f"netlab: warning: skipping {problem.describe(kind)}")
+            warn(
+                f"netlab: warning: skipping the {kind} {point.name!r} of "
+                f"{distribution}, which is broken: {problem.reason}"
+            )
             continue
         plugins[point.name] = plugin
         owners[point.name] = distribution
@@ -143,4 +150,3 @@ def load(
 def _stderr(line: str) -> None:
     sys.stderr.write(line + "\n")
     sys.stderr.flush()
-

@@ -79,9 +79,10 @@ class Refusal(enum.Enum):
 
 SERVICE_PORTS = frozenset({21567, 21568, 21569})
 """
-The default ports of netlab's services: a datagram from one of them is
-refused, so that two netlab UDP services cannot be made to answer each other
-for ever.
+The default ports of netlab's built-in services: a datagram from one of them
+is refused, so that two netlab UDP services cannot be made to answer each
+other for ever.  Under C{twistd netlab}, the guards refuse the default UDP
+ports of every registered service instead (see L{netlab.service}).
 """
 
 _BANNED = [0.0, 0.0]
@@ -116,6 +117,7 @@ class DatagramGuard:
 
     @ivar refused: how many datagrams were refused, by L{Refusal}.
     @ivar ownPort: the service's own port, once it listens.
+    @ivar servicePorts: the source ports refused besides it.
     """
 
     def __init__(
@@ -126,6 +128,7 @@ class DatagramGuard:
         globalRate: float = DEFAULT_GLOBAL_RATE,
         globalBurst: float = DEFAULT_GLOBAL_BURST,
         maxSources: int = 65536,
+        servicePorts: frozenset[int] = SERVICE_PORTS,
     ) -> None:
         """
         @param clock: what the buckets are refilled by.
@@ -136,6 +139,8 @@ class DatagramGuard:
             no limit.
         @param globalBurst: the global bucket's size, at least 1.
         @param maxSources: the most source addresses tracked at once.
+        @param servicePorts: source ports always refused: the default ports
+            of the services a datagram could have come from.
         @raise ValueError: for a negative rate or a burst below 1.
         """
         if sourceRate < 0 or globalRate < 0:
@@ -149,6 +154,7 @@ class DatagramGuard:
         self.globalRate = globalRate
         self.globalBurst = globalBurst
         self.maxSources = maxSources
+        self.servicePorts = frozenset(servicePorts)
         self.ownPort = -1
         self._globalTokens = globalBurst
         self._globalLast = clock.seconds()
@@ -167,7 +173,7 @@ class DatagramGuard:
             counted and maybe logged).
         """
         # This runs for every datagram: it is written for speed.
-        if port < 1024 or port == self.ownPort or port in SERVICE_PORTS:
+        if port < 1024 or port == self.ownPort or port in self.servicePorts:
             return self._refuse(
                 Refusal.PRIVILEGED_PORT
                 if port < 1024

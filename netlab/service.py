@@ -62,6 +62,7 @@ from netlab.policies import (
 
 __all__ = [
     "DEFAULT_GOODBYE",
+    "GRACE_PARAMETER",
     "INetlabClient",
     "INetlabService",
     "IServiceContext",
@@ -96,10 +97,10 @@ class INetlabService(Interface):
         "Whether C{twistd netlab all} runs it (on its defaults). Only "
         "services that need no option to run should say so."
     )
-    udpPorts = Attribute(
-        "The UDP ports it serves by default, a sequence of ints: every UDP "
-        "service refuses datagrams from them (so that two services cannot "
-        "be made to answer each other for ever)."
+    defaultPorts = Attribute(
+        "The ports it listens on by default (TCP or UDP), a sequence of "
+        "ints: every UDP service refuses datagrams from them, so that two "
+        "services cannot be made to answer each other for ever."
     )
 
     def build(options: usage.Options, context: IServiceContext) -> Iterable[IService]:
@@ -124,7 +125,10 @@ class IServiceContext(Interface):
     reactor = Attribute("The reactor the service will run on.")
     name = Attribute(
         "The service's name in logs and in the C{service} label of its "
-        "metrics: its sub-command, or what its options' C{name} says."
+        "metrics: its sub-command, or what its options' C{serviceName()} "
+        "method returns if they have one (as C{serve --name} does); names "
+        "chosen that way must differ from each other when services are "
+        "joined with C{+}."
     )
 
     def listen(
@@ -228,7 +232,7 @@ class NetlabService:
     options: type[usage.Options]
     build: Callable[[usage.Options, IServiceContext], Iterable[IService]]
     inAll: bool = False
-    udpPorts: tuple[int, ...] = ()
+    defaultPorts: tuple[int, ...] = ()
 
 
 @implementer(INetlabClient)
@@ -268,6 +272,10 @@ GRACE_PARAMETER: list[Any] = [
     "before they are cut.",
     nonNegative,
 ]
+"""
+The C{--grace} option row (L{StreamOptions} has it), for a service that
+drains something of its own with L{IServiceContext.addDrain}.
+"""
 
 
 def idleTimeoutParameter(default: float = DEFAULT_IDLE_TIMEOUT) -> list[Any]:
@@ -337,15 +345,16 @@ class StreamOptions(ServiceOptions):
             self["listen"] = list(self.defaultListen)
 
 
-def datagramParameters(udpPort: int) -> list[list[Any]]:
+def datagramParameters(udpPort: int | None) -> list[list[Any]]:
     """
     The option rows of a service that takes datagrams: where it listens
     (C{--udp-port}, C{--udp-interface}), and its reflection guard's rates
     (C{--udp-rate}, C{--udp-burst}, C{--udp-global-rate},
-    C{--udp-global-burst}).  Give C{udpPort} in the service's C{udpPorts}
-    too.
+    C{--udp-global-burst}).  Give C{udpPort} in the service's
+    C{defaultPorts} too.
 
-    @param udpPort: the default C{--udp-port}.
+    @param udpPort: the default C{--udp-port}; C{None} for none (the
+        service then checks that one was given).
     """
     return [
         ["udp-port", None, udpPort, "The UDP port to listen on.", port],

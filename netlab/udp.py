@@ -8,6 +8,10 @@ L{netlab.timestamp.TimestampDatagramProtocol}) to choose its rates::
 
     guard = DatagramGuard(reactor, sourceRate=100, sourceBurst=200)
     reactor.listenUDP(21568, EchoDatagramProtocol(reactor, guard))
+
+A UDP service of your own subclasses L{GuardedDatagramProtocol}: in
+C{datagramReceived}, answer only if C{self.admit(host, port)}, with
+C{self.sendReply(reply, addr)}.
 """
 
 from netlab._udpguard import (
@@ -18,6 +22,7 @@ from netlab._udpguard import (
     DatagramGuard,
     Refusal,
 )
+from netlab._udpserver import GuardedDatagramProtocol
 
 __all__ = [
     "DEFAULT_GLOBAL_BURST",
@@ -25,5 +30,6 @@ __all__ = [
     "DEFAULT_SOURCE_BURST",
     "DEFAULT_SOURCE_RATE",
     "DatagramGuard",
+    "GuardedDatagramProtocol",
     "Refusal",
 ]

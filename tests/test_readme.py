@@ -55,7 +55,7 @@ class ReadmeTests(SynchronousTestCase):
         """
         Every twistd sub-command and each of its options is in README.rst.
         """
-        for name, _, optionsClass, _ in tap.Options.subCommands:
+        for name, _, optionsClass, _ in tap.Options().subCommands:
             self.assertIn(f"``{name}``", self.text)
             for option in _longOptions(optionsClass()):
                 self.assertIn(option, self.text, f"{name} {option}")

@@ -27,6 +27,10 @@ from twisted.web.test.requesthelper import DummyRequest
 from zope.interface.verify import verifyObject
 
 from netlab import tap
+from netlab._lifecycle import DrainService, EnoughFiles, StopGracefullyOnSignals
+from netlab.chat._tap import ChatOptions
+from netlab.echo._tap import EchoOptions
+from netlab.timestamp._tap import TimestampServerOptions, TimestampUDPOptions
 from netlab._service import DatagramService, EndpointService
 from netlab._udpguard import DatagramGuard
 from netlab.chat import (
@@ -237,18 +241,18 @@ def _guards(service: Any) -> list[ConnectionGuard]:
     @return: the guard of each stream service in C{service}, as its drain
         knows it, in order.
     """
-    return [child.guard for child in service if isinstance(child, tap._Drain)]
+    return [child.target for child in service if isinstance(child, DrainService)]
 
 
 def _listened(reactor: MemoryReactorClock) -> list[ConnectionGuard]:
     """
-    @return: the factory each started endpoint listens with, in order:
-        each a L{ConnectionGuard}.
+    @return: the guard of the factory each started endpoint listens with,
+        in order (each listens with one of its guard's listener factories).
     """
-    factories = [factory for _, factory, _, _ in reactor.tcpServers]
-    for factory in factories:
-        assert isinstance(factory, ConnectionGuard), factory
-    return factories
+    guards = [factory.guard for _, factory, _, _ in reactor.tcpServers]
+    for guard in guards:
+        assert isinstance(guard, ConnectionGuard), guard
+    return guards
 
 
 def _chatFactory(reactor: MemoryReactorClock) -> ChatFactory:
@@ -333,8 +337,10 @@ class OptionsTests(SynchronousTestCase):
         The tsserv, tsuserv, echo, chat and all sub-commands exist, each with
         a one-line description.
         """
-        commands = {command[0]: command for command in tap.Options.subCommands}
-        self.assertEqual(set(commands), {"tsserv", "tsuserv", "echo", "chat", "all"})
+        commands = {command[0]: command for command in tap.Options().subCommands}
+        self.assertEqual(
+            set(commands), {"tsserv", "tsuserv", "echo", "chat", "serve", "all"}
+        )
         for name, _, optionsClass, description in commands.values():
             self.assertTrue(issubclass(optionsClass, usage.Options), name)
             self.assertIsInstance(description, str)
@@ -345,10 +351,10 @@ class OptionsTests(SynchronousTestCase):
         """
         Each sub-command parses into its own options class.
         """
-        self.assertIsInstance(parse("tsserv").subOptions, tap.TimestampServerOptions)
-        self.assertIsInstance(parse("tsuserv").subOptions, tap.TimestampUDPOptions)
-        self.assertIsInstance(parse("echo").subOptions, tap.EchoOptions)
-        self.assertIsInstance(parse("chat").subOptions, tap.ChatOptions)
+        self.assertIsInstance(parse("tsserv").subOptions, TimestampServerOptions)
+        self.assertIsInstance(parse("tsuserv").subOptions, TimestampUDPOptions)
+        self.assertIsInstance(parse("echo").subOptions, EchoOptions)
+        self.assertIsInstance(parse("chat").subOptions, ChatOptions)
         self.assertIsInstance(parse("all").subOptions, tap.AllOptions)
 
     def test_noSubCommand(self) -> None:
@@ -821,7 +827,7 @@ class MakeServiceTests(SynchronousTestCase):
         verifyObject(IService, service)
         self.assertEqual(
             _types(service),
-            [tap._EnoughFiles, tap._Drain, EndpointService, EndpointService],
+            [EnoughFiles, DrainService, EndpointService, EndpointService],
         )
         service.startService()
         self.addCleanup(service.stopService)
@@ -850,9 +856,9 @@ class MakeServiceTests(SynchronousTestCase):
         service = tap.makeService(parse("tsserv"), reactor)
         service.startService()
         self.addCleanup(service.stopService)
-        [(port, guard, _, interface)] = reactor.tcpServers
+        [(port, listener, _, interface)] = reactor.tcpServers
         self.assertEqual((port, interface), (21567, ""))
-        factory = guard.wrappedFactory
+        factory = listener.guard.wrappedFactory
         self.assertIs(factory.framing, Framing.RAW)
         self.assertIs(factory.stamper.format, TimeFormat.CTIME)
         self.assertFalse(factory.stamper.utc)
@@ -903,7 +909,7 @@ class MakeServiceTests(SynchronousTestCase):
             ),
             reactor,
         )
-        self.assertEqual(_types(service), [tap._EnoughFiles, DatagramService])
+        self.assertEqual(_types(service), [EnoughFiles, DatagramService])
         self.assertEqual(reactor.udpServers, [])
         service.privilegedStartService()
         service.startService()
@@ -1028,8 +1034,8 @@ class MakeServiceTests(SynchronousTestCase):
         self.assertEqual(
             [type(child) for child in children],
             [
-                tap._EnoughFiles,
-                tap._Drain,
+                EnoughFiles,
+                DrainService,
                 EndpointService,
                 EndpointService,
                 DatagramService,
@@ -1061,9 +1067,9 @@ class MakeServiceTests(SynchronousTestCase):
         service = tap.makeService(parse("echo"), reactor)
         service.startService()
         self.addCleanup(service.stopService)
-        [(tcpPort, guard, _, tcpInterface)] = reactor.tcpServers
+        [(tcpPort, listener, _, tcpInterface)] = reactor.tcpServers
         self.assertEqual((tcpPort, tcpInterface), (21568, ""))
-        self.assertIsInstance(guard.wrappedFactory, EchoFactory)
+        self.assertIsInstance(listener.guard.wrappedFactory, EchoFactory)
         [(udpPort, protocol, udpInterface, _)] = reactor.udpServers
         self.assertEqual((udpPort, udpInterface), (21568, ""))
         self.assertGuard(protocol.guard, reactor, 1000, 2000, 20000, 40000)
@@ -1078,7 +1084,7 @@ class MakeServiceTests(SynchronousTestCase):
             parse("echo", "--listen", "tcp:1234", "--no-udp"), reactor
         )
         self.assertEqual(
-            _types(service), [tap._EnoughFiles, tap._Drain, EndpointService]
+            _types(service), [EnoughFiles, DrainService, EndpointService]
         )
         service.startService()
         self.addCleanup(service.stopService)
@@ -1095,7 +1101,7 @@ class MakeServiceTests(SynchronousTestCase):
             parse("echo", "--listen", "tcp:1234", "--udp-port", "4321", "--no-tcp"),
             reactor,
         )
-        self.assertEqual(_types(service), [tap._EnoughFiles, DatagramService])
+        self.assertEqual(_types(service), [EnoughFiles, DatagramService])
         self.assertEqual(_guards(service), [])
         service.startService()
         self.addCleanup(service.stopService)
@@ -1176,7 +1182,7 @@ class MakeServiceTests(SynchronousTestCase):
         children = list(service)
         self.assertEqual(
             [type(child) for child in children],
-            [tap._EnoughFiles, tap._Drain, EndpointService, EndpointService],
+            [EnoughFiles, DrainService, EndpointService, EndpointService],
         )
         self.assertEqual(reactor.tcpServers, [])
         service.privilegedStartService()
@@ -1189,7 +1195,7 @@ class MakeServiceTests(SynchronousTestCase):
         [guard] = _guards(service)
         self.assertEqual(_listened(reactor), [guard, guard])
         for child in children[2:]:
-            self.assertIs(child.factory, guard)
+            self.assertIs(child.factory.guard, guard)
         factory = _chatFactory(reactor)
         self.assertIs(guard.wrappedFactory, factory)
         self.assertIsInstance(factory.hub, ChatHub)
@@ -1219,7 +1225,7 @@ class MakeServiceTests(SynchronousTestCase):
         reactor = MemoryReactorClock()
         service = tap.makeService(parse("chat"), reactor)
         self.assertEqual(
-            _types(service), [tap._EnoughFiles, tap._Drain, EndpointService]
+            _types(service), [EnoughFiles, DrainService, EndpointService]
         )
         service.startService()
         self.addCleanup(service.stopService)
@@ -1537,8 +1543,8 @@ class PluginTests(SynchronousTestCase):
 
         service = netlab.makeService(parse("tsserv", "--listen", "tcp:0"))
         [listening] = [child for child in service if type(child) is EndpointService]
-        self.assertIsInstance(listening.factory, ConnectionGuard)
-        self.assertIsInstance(listening.factory.wrappedFactory, TimestampFactory)
+        self.assertIsInstance(listening.factory.guard, ConnectionGuard)
+        self.assertIsInstance(listening.factory.guard.wrappedFactory, TimestampFactory)
 
     def test_discovered(self) -> None:
         """
@@ -1554,7 +1560,9 @@ class PluginTests(SynchronousTestCase):
         from twisted.plugins.netlab_plugin import netlab
 
         service = netlab.makeService(parse("chat", "--listen", "tcp:0"))
-        self.assertIsInstance(list(service)[-1].factory.wrappedFactory, ChatFactory)
+        self.assertIsInstance(
+            list(service)[-1].factory.guard.wrappedFactory, ChatFactory
+        )
 
 
 class StreamOptionsTests(SynchronousTestCase):
@@ -1718,11 +1726,11 @@ class JoinedOptionsTests(SynchronousTestCase):
         services = options.services()
         self.assertEqual([name for name, _ in services], ["tsserv", "echo", "chat"])
         tsserv, echo, chat = (each for _, each in services)
-        self.assertIsInstance(tsserv, tap.TimestampServerOptions)
+        self.assertIsInstance(tsserv, TimestampServerOptions)
         self.assertIs(tsserv["framing"], Framing.LINE)
-        self.assertIsInstance(echo, tap.EchoOptions)
+        self.assertIsInstance(echo, EchoOptions)
         self.assertTrue(echo["no-udp"])
-        self.assertIsInstance(chat, tap.ChatOptions)
+        self.assertIsInstance(chat, ChatOptions)
         self.assertEqual({key: chat[key] for key in _CHAT_DEFAULTS}, _CHAT_DEFAULTS)
         self.assertEqual([more.subCommand for more in options.also], ["echo", "chat"])
 
@@ -1810,13 +1818,13 @@ class JoinedOptionsTests(SynchronousTestCase):
         self.assertEqual(
             _types(service),
             [
-                tap._EnoughFiles,
-                tap._Drain,
+                EnoughFiles,
+                DrainService,
                 EndpointService,
-                tap._Drain,
+                DrainService,
                 EndpointService,
                 DatagramService,
-                tap._Drain,
+                DrainService,
                 EndpointService,
             ],
         )
@@ -1861,12 +1869,12 @@ class AllTests(SynchronousTestCase):
 
     def test_services(self) -> None:
         """
-        all runs tsserv, tsuserv, echo and chat, in that order, each with
+        all runs chat, echo, tsserv and tsuserv, in that order, each with
         the options it has when run alone with none.
         """
         services = parse("all").services()
         self.assertEqual(
-            [name for name, _ in services], ["tsserv", "tsuserv", "echo", "chat"]
+            [name for name, _ in services], ["chat", "echo", "tsserv", "tsuserv"]
         )
         for name, options in services:
             self.assertEqual(dict(options), dict(parse(name).subOptions), name)
@@ -1887,11 +1895,11 @@ class AllTests(SynchronousTestCase):
         services = parse("all", "--metrics", "tcp:9100", "--grace", "2").services()
         self.assertEqual(
             [(name, options["metrics"]) for name, options in services],
-            [(name, "tcp:9100") for name in ["tsserv", "tsuserv", "echo", "chat"]],
+            [(name, "tcp:9100") for name in ["chat", "echo", "tsserv", "tsuserv"]],
         )
         self.assertEqual(
             [(name, options.get("grace")) for name, options in services],
-            [("tsserv", 2.0), ("tsuserv", None), ("echo", 2.0), ("chat", 2.0)],
+            [("chat", 2.0), ("echo", 2.0), ("tsserv", 2.0), ("tsuserv", None)],
         )
 
     def test_badGrace(self) -> None:
@@ -1916,37 +1924,37 @@ class AllTests(SynchronousTestCase):
         """
         reactor = _UDPMemoryReactor()
         service = tap.makeService(parse("all"), reactor)
-        self.assertEqual(service.program, "netlab tsserv + tsuserv + echo + chat")
+        self.assertEqual(service.program, "netlab chat + echo + tsserv + tsuserv")
         self.assertEqual(
             _types(service),
             [
-                tap._EnoughFiles,
-                tap._Drain,
+                EnoughFiles,
+                DrainService,
+                EndpointService,
+                DrainService,
                 EndpointService,
                 DatagramService,
-                tap._Drain,
+                DrainService,
                 EndpointService,
                 DatagramService,
-                tap._Drain,
-                EndpointService,
             ],
         )
         service.startService()
         self.addCleanup(service.stopService)
         self.assertEqual(
             [(port, interface) for port, _, _, interface in reactor.tcpServers],
-            [(21567, ""), (21568, ""), (21569, "")],
+            [(21569, ""), (21568, ""), (21567, "")],
         )
         self.assertEqual(
             [(port, interface) for port, _, interface, _ in reactor.udpServers],
-            [(21567, ""), (21568, "")],
+            [(21568, ""), (21567, "")],
         )
         self.assertEqual(
-            [guard.service for guard in _listened(reactor)], ["tsserv", "echo", "chat"]
+            [guard.service for guard in _listened(reactor)], ["chat", "echo", "tsserv"]
         )
         self.assertEqual(
             [type(protocol) for _, protocol, _, _ in reactor.udpServers],
-            [TimestampDatagramProtocol, EchoDatagramProtocol],
+            [EchoDatagramProtocol, TimestampDatagramProtocol],
         )
 
     def test_makeServiceMetricsAndGrace(self) -> None:
@@ -1962,7 +1970,7 @@ class AllTests(SynchronousTestCase):
         ]
         self.assertEqual(metrics.description, "tcp:9100")
         self.assertEqual(
-            [drain.grace for drain in service if isinstance(drain, tap._Drain)],
+            [drain.grace for drain in service if isinstance(drain, DrainService)],
             [2.0, 2.0, 2.0],
         )
 
@@ -2431,9 +2439,9 @@ class StoppingTests(SynchronousTestCase):
         )
         self.assertEqual(
             [
-                (drain.guard.service, drain.grace, drain.reason)
+                (drain.target.service, drain.grace, drain.reason)
                 for drain in service
-                if isinstance(drain, tap._Drain)
+                if isinstance(drain, DrainService)
             ],
             [
                 ("tsserv", 1.0, "the server is shutting down"),
@@ -2556,7 +2564,7 @@ class _SignalReactor(_UDPMemoryReactor):
 
 class SignalTests(SynchronousTestCase):
     """
-    Tests for L{tap._StopGracefullyOnSignals}: SIGTERM and SIGINT stop the
+    Tests for L{StopGracefullyOnSignals}: SIGTERM and SIGINT stop the
     reactor, which stops the services gracefully; a second one cuts every
     connection.
     """
@@ -2566,7 +2574,7 @@ class SignalTests(SynchronousTestCase):
         self.installed: dict[int, Callable[..., object]] = {}
         self.tsserv = ConnectionGuard(TimestampFactory(self.reactor), self.reactor)
         self.chat = ConnectionGuard(ChatFactory(ChatHub(), self.reactor), self.reactor)
-        self.service = tap._StopGracefullyOnSignals(
+        self.service = StopGracefullyOnSignals(
             self.reactor, [self.tsserv, self.chat], self.installed.__setitem__
         )
 
@@ -2675,7 +2683,7 @@ class SignalTests(SynchronousTestCase):
         nothing handles signals: that is the program's business.
         """
         service = tap.makeService(self._options(None), self.reactor)
-        self.assertNotIn(tap._StopGracefullyOnSignals, _types(service))
+        self.assertNotIn(StopGracefullyOnSignals, _types(service))
 
     def test_underTwistd(self) -> None:
         """
@@ -2687,8 +2695,8 @@ class SignalTests(SynchronousTestCase):
             reactor = _SignalReactor()
             service = tap.makeService(self._options(parent), reactor)
             children = list(service)
-            self.assertIsInstance(children[-1], tap._StopGracefullyOnSignals)
-            self.assertEqual(_types(service).count(tap._StopGracefullyOnSignals), 1)
+            self.assertIsInstance(children[-1], StopGracefullyOnSignals)
+            self.assertEqual(_types(service).count(StopGracefullyOnSignals), 1)
             service.startService()
             self.addCleanup(service.stopService)
             # Not run here: it would install real handlers in the test run.
@@ -2705,7 +2713,7 @@ class SignalTests(SynchronousTestCase):
 
 class EnoughFilesTests(SynchronousTestCase):
     """
-    Tests for L{tap._EnoughFiles}: before listening, the process may open
+    Tests for L{EnoughFiles}: before listening, the process may open
     as many files as its connection limits allow.
     """
 
@@ -2728,7 +2736,7 @@ class EnoughFilesTests(SynchronousTestCase):
 
     def _start(self, *maxConnections: int, setLimit: Any = None) -> list[Any]:
         """
-        Start an L{tap._EnoughFiles} for guards with these limits.
+        Start an L{EnoughFiles} for guards with these limits.
 
         @return: the events it logged.
         """
@@ -2736,7 +2744,7 @@ class EnoughFilesTests(SynchronousTestCase):
             ConnectionGuard(EchoFactory(), MemoryReactorClock(), ConnectionLimits(n))
             for n in maxConnections
         ]
-        enough = tap._EnoughFiles(guards, self._getLimit, setLimit or self._setLimit)
+        enough = EnoughFiles(guards, self._getLimit, setLimit or self._setLimit)
         with capturedLogs() as events:
             enough.privilegedStartService()
         return events
@@ -2751,7 +2759,7 @@ class EnoughFilesTests(SynchronousTestCase):
 
         for reactor, warned in ((SelectReactor(), True), (MemoryReactorClock(), False)):
             guard = ConnectionGuard(EchoFactory(), reactor, ConnectionLimits(5000))
-            enough = tap._EnoughFiles([guard], self._getLimit, self._setLimit)
+            enough = EnoughFiles([guard], self._getLimit, self._setLimit)
             with capturedLogs() as events:
                 enough.privilegedStartService()
             messages = [e["log_format"] for e in events]
@@ -2772,7 +2780,7 @@ class EnoughFilesTests(SynchronousTestCase):
             MemoryReactorClock(),
         )
         first = next(iter(service))
-        self.assertIsInstance(first, tap._EnoughFiles)
+        self.assertIsInstance(first, EnoughFiles)
         self.assertEqual(first.needed(), 10000 + 10000 + 64)
 
     def test_raises(self) -> None:

@@ -1,0 +1,169 @@
+"""
+C{twistd netlab chat}: the chat service's options and how it is built,
+registered as the entry point C{chat} of the group C{netlab.services}.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.application.service import IService
+from twisted.python import usage
+
+from netlab._options import burst, nonNegative, positiveInt, rate, wholeNumber
+from netlab.chat._hub import (
+    DEFAULT_HISTORY,
+    DEFAULT_NOTICE_LIMIT,
+    DEFAULT_ROOM,
+    ChatHub,
+)
+from netlab.chat._metrics import chatGauges
+from netlab.chat._server import DEFAULT_PORT, ChatFactory, ChatLimits
+from netlab.chat._wire import Error, formatLine, isValidRoom
+from netlab.policies import TrafficStats
+from netlab.service import IServiceContext, NetlabService, StreamOptions
+
+__all__ = ["ChatOptions", "chat"]
+
+
+def _room(value: str) -> str:
+    if not isValidRoom(value):
+        raise ValueError(
+            f"{value!r} is not a room name (# and up to 31 letters, digits, _ or -)"
+        )
+    return value
+
+
+_DEFAULT_LIMITS = ChatLimits()
+
+
+class ChatOptions(StreamOptions):
+    """
+    C{twistd netlab chat}: the line chat service.
+    """
+
+    synopsis = "[--listen ENDPOINT]... [options]"
+    longdesc = (
+        "A line chat with nicknames, rooms, history and private messages, "
+        "usable with nc or telnet; the protocol is in README.rst. Listens on "
+        f"tcp:{DEFAULT_PORT} unless told otherwise."
+    )
+    defaultListen = [f"tcp:{DEFAULT_PORT}"]
+    optParameters: list[list[Any]] = [
+        ["default-room", None, DEFAULT_ROOM, "The room everyone joins first.", _room],
+        [
+            "history",
+            None,
+            DEFAULT_HISTORY,
+            "Messages of a room replayed to whoever joins it.",
+            wholeNumber,
+        ],
+        [
+            "notice-limit",
+            None,
+            DEFAULT_NOTICE_LIMIT,
+            "In rooms with more people than this, join, part, nick and quit "
+            "notices go only to the person concerned (0: no limit).",
+            wholeNumber,
+        ],
+        [
+            "max-line-length",
+            None,
+            _DEFAULT_LIMITS.maxLineLength,
+            "The longest line accepted, in bytes; longer ones are refused.",
+            positiveInt,
+        ],
+        [
+            "line-rate",
+            None,
+            _DEFAULT_LIMITS.lineRate,
+            "Lines per second a client may send, on average (0: no limit); "
+            "a faster client is read more slowly.",
+            rate,
+        ],
+        [
+            "line-burst",
+            None,
+            _DEFAULT_LIMITS.lineBurst,
+            "Lines a client may send at once.",
+            burst,
+        ],
+        [
+            "backlog-soft",
+            None,
+            _DEFAULT_LIMITS.backlogSoft,
+            "Bytes waiting for a client that, for --backlog-soft-seconds, "
+            "disconnect it.",
+            positiveInt,
+        ],
+        [
+            "backlog-soft-seconds",
+            None,
+            _DEFAULT_LIMITS.backlogSoftSeconds,
+            "See --backlog-soft.",
+            nonNegative,
+        ],
+        [
+            "backlog-hard",
+            None,
+            _DEFAULT_LIMITS.backlogHard,
+            "Bytes waiting for a client that disconnect it at once.",
+            positiveInt,
+        ],
+        [
+            "registration-timeout",
+            None,
+            _DEFAULT_LIMITS.registrationTimeout,
+            "Seconds a connection has to choose a nickname (0: no limit).",
+            nonNegative,
+        ],
+        [
+            "idle-timeout",
+            None,
+            _DEFAULT_LIMITS.idleTimeout,
+            "Seconds without a line before a client is disconnected (0: never).",
+            nonNegative,
+        ],
+    ]
+
+
+def _refusalLine(code: str, text: str) -> bytes:
+    return formatLine(Error("*", code, text))
+
+
+def _build(options: usage.Options, context: IServiceContext) -> list[IService]:
+    hub = ChatHub(options["default-room"], options["history"], options["notice-limit"])
+    limits = ChatLimits(
+        maxLineLength=options["max-line-length"],
+        lineRate=options["line-rate"],
+        lineBurst=options["line-burst"],
+        backlogSoft=options["backlog-soft"],
+        backlogSoftSeconds=options["backlog-soft-seconds"],
+        backlogHard=options["backlog-hard"],
+        registrationTimeout=options["registration-timeout"],
+        idleTimeout=options["idle-timeout"],
+    )
+    factory = ChatFactory(hub, context.reactor, limits, TrafficStats(context.name))
+    for name, documentation, read in chatGauges(hub):
+        context.addGauge(name, documentation, read)
+    # The chat protocol times out idle users itself (a line, not a byte,
+    # is what counts there), so the guard does not.
+    return context.listen(
+        factory,
+        options,
+        limits=context.streamLimits(options, idleTimeout=0),
+        refusalLine=_refusalLine,
+        goodbye="the server is shutting down; goodbye",
+    )
+
+
+chat = NetlabService(
+    "Line chat with nicknames, rooms and history, for nc or telnet.",
+    ChatOptions,
+    _build,
+    inAll=True,
+    defaultPorts=(DEFAULT_PORT,),
+)
+"""
+C{twistd netlab chat}.
+"""
