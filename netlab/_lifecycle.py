@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from twisted.application.service import Service
-from twisted.internet.defer import Deferred, maybeDeferred
+from twisted.internet.defer import Deferred
 from twisted.internet.error import ReactorNotRunning
 from twisted.logger import Logger
 
@@ -31,7 +31,7 @@ class IDrainTarget(Protocol):
     service keeps that must be let go of gracefully.
     """
 
-    def drain(self, grace: float, reason: str) -> Deferred[None] | None:
+    def drain(self, grace: float, reason: str) -> Deferred[None]:
         """
         Ask everything to finish within C{grace} seconds, telling it
         C{reason}; fire once it has.
@@ -57,7 +57,7 @@ class DrainService(Service):
 
     def stopService(self) -> Deferred[None]:
         super().stopService()
-        return maybeDeferred(self.target.drain, self.grace, self.reason)
+        return self.target.drain(self.grace, self.reason)
 
 
 class EnoughFiles(Service):

@@ -57,7 +57,9 @@ class ServeOptions(StreamOptions):
         "returns one; it listens on every --listen endpoint. --protocol does "
         "the same for a DatagramProtocol on --udp-port, behind netlab's UDP "
         "reflection guard. netlab cannot know what idleness means to your "
-        "protocol: --idle-timeout is off unless given."
+        "protocol, nor how it says no: --idle-timeout is off unless given, "
+        "and a connection over a limit is closed without a word (the "
+        "refusal is logged and counted)."
     )
     optParameters: list[list[Any]] = [
         [
@@ -201,7 +203,8 @@ class GuardedDatagram(GuardedDatagramProtocol):
 
     def startProtocol(self) -> None:
         super().startProtocol()
-        self.wrapped.makeConnection(_CountingTransport(self.transport, self.stats))
+        counting: Any = _CountingTransport(self.transport, self.stats)
+        self.wrapped.makeConnection(counting)
 
     def stopProtocol(self) -> None:
         super().stopProtocol()
@@ -228,13 +231,18 @@ def _isDatagramProtocol(candidate: object) -> bool:
     return isinstance(candidate, AbstractDatagramProtocol)
 
 
+def _silent(code: str, text: str) -> None:
+    # Any text would be read as the protocol's own.
+    return None
+
+
 def _build(options: usage.Options, context: IServiceContext) -> list[IService]:
     services: list[IService] = []
     if options["factory"] is not None:
         factory = resolve(
             "--factory", options["factory"], _isFactory, "protocol factory"
         )
-        services.extend(context.listen(factory, options))
+        services.extend(context.listen(factory, options, refusalLine=_silent))
     if options["protocol"] is not None:
         protocol = resolve(
             "--protocol", options["protocol"], _isDatagramProtocol, "DatagramProtocol"

@@ -194,7 +194,8 @@ class IServiceContext(Interface):
         """
         Drain C{target} last on the way out (after every listener has
         stopped): anything with C{drain(grace, reason)} returning a
-        Deferred that fires once it is done, and C{abortAll()}, called on a
+        Deferred that fires once it is done (L{twisted.internet.defer.succeed}
+        if there is nothing to wait for), and C{abortAll()}, called on a
         second SIGTERM.  L{listen} does this for the connections it
         accepts; this is for what a service keeps of its own.
 

@@ -65,7 +65,7 @@ class ReadmeTests(SynchronousTestCase):
         Every command of the netlab client and each of its options is in
         README.rst.
         """
-        for name, _, optionsClass, _ in _cli.Options.subCommands:
+        for name, _, optionsClass, _ in _cli.Options().subCommands:
             self.assertIn(f"netlab {name}", self.text)
             for option in _longOptions(optionsClass()):
                 self.assertIn(option, self.text, f"netlab {name} {option}")
