@@ -37,6 +37,8 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from netlab._connect import connect
+from netlab._lines import LineBuffer
+from netlab._pending import PendingReplies
 from netlab._udpclient import globalReactor
 from netlab.chat._wire import (
     Action,
@@ -61,7 +63,6 @@ from netlab.errors import (
     ConnectionClosed,
     MalformedReply,
     ProtocolError,
-    RequestTimedOut,
 )
 
 __all__ = [
@@ -88,8 +89,8 @@ the server's default limit.
 
 MAX_RECEIVE_LENGTH = 65536
 """
-The longest line, in bytes, that a session accepts from the server; a
-server that sends more without a line feed is cut off.
+The longest line, in bytes without its line ending, that a session accepts
+from the server; a server that sends more without a line feed is cut off.
 """
 
 SessionEvent = (
@@ -113,10 +114,17 @@ plain line or C{/me}, or C{ERR *}).
 _log = Logger()
 
 
-@attrs.define(eq=False)
-class _Pending:
-    command: str
-    deferred: Deferred[Reply]
+@attrs.frozen
+class _Command:
+    """
+    A slash command sent, waiting for its reply.
+
+    @ivar name: the command's name, which its reply names too.
+    @ivar line: the line sent, encoded and ended.
+    """
+
+    name: str
+    line: bytes
 
 
 def _sameNick(one: str, other: str) -> bool:
@@ -229,11 +237,17 @@ class ChatSession(Protocol):
         self.timeout = timeout
         self.maxLineLength = maxLineLength
         self.closed: Deferred[None] = Deferred()
-        self._clock = clock
-        self._pending: deque[_Pending] = deque()
+        self._replies: PendingReplies[_Command, Reply] = PendingReplies(
+            clock or globalReactor(),
+            self._write,
+            self._abandoned,
+            lambda command, t: (
+                f"no reply to /{command.name} from the chat server in {t:g}s"
+            ),
+        )
         self._listeners: list[Callable[[SessionEvent], object]] = []
         self._streams: set[EventStream] = set()
-        self._buffer = b""
+        self._lines = LineBuffer(MAX_RECEIVE_LENGTH)
         self._lost = False
         self._aborted = False
         self._quitting = False
@@ -455,30 +469,17 @@ class ChatSession(Protocol):
         self.transport.write(data)
 
     def _command(self, name: str, line: str) -> Deferred[Reply]:
-        data = self._encode(line)
-        pending = _Pending(name, Deferred(lambda d: self._cancel(pending)))
-        if self._lost:
-            pending.deferred.errback(self._lostReason())
-            return pending.deferred
-        pending.deferred.addTimeout(
-            self.timeout,
-            self._clock or globalReactor(),
-            lambda result, t: Failure(
-                RequestTimedOut(f"no reply to /{name} from the chat server in {t:g}s")
-            ),
-        )
-        self._pending.append(pending)
-        self.transport.write(data)
-        return pending.deferred
+        return self._replies.push(_Command(name, self._encode(line)), self.timeout)
 
-    def _cancel(self, pending: _Pending) -> None:
+    def _write(self, command: _Command) -> None:
+        self.transport.write(command.line)
+
+    def _abandoned(self, command: _Command) -> None:
         # Replies could no longer be matched to commands once one is
         # abandoned.
-        if pending in self._pending:
-            self._pending.remove(pending)
         self._abort(
             ConnectionClosed(
-                f"the connection was closed after /{pending.command} "
+                f"the connection was closed after /{command.name} "
                 "timed out or was cancelled"
             )
         )
@@ -501,21 +502,20 @@ class ChatSession(Protocol):
         self._registered = self._command("nick", f"/nick {self.nick}")
 
     def dataReceived(self, data: bytes) -> None:
-        self._buffer += data
-        while not self._aborted:
-            end = self._buffer.find(b"\n")
-            if end < 0:
-                break
-            line, self._buffer = self._buffer[: end + 1], self._buffer[end + 1 :]
-            if end > MAX_RECEIVE_LENGTH:
+        if self._aborted:
+            # Lines still arriving after an abort are not read.
+            return
+        lines, _ = self._lines.feed(data)
+        for line in lines:
+            if line is None:
                 self._tooLong()
                 return
             self._lineReceived(line)
-        if len(self._buffer) > MAX_RECEIVE_LENGTH:
-            self._tooLong()
+            if self._aborted:
+                return
 
     def _tooLong(self) -> None:
-        self._buffer = b""
+        self._lines.clear()
         self._abort(
             MalformedReply(
                 f"the chat server sent a line longer than {MAX_RECEIVE_LENGTH} bytes"
@@ -529,18 +529,18 @@ class ChatSession(Protocol):
             # A newer server may send kinds of line this client does not know.
             _log.warn(
                 "ignoring a line from the chat server: {line!r} ({why})",
-                line=line[:200],
+                line=_excerpt(line),
                 why=str(e),
             )
             return
         if isinstance(parsed, (Reply, Error)):
-            if self._pending and self._pending[0].command == parsed.command:
-                self._answer(self._pending.popleft(), parsed)
+            if self._replies and self._replies.first().name == parsed.command:
+                self._answer(parsed)
                 return
             if isinstance(parsed, Reply):
                 _log.warn(
                     "ignoring a reply to no command waiting: {line!r}",
-                    line=line[:200],
+                    line=_excerpt(line),
                 )
                 return
             if parsed.command == "*":
@@ -551,9 +551,9 @@ class ChatSession(Protocol):
         self._track(parsed)
         self._dispatch(parsed)
 
-    def _answer(self, pending: _Pending, answer: Reply | Error) -> None:
+    def _answer(self, answer: Reply | Error) -> None:
         if isinstance(answer, Error):
-            pending.deferred.errback(ChatError(answer.code, answer.text))
+            self._replies.fail(ChatError(answer.code, answer.text))
             return
         if answer.values:
             if answer.command == "nick":
@@ -562,7 +562,7 @@ class ChatSession(Protocol):
                 self.room = answer.values[0]
         if answer.command == "part":
             self.room = None
-        pending.deferred.callback(answer)
+        self._replies.resolve(answer)
 
     def _track(self, event: SessionEvent) -> None:
         """
@@ -587,8 +587,7 @@ class ChatSession(Protocol):
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         self._lost = True
-        while self._pending:
-            self._pending.popleft().deferred.errback(self._lostReason())
+        self._replies.failAll(self._lostReason)
         streams, self._streams = self._streams, set()
         for stream in streams:
             stream._end()
@@ -596,6 +595,14 @@ class ChatSession(Protocol):
         for d in waiters:
             d.callback(None)
         self.closed.callback(None)
+
+
+def _excerpt(line: bytes) -> bytes:
+    """
+    @return: the start of a line from the server, as it came with its line
+        feed, for the log.
+    """
+    return line + b"\n" if len(line) < 200 else line[:200]
 
 
 def _parseRooms(reply: Reply) -> list[tuple[str, int]]:

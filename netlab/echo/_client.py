@@ -6,10 +6,8 @@ control, and UDP with bounded retransmission.
 from __future__ import annotations
 
 import hashlib
-from collections import deque
 from typing import Any
 
-import attrs
 from twisted.internet.defer import CancelledError, Deferred, succeed
 from twisted.internet.interfaces import (
     IConsumer,
@@ -26,6 +24,7 @@ from twisted.web.iweb import IBodyProducer
 from zope.interface import implementer
 
 from netlab._connect import connect
+from netlab._pending import PendingReplies
 from netlab._udpclient import globalReactor, requestDatagram
 from netlab.errors import (
     ConnectionClosed,
@@ -61,12 +60,6 @@ Seconds to wait for a UDP echo before sending the datagram again.
 """
 
 
-@attrs.define(eq=False)
-class _Pending:
-    data: bytes
-    deferred: Deferred[bytes]
-
-
 class EchoClient(Protocol):
     """
     One connection to an echo server; get one with L{connectEcho}.
@@ -86,8 +79,12 @@ class EchoClient(Protocol):
         @param clock: the clock for timeouts; the global reactor if C{None}.
         """
         self.timeout = timeout
-        self._clock = clock
-        self._pending: deque[_Pending] = deque()
+        self._replies: PendingReplies[bytes, bytes] = PendingReplies(
+            clock or globalReactor(),
+            self._write,
+            self._abandoned,
+            lambda data, t: f"no echo from the server in {t:g}s",
+        )
         self._buffer = b""
         self._lost = False
         self._whyLost = "the server closed the connection"
@@ -105,20 +102,7 @@ class EchoClient(Protocol):
         """
         if not data:
             raise ValueError("an echo request must contain at least one byte")
-        pending = _Pending(data, Deferred(lambda d: self._cancel(pending)))
-        if self._lost:
-            pending.deferred.errback(ConnectionClosed(self._whyLost))
-            return pending.deferred
-        pending.deferred.addTimeout(
-            self.timeout,
-            self._clock or globalReactor(),
-            lambda result, t: Failure(
-                RequestTimedOut(f"no echo from the server in {t:g}s")
-            ),
-        )
-        self._pending.append(pending)
-        self.transport.write(data)
-        return pending.deferred
+        return self._replies.push(data, self.timeout)
 
     def close(self) -> Deferred[None]:
         """
@@ -136,36 +120,34 @@ class EchoClient(Protocol):
             self.transport.loseConnection()
         return d
 
-    def _cancel(self, pending: _Pending) -> None:
-        if pending in self._pending:
-            self._pending.remove(pending)
-        if not self._lost:
-            self._whyLost = "the connection was closed after a request timed out"
-            self.transport.abortConnection()
+    def _write(self, data: bytes) -> None:
+        self.transport.write(data)
+
+    def _abandoned(self, data: bytes) -> None:
+        self._whyLost = "the connection was closed after a request timed out"
+        self.transport.abortConnection()
 
     def dataReceived(self, data: bytes) -> None:
         self._buffer += data
-        while self._pending and len(self._buffer) >= len(self._pending[0].data):
-            pending = self._pending.popleft()
-            size = len(pending.data)
-            echoed, self._buffer = self._buffer[:size], self._buffer[size:]
-            if echoed != pending.data:
-                pending.deferred.errback(
+        while self._replies and len(self._buffer) >= len(self._replies.first()):
+            sent = self._replies.first()
+            echoed, self._buffer = self._buffer[: len(sent)], self._buffer[len(sent) :]
+            if echoed != sent:
+                self._replies.fail(
                     MalformedReply("the echo differs from what was sent", echoed)
                 )
                 self._whyLost = "the server's echo differed from what was sent"
                 self.transport.abortConnection()
                 return
-            pending.deferred.callback(echoed)
-        if not self._pending and self._buffer:
+            self._replies.resolve(echoed)
+        if not self._replies and self._buffer:
             self._whyLost = "the server sent bytes nobody asked for"
             self._buffer = b""
             self.transport.abortConnection()
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         self._lost = True
-        while self._pending:
-            self._pending.popleft().deferred.errback(ConnectionClosed(self._whyLost))
+        self._replies.failAll(lambda: ConnectionClosed(self._whyLost))
         waiters, self._closeWaiters = self._closeWaiters, []
         for d in waiters:
             d.callback(None)

@@ -9,10 +9,8 @@ called without it.
 
 from __future__ import annotations
 
-from collections import deque
 from typing import Any
 
-import attrs
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import (
     IDelayedCall,
@@ -29,11 +27,12 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from netlab._connect import connect
+from netlab._lines import LineBuffer
+from netlab._pending import PendingReplies
 from netlab._udpclient import globalReactor, requestDatagram
 from netlab.errors import (
     ConnectionClosed,
     MalformedReply,
-    RequestTimedOut,
     ServerError,
 )
 from netlab.timestamp._format import TimestampReply, parseStamp
@@ -69,6 +68,12 @@ _MAX_STAMP = 64
 More than the longest stamp in any format, with its brackets.
 """
 
+_LINE_SLACK = 8192
+"""
+Bytes a line-framed reply may run past the longest request waiting and a
+stamp before the client gives up on it.
+"""
+
 _SETTLE = 0.05
 """
 Seconds a raw client waits, when a reply could end where it stands or go on
@@ -76,12 +81,6 @@ with a stamp, for the rest of the stamp before taking the reply as it is.
 """
 
 _log = Logger()
-
-
-@attrs.define(eq=False)
-class _Pending:
-    data: bytes
-    deferred: Deferred[TimestampReply]
 
 
 class TimestampClient(Protocol):
@@ -111,9 +110,16 @@ class TimestampClient(Protocol):
         """
         self.framing = framing
         self.timeout = timeout
-        self._clock = clock
-        self._pending: deque[_Pending] = deque()
-        self._unsent: deque[_Pending] = deque()
+        self._clock: IReactorTime = clock or globalReactor()
+        self._replies: PendingReplies[bytes, TimestampReply] = PendingReplies(
+            self._clock,
+            self._write,
+            self._abandoned,
+            lambda data, t: f"no reply from the timestamp server in {t:g}s",
+            # A raw reply has no end marker: one request at a time.
+            window=1 if framing is Framing.RAW else None,
+        )
+        self._lines = LineBuffer(_LINE_SLACK)
         self._buffer = b""
         self._closeWaiters: list[Deferred[None]] = []
         self._settling: IDelayedCall | None = None
@@ -139,18 +145,9 @@ class TimestampClient(Protocol):
             raise ValueError("a line-framed request cannot contain a line feed")
         if self.framing is Framing.RAW and not data:
             raise ValueError("a raw request must contain at least one byte")
-        pending = _Pending(data, Deferred(lambda d: self._cancel(pending)))
-        if self._lost is not None:
-            pending.deferred.errback(ConnectionClosed(self._whyLost))
-            return pending.deferred
-        if self.framing is Framing.LINE:
-            self._startTimer(pending)
-            self._pending.append(pending)
-            self.transport.write(data + b"\n")
-        else:
-            self._unsent.append(pending)
-            self._sendNextRaw()
-        return pending.deferred
+        # With raw framing the deadline counts from when the request is
+        # sent, not from when it was queued behind others.
+        return self._replies.push(data, self.timeout)
 
     def close(self) -> Deferred[None]:
         """
@@ -168,71 +165,51 @@ class TimestampClient(Protocol):
             self.transport.loseConnection()
         return d
 
-    def _timedOut(self, result: object, timeout: float) -> Failure:
-        return Failure(
-            RequestTimedOut(f"no reply from the timestamp server in {timeout:g}s")
-        )
+    def _write(self, data: bytes) -> None:
+        self.transport.write(data + b"\n" if self.framing is Framing.LINE else data)
 
-    def _cancel(self, pending: _Pending) -> None:
+    def _abandoned(self, data: bytes) -> None:
         # Replies cannot be matched to requests once one is abandoned.
-        if pending in self._pending:
-            self._pending.remove(pending)
-        if pending in self._unsent:
-            self._unsent.remove(pending)
-        if self._lost is None:
-            self._whyLost = "the connection was closed after a request timed out"
-            self.transport.abortConnection()
-
-    def _sendNextRaw(self) -> None:
-        if not self._pending and self._unsent:
-            pending = self._unsent.popleft()
-            # The deadline counts from when the request is sent, not from
-            # when it was queued behind others.
-            self._startTimer(pending)
-            self._pending.append(pending)
-            self.transport.write(pending.data)
-
-    def _startTimer(self, pending: _Pending) -> None:
-        clock = self._clock or globalReactor()
-        pending.deferred.addTimeout(self.timeout, clock, self._timedOut)
+        self._whyLost = "the connection was closed after a request timed out"
+        self.transport.abortConnection()
 
     def dataReceived(self, data: bytes) -> None:
-        self._buffer += data
         try:
             if self.framing is Framing.LINE:
-                self._receiveLines()
+                self._receiveLines(data)
             else:
+                self._buffer += data
                 self._receiveRaw()
         except MalformedReply as e:
             self._malformed(e)
 
     def _malformed(self, error: MalformedReply) -> None:
         self._stopSettling()
-        self._failFirst(error)
+        if self._replies:
+            self._replies.fail(error)
         self._whyLost = f"the server sent a malformed reply: {error}"
         self.transport.abortConnection()
 
-    def _receiveLines(self) -> None:
-        while True:
-            end = self._buffer.find(b"\n")
-            if end < 0:
-                break
-            line, self._buffer = self._buffer[:end], self._buffer[end + 1 :]
-            if not self._pending:
+    def _receiveLines(self, data: bytes) -> None:
+        # A reply is its request's data and a stamp: one far longer than
+        # any request waiting is refused rather than held.
+        longest = max(map(len, self._replies), default=0)
+        self._lines.maxLineLength = longest + _MAX_STAMP + _LINE_SLACK
+        lines, _ = self._lines.feed(data)
+        for line in lines:
+            if line is None:
+                raise MalformedReply("the reply line is far longer than any request")
+            if not self._replies:
                 _log.warn("ignoring a reply to no request: {line!r}", line=line)
-                continue
-            if line.startswith(b"error: "):
-                self._failFirst(
+            elif line.startswith(b"error: "):
+                self._replies.fail(
                     ServerError(line[7:].rstrip(b"\r").decode("utf-8", "replace"))
                 )
-                continue
-            reply = parseStamp(line)
-            if reply.data != self._pending[0].data:
-                raise MalformedReply("the reply does not echo the request", line)
-            self._pending.popleft().deferred.callback(reply)
-        longest = max((len(p.data) for p in self._pending), default=0)
-        if len(self._buffer) > longest + _MAX_STAMP + 8192:
-            raise MalformedReply("the reply line is far longer than any request")
+            else:
+                reply = parseStamp(line)
+                if reply.data != self._replies.first():
+                    raise MalformedReply("the reply does not echo the request", line)
+                self._replies.resolve(reply)
 
     def _receiveRaw(self) -> None:
         # The reply is [stamp] piece [stamp] piece ..., the pieces joined
@@ -242,12 +219,12 @@ class TimestampClient(Protocol):
         # text that looks like a stamp.  So the reply is matched against the
         # data sent, trying both readings at each "[" (see _matchRaw), each
         # time more of it arrives.
-        if not self._pending:
+        if not self._replies:
             if self._buffer:
                 _log.warn("ignoring {n} bytes sent unasked", n=len(self._buffer))
                 self._buffer = b""
             return
-        expected = self._pending[0].data
+        expected = self._replies.first()
         end, more, first = _matchRaw(self._buffer, expected)
         if end is None:
             if not more:
@@ -262,16 +239,13 @@ class TimestampClient(Protocol):
             # the rest of a stamp arrives at once if it comes at all, so
             # wait a moment before taking the reply as it is.
             if self._settling is None:
-                clock = self._clock or globalReactor()
-                self._settling = clock.callLater(_SETTLE, self._settle)
+                self._settling = self._clock.callLater(_SETTLE, self._settle)
             return
         self._stopSettling()
         assert first is not None
         self._buffer = self._buffer[end:]
-        self._pending.popleft().deferred.callback(
-            TimestampReply(first.when, expected, first.format)
-        )
-        self._sendNextRaw()
+        # The next request, if any, is sent as this one is answered.
+        self._replies.resolve(TimestampReply(first.when, expected, first.format))
         self._receiveRaw()
 
     def _settle(self) -> None:
@@ -290,18 +264,10 @@ class TimestampClient(Protocol):
                 self._settling.cancel()
             self._settling = None
 
-    def _failFirst(self, reason: Exception) -> None:
-        if self._pending:
-            self._pending.popleft().deferred.errback(reason)
-            if self.framing is Framing.RAW:
-                self._sendNextRaw()
-
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         self._lost = reason
         self._stopSettling()
-        for queue in (self._pending, self._unsent):
-            while queue:
-                queue.popleft().deferred.errback(ConnectionClosed(self._whyLost))
+        self._replies.failAll(lambda: ConnectionClosed(self._whyLost))
         waiters, self._closeWaiters = self._closeWaiters, []
         for d in waiters:
             d.callback(None)

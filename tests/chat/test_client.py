@@ -1095,6 +1095,31 @@ class BufferTests(SynchronousTestCase):
         self.assertFalse(self.transport.disconnected)
         self.assertEqual(heard, [Notice("x" * (MAX_RECEIVE_LENGTH - 5))])
 
+    def test_longestLineWithCR(self) -> None:
+        """
+        A line of L{MAX_RECEIVE_LENGTH} bytes before CR LF is read too, in
+        pieces: the CR is part of its ending.
+        """
+        heard: list[SessionEvent] = []
+        self.session.addListener(heard.append)
+        self.session.dataReceived(b"NOTE " + b"x" * (MAX_RECEIVE_LENGTH - 5) + b"\r")
+        self.session.dataReceived(b"\n")
+        self.assertFalse(self.transport.disconnected)
+        self.assertEqual(heard, [Notice("x" * (MAX_RECEIVE_LENGTH - 5))])
+
+    def test_linesAfterLongLineIgnored(self) -> None:
+        """
+        Once a line too long has aborted the connection, the lines after it
+        in the same read are not read.
+        """
+        heard: list[SessionEvent] = []
+        self.session.addListener(heard.append)
+        self.session.dataReceived(
+            b"NOTE " + b"x" * MAX_RECEIVE_LENGTH + b"\n" + _lines(Notice("after"))
+        )
+        self.assertTrue(self.transport.disconnected)
+        self.assertEqual(heard, [])
+
 
 class MemoryTests(SynchronousTestCase):
     """

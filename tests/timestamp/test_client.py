@@ -955,6 +955,43 @@ class RawLookalikeTests(SynchronousTestCase):
         clock.advance(1)
         self.failureResultOf(second, RequestTimedOut)
 
+    def test_rawTimeoutSeenByEarlyErrback(self) -> None:
+        """
+        An errback added to a raw request while it waits behind another, so
+        before it is sent, sees L{RequestTimedOut}, as one added later does.
+        """
+        client, _, clock = self._client()
+        client.request(b"one")
+        second = client.request(b"two")
+        seen: list[type[BaseException] | None] = []
+
+        def record(failure: Failure) -> Failure:
+            seen.append(failure.type)
+            return failure
+
+        second.addErrback(record)
+        client.dataReceived(STAMP + b"one")
+        clock.advance(5)
+        self.failureResultOf(second, RequestTimedOut)
+        self.assertEqual(seen, [RequestTimedOut])
+
+    def test_cancelQueuedRaw(self) -> None:
+        """
+        Cancelling a raw request still waiting behind another fails it with
+        L{CancelledError} and aborts the connection; it is never sent.
+        """
+        client, transport, clock = self._client()
+        first = client.request(b"one")
+        second = client.request(b"two")
+        second.cancel()
+        self.failureResultOf(second, CancelledError)
+        self.assertTrue(transport.disconnecting)
+        client.connectionLost(Failure(ConnectionDone()))
+        failure = self.failureResultOf(first, ConnectionClosed)
+        self.assertIn("timed out", str(failure.value))
+        self.assertEqual(transport.value(), b"one")
+        self.assertEqual(clock.getDelayedCalls(), [])
+
 
 class _FakeUDPPort(FakeDatagramTransport):
     """
@@ -1332,3 +1369,31 @@ class ReplyBoundTests(SynchronousTestCase):
         client.dataReceived(b"h" * 8192)
         self.failureResultOf(d, MalformedReply)
         self.assertTrue(transport.disconnecting)
+
+    def test_wholeLineReplyBounded(self) -> None:
+        """
+        With line framing, a whole reply line far longer than the longest
+        request waiting is refused the same way, arriving in one piece; the
+        replies before it are read.
+        """
+        client, transport = self._client(Framing.LINE)
+        before = client.request(b"hi")
+        d = client.request(b"hi")
+        client.dataReceived(STAMP + b"hi\n" + STAMP + b"h" * 9000 + b"\n")
+        self.assertEqual(self.successResultOf(before).data, b"hi")
+        failure = self.failureResultOf(d, MalformedReply)
+        self.assertIn("far longer", str(failure.value))
+        self.assertTrue(transport.disconnecting)
+
+    def test_lineReplyWithinBound(self) -> None:
+        """
+        With line framing, a reply line as long as the longest request and
+        its stamp, arriving a byte at a time, is read.
+        """
+        client, transport = self._client(Framing.LINE)
+        data = b"x" * 10000
+        d = client.request(data)
+        for byte in STAMP + data + b"\n":
+            client.dataReceived(bytes([byte]))
+        self.assertEqual(self.successResultOf(d).data, data)
+        self.assertFalse(transport.disconnecting)
