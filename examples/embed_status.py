@@ -24,7 +24,8 @@ from twisted.web.resource import Resource
 from twisted.web.server import Site
 from zope.interface import implementer
 
-from netlab.chat import DEFAULT_PORT, ChatFactory, ChatHub
+from netlab.chat import DEFAULT_PORT, ChatFactory, ChatHub, Error, formatLine
+from netlab.policies import ConnectionGuard, ConnectionLimits
 
 
 class StatusPage(Resource):
@@ -57,16 +58,17 @@ class StatusPage(Resource):
 
 class SayGoodbye(Service):
     """
-    On shutdown, once the chat has stopped listening, tell every user and
-    close their connections (what C{twistd netlab chat} does too).
+    On shutdown, once the chat has stopped listening, drain its guard: tell
+    every user goodbye, close their connections, and cut those still open
+    after 5 seconds (what C{twistd netlab chat} does too).
     """
 
-    def __init__(self, factory):
-        self.factory = factory
+    def __init__(self, guard):
+        self.guard = guard
 
     def stopService(self):
         super().stopService()
-        return self.factory.shutdown("the server is shutting down; goodbye")
+        return self.guard.drain(grace=5, reason="the server is shutting down; goodbye")
 
 
 @implementer(IStreamServerEndpoint)
@@ -96,6 +98,15 @@ class Announced:
 async def main(reactor, chatPort=str(DEFAULT_PORT), webPort="8080"):
     hub = ChatHub()
     factory = ChatFactory(hub, reactor)  # the reactor is the chat's clock
+    # The limits, counters and graceful drain of every netlab service; chat
+    # times out idle users itself (by lines), so the guard does not.
+    guard = ConnectionGuard(
+        factory,
+        reactor,
+        ConnectionLimits(idleTimeout=0),
+        service="chat",
+        refusalLine=lambda code, text: formatLine(Error("*", code, text)),
+    )
     # Loopback only: change the interface to serve other machines.
     chatEndpoint = Announced(
         serverFromString(reactor, f"tcp:{int(chatPort)}:interface=127.0.0.1")
@@ -107,8 +118,8 @@ async def main(reactor, chatPort=str(DEFAULT_PORT), webPort="8080"):
     application = MultiService()
     # Children stop in the reverse order: the chat stops listening first,
     # then its users are told goodbye.
-    SayGoodbye(factory).setServiceParent(application)
-    StreamServerEndpointService(chatEndpoint, factory).setServiceParent(application)
+    SayGoodbye(guard).setServiceParent(application)
+    StreamServerEndpointService(chatEndpoint, guard).setServiceParent(application)
     StreamServerEndpointService(
         webEndpoint, Site(StatusPage(hub, reactor))
     ).setServiceParent(application)

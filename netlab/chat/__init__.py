@@ -5,7 +5,8 @@ can parse (see L{netlab.chat._wire} and README.rst).
 
 The model is L{ChatHub}, which knows participants only through
 L{IChatParticipant}; L{ChatFactory} serves the line protocol on any stream
-endpoint; L{connectChat} gives a client L{ChatSession}.
+endpoint, behind a L{netlab.policies.ConnectionGuard} whose drain stops it;
+L{connectChat} gives a client L{ChatSession}.
 """
 
 from netlab.chat._client import (

@@ -60,6 +60,12 @@ costs N squared lines.
 class IChatParticipant(Interface):
     """
     Someone in the chat, as the hub sees them.
+
+    Stopping a server is not the hub's business: it is the connections
+    that stop (L{netlab.policies.ConnectionGuard.drain} asks each
+    L{netlab.policies.IDrainable} protocol to say goodbye, and the line
+    protocol then leaves the hub with L{ChatHub.quit}, as any participant
+    does when it goes).
     """
 
     def deliver(event: ChatEvent | History, line: bytes) -> None:
@@ -70,13 +76,6 @@ class IChatParticipant(Interface):
         @param line: the same, as a line of the chat line protocol (CRLF
             included); formatted once and shared by every recipient, so a
             participant that speaks that protocol just writes it.
-        """
-
-    def disconnect(reason: str) -> None:
-        """
-        The hub asks the participant to leave (the server is shutting
-        down); it should tell its user C{reason} and call
-        L{ChatHub.quit}, now or soon.
         """
 
 
@@ -314,13 +313,6 @@ class ChatHub:
             member.room = None
             self._notify(room, Quit(member.nick, reason), None)
             self._forgetIfEmpty(room)
-
-    def shutdown(self, reason: str) -> None:
-        """
-        Ask every participant to leave, telling them C{reason}.
-        """
-        for participant in list(self._members):
-            participant.disconnect(reason)
 
     # Internals
 

@@ -18,7 +18,9 @@ from twisted.internet.interfaces import (
 )
 from twisted.internet.protocol import Protocol, ServerFactory, connectionDone
 from twisted.logger import Logger
+from twisted.python.deprecate import deprecated
 from twisted.python.failure import Failure
+from twisted.python.versions import Version
 from zope.interface import implementer
 
 from netlab._flow import CLOSE_TIMEOUT, closeWhenWritten, directWriter
@@ -35,7 +37,7 @@ from netlab.chat._wire import (
     parseCommand,
 )
 from netlab.errors import ChatError, ProtocolError
-from netlab.policies import IDrainable, TrafficStats
+from netlab.policies import GuardedConnection, IDrainable, TrafficStats
 
 __all__ = ["DEFAULT_PORT", "ChatFactory", "ChatLimits", "ChatProtocol"]
 
@@ -248,15 +250,23 @@ class ChatProtocol(Protocol):
     def _close(self, line: ChatEvent | Error | None) -> None:
         """
         Tell the client why, and close once that is written, or abort after
-        L{CLOSE_TIMEOUT} seconds: a client that reads nothing (or never
-        finishes its TLS handshake) must not hold the connection for ever.
+        a deadline: a client that reads nothing (or never finishes its TLS
+        handshake) must not hold the connection for ever.
+
+        Behind a L{netlab.policies.ConnectionGuard} the deadline is the
+        guard's (its C{closeTimeout}, or the grace of the drain that asked
+        for the close), which also knows to let a lingering close finish;
+        alone, the protocol's own, L{CLOSE_TIMEOUT} seconds.
         """
         if not self._closing:
             if line is not None:
                 self._send(line)
             self.flushOutput()
             self._closing = True
-            self._closeWithin(CLOSE_TIMEOUT)
+            if isinstance(self.transport, GuardedConnection):
+                closeWhenWritten(self.transport)  # type: ignore[arg-type]
+            else:
+                self._closeWithin(CLOSE_TIMEOUT)
 
     def _closeWithin(self, timeout: float) -> None:
         call = closeWhenWritten(self.transport, self._clock, timeout)
@@ -547,7 +557,8 @@ class ChatProtocol(Protocol):
             b"ERR * backlog you did not read fast enough; disconnected\r\n"
         )
         # A client that reads nothing would keep the connection open for
-        # ever waiting for that line: do not wait long.
+        # ever waiting for that line: do not wait long (less long than a
+        # guard's close deadline, so this one stays, guard or not).
         self._closeWithin(_SLOW_CONSUMER_CLOSE_TIMEOUT)
 
     # IPushProducer: the transport's output buffer is full, or drained.
@@ -600,10 +611,23 @@ class _OutputBatch:
 
 class ChatFactory(ServerFactory):
     """
-    Builds L{ChatProtocol}s for one L{ChatHub}::
+    Builds L{ChatProtocol}s for one L{ChatHub}.  Serve it behind a
+    L{ConnectionGuard<netlab.policies.ConnectionGuard>}, as C{twistd netlab
+    chat} does: the guard's limits protect it, and its
+    L{drain<netlab.policies.ConnectionGuard.drain>} stops it, each user
+    told why in a C{NOTE} line::
 
         hub = ChatHub()
-        serverFromString(reactor, "tcp:21569").listen(ChatFactory(hub, reactor))
+        guard = ConnectionGuard(
+            ChatFactory(hub, reactor),
+            reactor,
+            ConnectionLimits(idleTimeout=0),  # chat has its own idle timeout
+            service="chat",
+        )
+        port = await serverFromString(reactor, "tcp:21569").listen(guard)
+        ...
+        await port.stopListening()
+        await guard.drain(grace=5, reason="the server is shutting down; goodbye")
 
     @ivar hub: the hub every connection joins.
     @ivar limits: the limits of every connection.
@@ -644,10 +668,19 @@ class ChatFactory(ServerFactory):
         self._connections.add(protocol)
         return protocol
 
+    @deprecated(Version("netlab", 0, 1, 0), "netlab.policies.ConnectionGuard.drain")
     def shutdown(self, reason: str, grace: float = 5.0) -> Deferred[None]:
         """
         Tell every connection C{reason} and close them all.
 
+        This is the guard's drain, over the connections this factory
+        built, behind a guard or not: each connection is drained as
+        L{ConnectionGuard.drain<netlab.policies.ConnectionGuard.drain>}
+        drains it (through its L{GuardedConnection} if it has one, or else
+        by asking the protocol, which is L{IDrainable}, to say goodbye), and
+        those still open after C{grace} seconds are aborted.
+
+        @param reason: what to tell the users, in a C{NOTE} line.
         @param grace: seconds to wait for connections to close by
             themselves (after their last lines are written) before aborting
             them.
@@ -657,7 +690,11 @@ class ChatFactory(ServerFactory):
         if not connections:
             return succeed(None)
         for protocol in connections:
-            protocol.disconnect(reason)
+            transport = protocol.transport
+            if isinstance(transport, GuardedConnection):
+                transport.drain(reason)
+            else:
+                protocol.disconnect(reason)
 
         def abortStragglers() -> None:
             for protocol in connections:

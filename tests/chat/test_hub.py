@@ -7,7 +7,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from twisted.internet.address import IPv4Address
+from twisted.internet.error import ConnectionDone
 from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport, StringTransportWithDisconnection
+from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface import implementer
 from zope.interface.verify import verifyObject
@@ -26,6 +30,7 @@ from netlab.chat._wire import (
     formatLine,
 )
 from netlab.errors import ChatError
+from netlab.policies import ConnectionGuard, ConnectionLimits, GuardedConnection
 
 
 @implementer(IChatParticipant)
@@ -34,14 +39,12 @@ class RecordingParticipant:
     A participant that records what the hub tells it.
 
     @ivar received: every C{(event, line)} delivered, in order.
-    @ivar disconnects: the reason of every call to C{disconnect}.
     @ivar onDeliver: if set, called with each event after it is recorded.
     """
 
     def __init__(self, name: str = "") -> None:
         self.name = name
         self.received: list[tuple[ChatEvent | History, bytes]] = []
-        self.disconnects: list[str] = []
         self.onDeliver: Callable[[ChatEvent | History], None] | None = None
 
     def __repr__(self) -> str:
@@ -51,9 +54,6 @@ class RecordingParticipant:
         self.received.append((event, line))
         if self.onDeliver is not None:
             self.onDeliver(event)
-
-    def disconnect(self, reason: str) -> None:
-        self.disconnects.append(reason)
 
     def events(self) -> list[ChatEvent | History]:
         """
@@ -763,40 +763,104 @@ class QueryTests(ChatHubTestCase):
         self.assertEqual(set(self.hub.participants()), {alice, bob})
 
 
-class ShutdownTests(ChatHubTestCase):
+class DrainTests(ChatHubTestCase):
     """
-    Tests for L{ChatHub.shutdown}.
+    The hub has no way of its own to stop a server: the connections stop,
+    through their guard's L{drain<ConnectionGuard.drain>}, and each line
+    protocol leaves the hub as its connection closes.
     """
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.clock = Clock()
+        self.guard = ConnectionGuard(
+            ChatFactory(self.hub, self.clock),
+            self.clock,
+            ConnectionLimits(maxConnections=0, maxPerSource=0, idleTimeout=0),
+            service="chat",
+        )
+
+    def connect(
+        self, nick: str | None = None, closesAtOnce: bool = False
+    ) -> tuple[GuardedConnection, StringTransport]:
+        """
+        Connect to the guard, and register as C{nick} if given.
+
+        @param closesAtOnce: use a transport that calls C{connectionLost}
+            as soon as it is asked to close.
+        @return: the connection and its transport, with what was written to
+            it so far forgotten.
+        """
+        peer = IPv4Address("TCP", "192.0.2.7", 40000)
+        connection = self.guard.buildProtocol(peer)
+        assert isinstance(connection, GuardedConnection)
+        transport: StringTransport
+        if closesAtOnce:
+            transport = StringTransportWithDisconnection(peerAddress=peer)
+            transport.protocol = connection
+        else:
+            transport = StringTransport(peerAddress=peer)
+        connection.makeConnection(transport)
+        if nick is not None:
+            connection.dataReceived(nick.encode() + b"\r\n")
+        self.clock.advance(0)
+        transport.clear()
+        return connection, transport
 
     def test_everyoneAskedToLeave(self) -> None:
         """
-        Every registered participant, in a room or not, is asked to
-        disconnect with the reason.
+        Every user connected, registered or not, in a room or not, is told
+        the reason; once their connections are lost, the hub is empty and
+        the drain is over.
         """
-        alice = self.registered("alice")
-        bob = self.registered("bob")
-        self.hub.part(bob)
-        stranger = RecordingParticipant()
-        self.hub.shutdown("going down")
-        self.assertEqual(alice.disconnects, ["going down"])
-        self.assertEqual(bob.disconnects, ["going down"])
-        self.assertEqual(stranger.disconnects, [])
+        alice, aliceTransport = self.connect("alice")
+        bob, bobTransport = self.connect("bob")
+        bob.dataReceived(b"/part\r\n")
+        stranger, strangerTransport = self.connect()
+        self.assertIsNone(self.hub.roomOf(bob.wrappedProtocol))
+        self.assertEqual(len(self.hub.participants()), 2)
+        transports = [aliceTransport, bobTransport, strangerTransport]
+        for transport in transports:
+            transport.clear()
+        d = self.guard.drain(grace=5, reason="going down")
+        for transport in transports:
+            self.assertEqual(transport.value(), b"NOTE going down\r\n")
+            self.assertTrue(transport.disconnecting)
+        self.assertNoResult(d)
+        for connection in (alice, bob, stranger):
+            connection.connectionLost(Failure(ConnectionDone()))
+        self.successResultOf(d)
+        self.assertEqual(self.hub.participants(), [])
+        self.assertEqual(self.hub.rooms(), [("#lobby", 0)])
+
+    def test_otherParticipantsStay(self) -> None:
+        """
+        A participant that is not a connection (a bridge, say) is left to
+        whoever runs it: draining the connections does not touch it.
+        """
+        bridge = self.registered("bridge")
+        alice, _ = self.connect("alice")
+        bridge.clear()
+        self.guard.drain(grace=5, reason="going down")
+        alice.connectionLost(Failure(ConnectionDone()))
+        self.assertEqual(self.hub.participants(), [bridge])
+        self.assertEqual(self.hub.roomOf(bridge), "#lobby")
+        self.assertEqual(bridge.events(), [Quit("alice", "connection closed")])
 
     def test_participantsMayQuitAtOnce(self) -> None:
         """
-        Participants that quit while being asked to leave do not disturb
-        the others being asked.
+        Users whose connections close as soon as they are asked leave the
+        hub at once, without disturbing the others being asked.
         """
-        participants = [self.registered(f"p{n}") for n in range(3)]
-
-        def quitter(participant: RecordingParticipant) -> Callable[[str], None]:
-            return lambda reason: self.hub.quit(participant, reason)
-
-        for participant in participants:
-            participant.disconnect = quitter(participant)  # type: ignore[method-assign, assignment]
-        self.hub.shutdown("bye")
+        transports = [self.connect(f"p{n}", closesAtOnce=True)[1] for n in range(3)]
+        d = self.guard.drain(grace=5, reason="bye")
+        self.successResultOf(d)
+        for transport in transports:
+            self.assertTrue(transport.value().endswith(b"\r\nNOTE bye\r\n"))
         self.assertEqual(self.hub.participants(), [])
         self.assertEqual(self.hub.rooms(), [("#lobby", 0)])
+        self.clock.advance(0)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
 
 
 class NoticeLimitTests(ChatHubTestCase):

@@ -10,17 +10,20 @@ wait in its output buffer.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
+import attrs
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from twisted.internet.address import IPv4Address
+from twisted.internet.defer import Deferred
 from twisted.internet.error import ConnectionDone
 from twisted.internet.interfaces import IPushProducer
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.logger import LogEvent, LogLevel, capturedLogs, formatEvent
 from twisted.python.failure import Failure
+from twisted.python.versions import Version
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
@@ -43,13 +46,26 @@ from netlab.chat import (
     ServerLine,
     parseServerLine,
 )
-from netlab.policies import IDrainable, TrafficStats
+from netlab.policies import (
+    ConnectionGuard,
+    ConnectionLimits,
+    GuardedConnection,
+    IDrainable,
+    TrafficStats,
+)
 
 PEER = IPv4Address("TCP", "192.0.2.7", 40000)
 
 NO_RATE = ChatLimits(lineRate=0)
 """
 Limits with no rate limit, so that tests can send many lines at once.
+"""
+
+GUARD_LIMITS = ConnectionLimits(maxConnections=0, maxPerSource=0, idleTimeout=0)
+"""
+A guard's limits that refuse nothing and have no idle timeout (chat has its
+own, so C{twistd netlab chat}'s guard has none either), with the default
+close deadline of 10 seconds.
 """
 
 
@@ -175,6 +191,23 @@ class ChatServerTestCase(SynchronousTestCase):
         client = Client(protocol, transport, clock)
         self.clock.advance(0)
         return client
+
+    def connectGuarded(
+        self, guard: ConnectionGuard
+    ) -> tuple[Client, GuardedConnection]:
+        """
+        @return: a new connection to C{guard} (which wraps this test's
+            factory), as a client of the chat protocol, and the guard's
+            connection.
+        """
+        connection = guard.buildProtocol(PEER)
+        assert isinstance(connection, GuardedConnection)
+        transport = StringTransport(peerAddress=PEER)
+        connection.makeConnection(transport)
+        protocol = connection.wrappedProtocol
+        assert isinstance(protocol, ChatProtocol)
+        self.clock.advance(0)
+        return Client(protocol, transport, self.clock), connection
 
     def registered(self, nick: str, factory: ChatFactory | None = None) -> Client:
         """
@@ -1477,7 +1510,8 @@ class IdleTimeoutTests(ChatServerTestCase):
 
 class ShutdownTests(ChatServerTestCase):
     """
-    Tests for L{ChatFactory.shutdown}.
+    Tests for the deprecated L{ChatFactory.shutdown}: the guard's drain,
+    over the factory's connections, behind a guard or not.
     """
 
     def setUp(self) -> None:
@@ -1489,12 +1523,47 @@ class ShutdownTests(ChatServerTestCase):
         for client in self.clients:
             client.clear()
 
+    def shutdown(
+        self,
+        reason: str,
+        grace: float | None = None,
+        factory: ChatFactory | None = None,
+    ) -> Deferred[None]:
+        """
+        Call C{factory.shutdown} (by default this test's factory's), and
+        flush the one L{DeprecationWarning} it gives.
+        """
+        shutdown = (factory or self.factory).shutdown
+        d = shutdown(reason) if grace is None else shutdown(reason, grace=grace)
+        [warning] = self.flushWarnings([self.shutdown])
+        self.assertIs(warning["category"], DeprecationWarning)
+        return d
+
+    def test_deprecated(self) -> None:
+        """
+        L{ChatFactory.shutdown} is deprecated since netlab 0.1.0 in favour
+        of L{ConnectionGuard.drain}; the warning points at its caller.
+        """
+        self.factory.shutdown("bye")
+        [warning] = self.flushWarnings([self.test_deprecated])
+        self.assertIs(warning["category"], DeprecationWarning)
+        self.assertEqual(
+            warning["message"],
+            "netlab.chat._server.ChatFactory.shutdown was deprecated in netlab "
+            "0.1.0; please use netlab.policies.ConnectionGuard.drain instead",
+        )
+        self.assertEqual(warning["filename"], __file__)
+        self.assertEqual(
+            ChatFactory.shutdown.deprecatedVersion,  # type: ignore[attr-defined]
+            Version("netlab", 0, 1, 0),
+        )
+
     def test_everyoneTold(self) -> None:
         """
         Every connection, registered or not, gets C{NOTE <reason>} and is
         closed; the Deferred fires once every one has been lost.
         """
-        d = self.factory.shutdown("the server is going down", grace=5)
+        d = self.shutdown("the server is going down", grace=5)
         for client in self.clients:
             self.assertEqual(client.lines()[-1], b"NOTE the server is going down")
             self.assertTrue(client.transport.disconnecting)
@@ -1511,7 +1580,7 @@ class ShutdownTests(ChatServerTestCase):
         """
         Connections not closed after C{grace} seconds are aborted.
         """
-        d = self.factory.shutdown("bye", grace=5)
+        d = self.shutdown("bye", grace=5)
         self.alice.lose()
         self.clock.advance(4.9)
         self.assertFalse(self.bob.transport.disconnected)
@@ -1531,9 +1600,9 @@ class ShutdownTests(ChatServerTestCase):
         """
         for client in self.clients:
             client.lose()
-        self.assertIsNone(self.successResultOf(self.factory.shutdown("bye")))
+        self.assertIsNone(self.successResultOf(self.shutdown("bye")))
         empty = ChatFactory(ChatHub(), self.clock)
-        self.assertIsNone(self.successResultOf(empty.shutdown("bye")))
+        self.assertIsNone(self.successResultOf(self.shutdown("bye", factory=empty)))
         self.assertEqual(self.pendingCalls(), [])
 
     def test_closingConnection(self) -> None:
@@ -1543,13 +1612,51 @@ class ShutdownTests(ChatServerTestCase):
         """
         self.alice.send(b"/quit")
         self.alice.clear()
-        d = self.factory.shutdown("bye")
+        d = self.shutdown("bye")
         self.assertEqual(self.alice.lines(), [])
         self.bob.lose()
         self.stranger.lose()
         self.assertNoResult(d)
         self.alice.lose()
         self.successResultOf(d)
+
+    def test_behindGuard(self) -> None:
+        """
+        Behind a guard, each connection is drained by its guard: told the
+        reason, closed once that is written, and bounded by C{grace} alone,
+        neither by the guard's close deadline nor by chat's own.
+        """
+        for client in self.clients:
+            client.lose()
+        factory = ChatFactory(self.hub, self.clock, self.limits)
+        guard = ConnectionGuard(
+            factory, self.clock, attrs.evolve(GUARD_LIMITS, closeTimeout=2)
+        )
+        self.factory = factory
+        guarded = [self.connectGuarded(guard) for _ in range(2)]
+        guarded[0][0].send(b"carol")
+        for client, _ in guarded:
+            client.clear()
+        with capturedLogs() as events:
+            d = self.shutdown("bye", grace=12, factory=factory)
+            for client, _ in guarded:
+                self.assertEqual(client.lines(), [b"NOTE bye"])
+                self.assertTrue(client.transport.disconnecting)
+            self.clock.advance(11.5)
+            self.assertFalse(guarded[0][0].transport.disconnected)
+            self.clock.advance(0.5)
+            for client, connection in guarded:
+                self.assertTrue(client.transport.disconnected)
+                connection.connectionLost(Failure(ConnectionDone()))
+        self.assertIsNone(self.successResultOf(d))
+        self.assertEqual(guard.openConnections(), 0)
+        self.assertEqual(self.pendingCalls(), [])
+        closed = [formatEvent(e) for e in events if "closed after" in formatEvent(e)]
+        self.assertEqual(len(closed), 2)
+        for line in closed:
+            self.assertIn("(service stopping: bye)", line)
+        # The guard's own drain finds nobody left to tell.
+        self.successResultOf(guard.drain(reason="again"))
 
 
 class MessageCountTests(ChatServerTestCase):
@@ -1755,6 +1862,156 @@ class CloseDeadlineTests(ChatServerTestCase):
         self.clock.advance(60)
         client.lose()
         self.assertEqual(self.pendingCalls(), [])
+
+
+class GuardedCloseDeadlineTests(ChatServerTestCase):
+    """
+    Behind a L{ConnectionGuard}, a chat close has one deadline, the
+    guard's: its C{closeTimeout}, or while it drains, its grace.  Only the
+    slow consumer's shorter one is chat's own.
+    """
+
+    limits = ChatLimits(
+        lineRate=0, idleTimeout=60, registrationTimeout=30, backlogHard=100
+    )
+
+    def guard(self, closeTimeout: float = 10.0) -> ConnectionGuard:
+        """
+        @return: a guard over this test's factory, with C{closeTimeout}.
+        """
+        return ConnectionGuard(
+            self.factory,
+            self.clock,
+            attrs.evolve(GUARD_LIMITS, closeTimeout=closeTimeout),
+            service="chat",
+        )
+
+    def callsFor(
+        self, client: Client, connection: GuardedConnection
+    ) -> list[Callable[[], object]]:
+        """
+        @return: what the delayed calls pending for C{client}'s connection
+            (its chat protocol, its guard's connection or its transport)
+            will call.
+        """
+        ours = [client.protocol, connection, client.transport]
+        funcs: list[Callable[[], object]] = [
+            call.func  # type: ignore[attr-defined]
+            for call in self.pendingCalls()
+        ]
+        return [func for func in funcs if getattr(func, "__self__", None) in ours]
+
+    def deadlines(
+        self, client: Client, connection: GuardedConnection
+    ) -> list[Callable[[], object]]:
+        """
+        @return: the pending calls that would abort C{client}'s connection:
+            its guard's close deadline, or an abort of chat's own.
+        """
+        aborts = (connection._closeTimedOut, client.transport.abortConnection)
+        return [call for call in self.callsFor(client, connection) if call in aborts]
+
+    def assertAbortedAfter(
+        self, client: Client, connection: GuardedConnection, seconds: float
+    ) -> None:
+        """
+        Assert that C{client}'s connection, closing but with its output not
+        taken, is aborted C{seconds} later and not before, and that nothing
+        is left pending for it once it is lost.
+        """
+        self.assertTrue(client.transport.disconnecting)
+        self.clock.advance(seconds - 0.5)
+        self.assertFalse(client.transport.disconnected)
+        self.clock.advance(0.5)
+        self.assertTrue(client.transport.disconnected)
+        connection.connectionLost(Failure(ConnectionDone()))
+        self.assertEqual(self.callsFor(client, connection), [])
+
+    def closes(self) -> list[tuple[str, Callable[[Client], object]]]:
+        """
+        @return: every way chat closes a connection that waits for its
+            last lines, named, each a function that makes a client's
+            connection close that way.
+        """
+
+        def quitting(client: Client) -> None:
+            client.send(b"alice", b"/quit")
+
+        def idle(client: Client) -> None:
+            client.send(b"alice")
+            self.clock.advance(60)
+
+        def unregistered(client: Client) -> None:
+            self.clock.advance(30)
+
+        def drained(client: Client) -> None:
+            client.protocol.disconnect("going down")
+
+        return [
+            ("quit", quitting),
+            ("idle", idle),
+            ("registration", unregistered),
+            ("disconnect", drained),
+        ]
+
+    def test_theGuardsDeadline(self) -> None:
+        """
+        However chat closes it, a guarded connection whose client does not
+        take its last lines is aborted after the guard's C{closeTimeout},
+        shorter or longer than chat's own 10 seconds, and by nothing else:
+        the guard's deadline is the only one pending.
+        """
+        for closeTimeout in (3.0, 25.0):
+            for name, close in self.closes():
+                self.setUp()
+                client, connection = self.connectGuarded(self.guard(closeTimeout))
+                client.protocol.pauseProducing()
+                close(client)
+                self.assertEqual(
+                    self.deadlines(client, connection),
+                    [connection._closeTimedOut],
+                    name,
+                )
+                self.assertAbortedAfter(client, connection, closeTimeout)
+
+    def test_noGuardDeadline(self) -> None:
+        """
+        A guard with its close deadline turned off (C{closeTimeout=0}) is
+        taken at its word: chat adds none of its own.
+        """
+        client, connection = self.connectGuarded(self.guard(0))
+        client.send(b"alice", b"/quit")
+        self.assertTrue(client.transport.disconnecting)
+        self.assertEqual(self.deadlines(client, connection), [])
+        connection.connectionLost(Failure(ConnectionDone()))
+
+    def test_drainGrace(self) -> None:
+        """
+        While the guard drains, its grace bounds the close, however long:
+        a user who does not read the goodbye is cut when it ends, not after
+        chat's 10 seconds or the guard's close deadline.
+        """
+        guard = self.guard(closeTimeout=3)
+        client, connection = self.connectGuarded(guard)
+        client.send(b"alice")
+        client.clear()
+        d = guard.drain(grace=30, reason="going down")
+        self.assertEqual(client.lines(), [b"NOTE going down"])
+        self.assertAbortedAfter(client, connection, 30)
+        self.successResultOf(d)
+
+    def test_slowConsumer(self) -> None:
+        """
+        A client dropped for reading too slowly is still aborted 5 seconds
+        after its C{ERR * backlog}, sooner than the guard's close deadline.
+        """
+        client, connection = self.connectGuarded(self.guard())
+        client.send(b"slow")
+        other = self.registered("bob")
+        client.protocol.pauseProducing()
+        other.send(b"x" * 200)
+        self.assertError(client, "*", "backlog")
+        self.assertAbortedAfter(client, connection, 5)
 
 
 class LineOrderTests(ChatServerTestCase):

@@ -38,6 +38,7 @@ from twisted.web.server import NOT_DONE_YET, Site
 
 from netlab.chat import ChatFactory, ChatHub
 from netlab.echo import EchoFactory
+from netlab.policies import ConnectionGuard, ConnectionLimits
 from netlab.timestamp import TimestampFactory
 from tests.integration.test_chat_loopback import ChatClient, user
 from tests.integration.test_twistd import (
@@ -146,18 +147,21 @@ async def listening(factory: IProtocolFactory) -> AsyncIterator[int]:
 @contextlib.asynccontextmanager
 async def chatServer() -> AsyncIterator[tuple[ChatHub, int]]:
     """
-    Run a chat server while the context lasts, and disconnect its users at
-    the end.
+    Run a chat server, behind a guard as the plugin runs it, while the
+    context lasts, and drain its users at the end.
 
     @return: (as the context's value) its hub and port.
     """
     hub = ChatHub()
-    factory = ChatFactory(hub, _reactor())
+    reactor = _reactor()
+    guard = ConnectionGuard(
+        ChatFactory(hub, reactor), reactor, ConnectionLimits(idleTimeout=0), "chat"
+    )
     try:
-        async with listening(factory) as port:
+        async with listening(guard) as port:
             yield hub, port
     finally:
-        await factory.shutdown("the test is over", grace=1.0)
+        await guard.drain(grace=1.0, reason="the test is over")
 
 
 async def fetch(url: str) -> tuple[int, bytes]:
