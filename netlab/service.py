@@ -90,7 +90,7 @@ class INetlabService(Interface):
         "One line for C{twistd netlab --help}: what the service does."
     )
     options = Attribute(
-        "The L{usage.Options} subclass of its sub-command, usually built on "
+        "The C{usage.Options} subclass of its sub-command, usually built on "
         "L{StreamOptions} or L{ServiceOptions} (which give it C{--metrics})."
     )
     inAll = Attribute(
@@ -146,7 +146,7 @@ class IServiceContext(Interface):
         options have one, C{--tls-handshake-timeout}; counted in
         C{--metrics}; drained for C{--grace} seconds on SIGTERM.
 
-        @param factory: any L{twisted.internet.interfaces.IProtocolFactory}.
+        @param factory: any C{IProtocolFactory}.
             If it has a C{stats} attribute that is a
             L{netlab.policies.TrafficStats}, its counts are reported.
         @param limits: a L{netlab.policies.ConnectionLimits} to use instead
@@ -194,7 +194,7 @@ class IServiceContext(Interface):
         """
         Drain C{target} last on the way out (after every listener has
         stopped): anything with C{drain(grace, reason)} returning a
-        Deferred that fires once it is done (L{twisted.internet.defer.succeed}
+        Deferred that fires once it is done (C{succeed}
         if there is nothing to wait for), and C{abortAll()}, called on a
         second SIGTERM.  L{listen} does this for the connections it
         accepts; this is for what a service keeps of its own.
@@ -210,7 +210,7 @@ class INetlabClient(Interface):
     """
 
     description = Attribute("One line for C{netlab --help}.")
-    options = Attribute("The L{usage.Options} subclass of its command.")
+    options = Attribute("The C{usage.Options} subclass of its command.")
 
     def run(reactor: Any, options: usage.Options) -> Deferred[int]:
         """

@@ -5,6 +5,7 @@ participant of the L{ChatHub}, with every limit a chat server needs.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -18,7 +19,7 @@ from twisted.internet.interfaces import (
 )
 from twisted.internet.protocol import Protocol, ServerFactory, connectionDone
 from twisted.logger import Logger
-from twisted.python.deprecate import deprecated
+from twisted.python.deprecate import getDeprecationWarningString
 from twisted.python.failure import Failure
 from twisted.python.versions import Version
 from zope.interface import implementer
@@ -609,6 +610,12 @@ class _OutputBatch:
             protocol.flushOutput()
 
 
+_SHUTDOWN_DEPRECATED = Version("netlab", 0, 1, 0)
+"""
+The version that deprecated L{ChatFactory.shutdown}.
+"""
+
+
 class ChatFactory(ServerFactory):
     """
     Builds L{ChatProtocol}s for one L{ChatHub}.  Serve it behind a
@@ -668,10 +675,12 @@ class ChatFactory(ServerFactory):
         self._connections.add(protocol)
         return protocol
 
-    @deprecated(Version("netlab", 0, 1, 0), "netlab.policies.ConnectionGuard.drain")
     def shutdown(self, reason: str, grace: float = 5.0) -> Deferred[None]:
         """
         Tell every connection C{reason} and close them all.
+
+        Deprecated since netlab 0.1.0: serve the factory behind a
+        L{ConnectionGuard<netlab.policies.ConnectionGuard>} and drain that.
 
         This is the guard's drain, over the connections this factory
         built, behind a guard or not: each connection is drained as
@@ -686,6 +695,17 @@ class ChatFactory(ServerFactory):
             them.
         @return: a Deferred that fires once every connection is closed.
         """
+        # Twisted's deprecate machinery, called rather than applied as a
+        # decorator: pydoctor cannot read a Version whose major number is 0.
+        warnings.warn(
+            getDeprecationWarningString(
+                ChatFactory.shutdown,
+                _SHUTDOWN_DEPRECATED,
+                replacement="netlab.policies.ConnectionGuard.drain",
+            ),
+            DeprecationWarning,
+            stacklevel=2,
+        )
         connections = list(self._connections)
         if not connections:
             return succeed(None)
@@ -709,3 +729,6 @@ class ChatFactory(ServerFactory):
                 call.cancel()
 
         return done.addCallback(finished)
+
+    # What twisted.python.deprecate.deprecated would set.
+    shutdown.deprecatedVersion = _SHUTDOWN_DEPRECATED  # type: ignore[attr-defined]
