@@ -3,17 +3,24 @@ Counters of every service in one process, in the Prometheus text format over
 HTTP (C{--metrics ENDPOINT}, C{GET /metrics}).
 
 Nothing is counted here: the services count in plain numbers as they go
-(L{netlab.policies.TrafficStats}, the UDP guards' refusals, the chat hubs),
-and L{ServiceCollector} reads them only when the endpoint is scraped, so
-that serving metrics costs the services nothing per message.
+(L{netlab.policies.TrafficStats}, the UDP guards' refusals, whatever a
+service reports as a gauge), and L{ServiceCollector} reads them only when
+the endpoint is scraped, so that serving metrics costs the services nothing
+per message.
+
+One label scheme holds for every series: C{service} (its name),
+C{transport} (C{tcp}, C{udp}, C{unix}, C{tls}, or the kind of any other
+endpoint), and, only where it is not empty, C{protocol} (which of a
+service's protocols, for a service with listeners of several kinds).
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
+import attrs
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -32,7 +39,6 @@ from twisted.web.resource import Resource
 from twisted.web.server import Request, Site
 
 from netlab._udpserver import GuardedDatagramProtocol
-from netlab.chat._hub import ChatHub
 from netlab.policies import ConnectionGuard
 
 __all__ = ["ServiceCollector", "metricsSite", "newRegistry"]
@@ -42,26 +48,61 @@ _STREAM_REASONS = ("max-connections", "max-per-source", "idle-timeout")
 Reported from the start, at 0, so that a rate can be taken of each.
 """
 
+_Series = tuple[str, str, str]
+"""
+What tells one service's series apart: its C{service}, C{transport} and
+C{protocol} labels.
+"""
+
+
+def _labels(series: _Series) -> dict[str, str]:
+    """
+    @return: the labels of C{series}, without C{protocol} if it is empty.
+    """
+    service, transport, protocol = series
+    labels = {"service": service, "transport": transport}
+    if protocol:
+        labels["protocol"] = protocol
+    return labels
+
+
+@attrs.define
+class _Gauges:
+    """
+    The gauges of one name: its help text, and what to read for each set
+    of labels (the reads of one set are added up).
+    """
+
+    documentation: str
+    reads: dict[tuple[tuple[str, str], ...], list[Callable[[], float]]] = attrs.Factory(
+        dict
+    )
+
 
 class ServiceCollector(Collector):
     """
     Reads the counters of the services added to it, each time the metrics
     are scraped.
 
-    Every series is labelled with C{service} (C{tsserv}, C{echo}...) and
-    C{transport} (C{tcp} for connections over any stream endpoint, C{udp}
-    for datagrams).
+    Every series of a service is labelled with C{service} (C{tsserv},
+    C{echo}...), C{transport} (C{tcp}, C{tls}, C{unix} for connections, by
+    the listener they came in by; C{udp} for datagrams) and, if its
+    counters have one, C{protocol}.  Series with the same labels, from
+    several guards, protocols or gauges (two services of one name joined
+    with C{+}), are added up: the same series twice would spoil the
+    scrape.
     """
 
     def __init__(self) -> None:
         self._streams: list[ConnectionGuard] = []
         self._datagrams: list[GuardedDatagramProtocol] = []
-        self._hubs: list[tuple[str, ChatHub]] = []
+        self._gauges: dict[str, _Gauges] = {}
 
     def addStream(self, guard: ConnectionGuard) -> None:
         """
         Report a stream service: its connections, bytes, messages and
-        refusals.
+        refusals, over each transport it listens on (see
+        L{ConnectionGuard.byTransport}).
         """
         self._streams.append(guard)
 
@@ -72,101 +113,103 @@ class ServiceCollector(Collector):
         """
         self._datagrams.append(protocol)
 
-    def addChat(self, service: str, hub: ChatHub) -> None:
+    def addGauge(
+        self,
+        name: str,
+        documentation: str,
+        read: Callable[[], float],
+        labels: dict[str, str],
+    ) -> None:
         """
-        Report a chat hub's users and rooms.
+        Report a number that C{read} gives at each scrape, as a gauge.
+
+        Gauges of one name and labels are added up into one series; the
+        help text is that of the first gauge of the name.  A gauge is
+        reported from the first scrape after it is added.
+
+        @param name: the metric's name, e.g. C{netlab_chat_users}.
+        @param documentation: its help text.
+        @param read: gives the value, quickly, in the reactor's thread.
+        @param labels: its labels, C{service} among them.
         """
-        self._hubs.append((service, hub))
+        gauges = self._gauges.get(name)
+        if gauges is None:
+            gauges = self._gauges[name] = _Gauges(documentation)
+        key = tuple(sorted(labels.items()))
+        gauges.reads.setdefault(key, []).append(read)
 
     def collect(self) -> Iterator[Metric]:
-        labels = ["service", "transport"]
-        opened = GaugeMetricFamily(
-            "netlab_connections_open", "Connections open now.", labels=labels
-        )
+        opened = GaugeMetricFamily("netlab_connections_open", "Connections open now.")
         total = CounterMetricFamily(
-            "netlab_connections", "Connections accepted (not refused).", labels=labels
+            "netlab_connections", "Connections accepted (not refused)."
         )
         received = CounterMetricFamily(
-            "netlab_received_bytes", "Bytes received from peers.", labels=labels
+            "netlab_received_bytes", "Bytes received from peers."
         )
-        sent = CounterMetricFamily(
-            "netlab_sent_bytes", "Bytes sent to peers.", labels=labels
-        )
+        sent = CounterMetricFamily("netlab_sent_bytes", "Bytes sent to peers.")
         messages = CounterMetricFamily(
             "netlab_messages",
             "Messages handled: chunks or lines received (tsserv), chunks "
             "echoed (echo over tcp), lines received (chat), datagrams answered "
             "(udp).",
-            labels=labels,
         )
         refusals = CounterMetricFamily(
             "netlab_refusals",
             "Connections or datagrams refused, and connections closed for "
             "being idle, by reason.",
-            labels=[*labels, "reason"],
         )
-        # Two services of one name (tsserv + tsserv) are added up.
-        sums: dict[tuple[str, str], list[int]] = {}
-        refused: Counter[tuple[str, ...]] = Counter()
+        # Bytes received and sent, messages, and for streams connections
+        # open and accepted, by series.
+        sums: dict[_Series, list[int]] = {}
+        streams: set[_Series] = set()
+        refused: Counter[tuple[_Series, str]] = Counter()
 
-        def add(key: tuple[str, str], *values: int) -> None:
-            row = sums.setdefault(key, [0, 0, 0, 0, 0])
+        def add(series: _Series, *values: int) -> None:
+            row = sums.setdefault(series, [0, 0, 0, 0, 0])
             for i, value in enumerate(values):
                 row[i] += value
 
         for guard in self._streams:
-            stats = guard.stats
-            key = (guard.service, stats.transport)
-            bytesIn, bytesOut = guard.bytes()
-            add(
-                key,
-                guard.openConnections(),
-                stats.connectionsTotal,
-                bytesIn,
-                bytesOut,
-                stats.messages,
-            )
-            reasons = dict.fromkeys(_STREAM_REASONS, 0)
-            reasons.update(stats.refusals)
-            for reason, count in reasons.items():
-                series = (*key, reason)
-                refused[series] += count
+            for counts in guard.byTransport():
+                series = (guard.service, counts.transport, counts.protocol)
+                streams.add(series)
+                add(
+                    series,
+                    counts.bytesReceived,
+                    counts.bytesSent,
+                    counts.messages,
+                    counts.openConnections,
+                    counts.connectionsTotal,
+                )
+                for reason in _STREAM_REASONS:
+                    refused[series, reason] += 0
+                for reason, count in counts.refusals.items():
+                    refused[series, reason] += count
         for protocol in self._datagrams:
             stats = protocol.stats
-            key = (stats.service, stats.transport)
-            add(key, 0, 0, stats.bytesReceived, stats.bytesSent, stats.messages)
+            series = (stats.service, stats.transport, stats.protocol)
+            add(series, stats.bytesReceived, stats.bytesSent, stats.messages)
             for refusal, count in protocol.guard.refused.items():
-                series = (*key, refusal.name.lower().replace("_", "-"))
-                refused[series] += count
-        for pair, (nowOpen, accepted, bytesIn, bytesOut, handled) in sums.items():
-            if pair[1] != "udp":
-                opened.add_metric(list(pair), nowOpen)
-                total.add_metric(list(pair), accepted)
-            received.add_metric(list(pair), bytesIn)
-            sent.add_metric(list(pair), bytesOut)
-            messages.add_metric(list(pair), handled)
-        for labelValues, count in refused.items():
-            refusals.add_metric(list(labelValues), count)
+                refused[series, refusal.name.lower().replace("_", "-")] += count
+        for series, (bytesIn, bytesOut, handled, nowOpen, accepted) in sums.items():
+            labels = _labels(series)
+            if series in streams:
+                opened.add_sample(opened.name, labels, nowOpen)
+                total.add_sample("netlab_connections_total", labels, accepted)
+            received.add_sample("netlab_received_bytes_total", labels, bytesIn)
+            sent.add_sample("netlab_sent_bytes_total", labels, bytesOut)
+            messages.add_sample("netlab_messages_total", labels, handled)
+        for (series, reason), count in refused.items():
+            refusals.add_sample(
+                "netlab_refusals_total", {**_labels(series), "reason": reason}, count
+            )
         yield from (opened, total, received, sent, messages, refusals)
 
-        if self._hubs:
-            users = GaugeMetricFamily(
-                "netlab_chat_users", "Chat users with a nickname.", labels=["service"]
-            )
-            rooms = GaugeMetricFamily(
-                "netlab_chat_rooms", "Chat rooms that exist.", labels=["service"]
-            )
-            # Two chat services of one name (chat + chat) are added up, as
-            # above: the same series twice would spoil the scrape.
-            counts: dict[str, list[int]] = {}
-            for service, hub in self._hubs:
-                row = counts.setdefault(service, [0, 0])
-                row[0] += len(hub.participants())
-                row[1] += len(hub.rooms())
-            for service, (userCount, roomCount) in counts.items():
-                users.add_metric([service], userCount)
-                rooms.add_metric([service], roomCount)
-            yield from (users, rooms)
+        for name, gauges in self._gauges.items():
+            family = GaugeMetricFamily(name, gauges.documentation)
+            for key, reads in gauges.reads.items():
+                family.add_sample(name, dict(key), sum(read() for read in reads))
+            yield family
 
 
 def newRegistry(collector: ServiceCollector) -> CollectorRegistry:

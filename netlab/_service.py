@@ -157,6 +157,26 @@ def splitEndpoint(description: str) -> tuple[list[str], dict[str, str]]:
     return args, kwargs
 
 
+def transportOf(description: str) -> str:
+    """
+    The C{transport} label of the metrics of connections that come in by a
+    server endpoint: C{tcp} for C{tcp:} and C{tcp6:}, C{tls} for C{ssl:}
+    and C{tls:}, C{unix} for C{unix:}, and for any other kind
+    (C{systemd:}, a plugin's) its type in lower case.
+
+    @param description: a server endpoint string, e.g.
+        C{ssl:21567:privateKey=key.pem}.
+    @return: the label, e.g. C{"tls"}.
+    @raise ValueError: if the string ends with a lone backslash, or has
+        no type (nothing but keyword arguments).
+    """
+    args = splitEndpoint(description)[0]
+    if not args:
+        raise ValueError("it has no type")
+    kind = args[0].lower()
+    return {"tcp6": "tcp", "ssl": "tls"}.get(kind, kind)
+
+
 def withDefaults(description: str) -> str:
     """
     The endpoint string that C{--listen} really listens on:

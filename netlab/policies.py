@@ -21,11 +21,19 @@ A connection over a limit is accepted, told why in one line (if the service
 says how its lines look: C{refusalLine}) and closed; the refusal is counted
 in L{TrafficStats.refusals} and logged at a bounded rate.  Connections
 already open are not affected.
+
+One guard serves every endpoint of its service, so that the limits hold for
+the service as a whole; to count each kind of endpoint apart (for the
+C{transport} label of the metrics), listen on each through
+L{ConnectionGuard.listenerFactory}::
+
+    serverFromString(reactor, "tcp:21568").listen(guard.listenerFactory("tcp"))
+    serverFromString(reactor, "ssl:21569:...").listen(guard.listenerFactory("tls"))
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
@@ -35,6 +43,7 @@ from twisted.internet.interfaces import (
     IAddress,
     IHalfCloseableProtocol,
     IHandshakeListener,
+    ILoggingContext,
     INegotiated,
     IProtocolFactory,
     IReactorTime,
@@ -43,7 +52,7 @@ from twisted.internet.protocol import Protocol, connectionDone
 from twisted.logger import Logger
 from twisted.protocols.policies import ProtocolWrapper, WrappingFactory
 from twisted.python.failure import Failure
-from zope.interface import Interface, directlyProvides, providedBy
+from zope.interface import Interface, directlyProvides, implementer, providedBy
 
 from netlab._flow import CLOSE_TIMEOUT, closeWhenWritten, sendDirect
 from netlab._peer import formatAddress, formatPeer
@@ -142,8 +151,11 @@ class TrafficStats:
     adds those of the open ones.
 
     @ivar service: the service's name, e.g. C{"echo"}.
-    @ivar transport: C{"tcp"} for connections (over any stream endpoint:
-        TCP, UNIX, TLS) or C{"udp"} for datagrams.
+    @ivar transport: the kind of endpoint counted: C{"tcp"}, C{"tls"},
+        C{"unix"} (or another kind, as
+        L{netlab._service.transportOf} names it) for connections, C{"udp"}
+        for datagrams.  A L{ConnectionGuard} sets it to its first
+        listener's (see L{ConnectionGuard.listenerFactory}).
     @ivar connectionsTotal: connections accepted (not refused) so far.
     @ivar bytesReceived: bytes received, by closed connections or
         datagrams.
@@ -153,6 +165,10 @@ class TrafficStats:
         datagram answered.
     @ivar refusals: connections or datagrams refused, by reason, and
         connections closed for being idle (C{idle-timeout}).
+    @ivar protocol: for a service with listeners of several kinds (chat's
+        line protocol, IRC, the web), which one is counted; C{""} for a
+        service that speaks one (the metrics then have no C{protocol}
+        label).
     """
 
     service: str
@@ -162,6 +178,34 @@ class TrafficStats:
     bytesSent: int = 0
     messages: int = 0
     refusals: dict[str, int] = attrs.Factory(dict)
+    protocol: str = ""
+
+
+@attrs.frozen
+class TransportCounts:
+    """
+    What a L{ConnectionGuard} has counted over one transport, as it is at
+    one moment (see L{ConnectionGuard.byTransport}).
+
+    @ivar transport: the kind of endpoint, e.g. C{"tls"}.
+    @ivar protocol: the C{protocol} label, C{""} if none.
+    @ivar openConnections: connections open now.
+    @ivar connectionsTotal: connections accepted so far.
+    @ivar bytesReceived: bytes received, by closed and open connections.
+    @ivar bytesSent: bytes sent, likewise.
+    @ivar messages: messages counted (see L{ConnectionGuard.listenerFactory}
+        for how they are told apart by transport).
+    @ivar refusals: connections refused or cut, by reason.
+    """
+
+    transport: str
+    protocol: str
+    openConnections: int
+    connectionsTotal: int
+    bytesReceived: int
+    bytesSent: int
+    messages: int
+    refusals: Mapping[str, int]
 
 
 class IDrainable(Interface):
@@ -230,11 +274,6 @@ class GuardedConnection(ProtocolWrapper):
     One connection of a L{ConnectionGuard}: counts its bytes, and is the
     transport of the protocol it wraps.
 
-    @ivar bytesReceived: bytes received on this connection so far.
-    @ivar bytesSent: bytes written to it so far.
-    @ivar opened: when it was made, by the guard's clock.
-    @ivar host: its source address, or C{None} if it has none.
-
     Closing (C{loseConnection}, whoever asks for it) is a lingering close
     on TCP and UNIX connections: once everything written is sent, the
     sending side is shut down, and what the peer still sends is read and
@@ -243,6 +282,13 @@ class GuardedConnection(ProtocolWrapper):
     connection and throw away what it had not yet delivered; a peer still
     sending when the server closes would otherwise lose the end of its
     replies.
+
+    @ivar bytesReceived: bytes received on this connection so far.
+    @ivar bytesSent: bytes written to it so far.
+    @ivar opened: when it was made, by the guard's clock.
+    @ivar host: its source address, or C{None} if it has none.
+    @ivar stats: the counters of its transport, where it is counted when it
+        opens and closes and when it is cut.
     """
 
     factory: ConnectionGuard
@@ -250,10 +296,22 @@ class GuardedConnection(ProtocolWrapper):
     wrappedProtocol: Any
 
     def __init__(
-        self, factory: ConnectionGuard, wrappedProtocol: Any, host: str | None
+        self,
+        factory: ConnectionGuard,
+        wrappedProtocol: Any,
+        host: str | None,
+        stats: TrafficStats | None = None,
     ) -> None:
+        """
+        @param factory: the guard.
+        @param wrappedProtocol: the service's protocol.
+        @param host: the source address, or C{None}.
+        @param stats: the counters of the listener it came in by; the
+            guard's own (L{ConnectionGuard.stats}) if C{None}.
+        """
         super().__init__(factory, wrappedProtocol)  # type: ignore[arg-type]
         self.host = host
+        self.stats = stats if stats is not None else factory.stats
         self.bytesReceived = 0
         self.bytesSent = 0
         self.opened = 0.0
@@ -282,7 +340,7 @@ class GuardedConnection(ProtocolWrapper):
     def connectionMade(self) -> None:
         guard = self.factory
         self.opened = self._quietSince = guard.clock.seconds()
-        guard.stats.connectionsTotal += 1
+        self.stats.connectionsTotal += 1
         _log.info(
             "{service}: connection from {peer} opened",
             service=guard.service,
@@ -313,6 +371,7 @@ class GuardedConnection(ProtocolWrapper):
             f"the TLS handshake was not done within {timeout:g}s "
             "(--tls-handshake-timeout); aborted",
             self.transport.getPeer(),
+            self.stats,
             verb="cut",
         )
         self.transport.abortConnection()
@@ -354,7 +413,7 @@ class GuardedConnection(ProtocolWrapper):
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         guard = self.factory
-        stats = guard.stats
+        stats = self.stats
         stats.bytesReceived += self.bytesReceived
         stats.bytesSent += self.bytesSent
         _log.info(
@@ -491,11 +550,19 @@ class ConnectionGuard(WrappingFactory):
     Wraps a stream service's factory with L{ConnectionLimits}, traffic
     counters, connection logging and a graceful L{drain}.
 
+    The guard is itself the factory to listen with, for a service counted
+    as one transport (its C{stats}' one); to count several kinds of
+    endpoint apart, listen on each with L{listenerFactory}.  Either way
+    the limits hold for the guard as a whole.
+
     @ivar service: the service's name, for logs and metrics.
     @ivar limits: the limits in force.
-    @ivar stats: the service's counters: the wrapped factory's C{stats}
-        if it has a L{TrafficStats}, so that the factory's own counts
-        (messages) and the guard's land in one place.
+    @ivar stats: the counters of the guard's first transport (that of its
+        first L{listenerFactory}, or C{"tcp"} unless the stats say
+        otherwise): the wrapped factory's C{stats} if it has a
+        L{TrafficStats}, so that the factory's own counts (messages) and
+        the guard's land in one place.  L{byTransport} has those of every
+        transport.
     @ivar clock: paces the idle checks, the logging and the drain.
     """
 
@@ -510,6 +577,7 @@ class ConnectionGuard(WrappingFactory):
         limits: ConnectionLimits | None = None,
         service: str = "",
         refusalLine: Callable[[str, str], bytes | None] | None = None,
+        protocol: str = "",
     ) -> None:
         """
         @param wrappedFactory: the service's factory.
@@ -520,6 +588,9 @@ class ConnectionGuard(WrappingFactory):
             C{max-per-source}, C{idle-timeout}) and a sentence, the line
             the service's peers understand; C{None} (or a function that
             returns C{None}) to close without a word.
+        @param protocol: the C{protocol} label of what this guard serves,
+            for a service with listeners of several kinds; if given, it is
+            set on C{stats} (the wrapped factory's, if it has some).
         """
         super().__init__(wrappedFactory)
         self.clock = clock
@@ -529,6 +600,13 @@ class ConnectionGuard(WrappingFactory):
         self.stats = (
             stats if isinstance(stats, TrafficStats) else TrafficStats(self.service)
         )
+        if protocol:
+            self.stats.protocol = protocol
+        # Whether the factory hands its protocols its own stats attribute,
+        # which the listeners of other transports then swap (see
+        # listenerFactory).
+        self._handsOutStats = _holdsStats(wrappedFactory, self.stats)
+        self._listeners: dict[str, _Listener] = {}
         self._refusalLine = refusalLine or (lambda code, text: None)
         self._sources: dict[str, int] = {}
         self._refusalLogs: dict[str, RateLimitedLog] = {}
@@ -538,9 +616,59 @@ class ConnectionGuard(WrappingFactory):
     def __repr__(self) -> str:
         return f"<ConnectionGuard {self.service} ({len(self.protocols)} open)>"
 
+    # Listeners
+
+    def listenerFactory(self, transport: str) -> IProtocolFactory:
+        """
+        The factory to listen with on an endpoint of kind C{transport}: its
+        connections go through this guard, under its limits (which hold for
+        all its listeners together), and are counted (opened, bytes,
+        refusals and cuts) under C{transport}.  Starting and stopping it
+        starts and stops the guard, and so the wrapped factory, as
+        listening on the guard itself would.
+
+        The first transport asked for is the guard's own: L{stats} are
+        its counters (their C{transport} becomes it), and connections the
+        guard builds itself are counted there too.  Each other transport
+        gets counters of its own, with the same C{protocol} label.  Ask
+        before listening.
+
+        Messages are counted by the service's protocols, not here.  So
+        that they are told apart by transport too, while the wrapped
+        factory builds a protocol for a listener of another transport, its
+        C{stats} attribute (if it is L{stats}) is that transport's
+        counters: a factory that hands C{self.stats} to its protocols in
+        C{buildProtocol}, as netlab's do, has its messages counted by
+        transport.  Protocols that find their counters any other way count
+        every message under the first transport.
+
+        @param transport: the kind of endpoint, as
+            L{netlab._service.transportOf} names it: C{"tcp"}, C{"tls"},
+            C{"unix"}...
+        @return: the same factory each time for one transport.
+        """
+        listener = self._listeners.get(transport)
+        if listener is None:
+            if not self._listeners:
+                self.stats.transport = transport
+                stats = self.stats
+            else:
+                stats = TrafficStats(
+                    self.service, transport, protocol=self.stats.protocol
+                )
+            listener = self._listeners[transport] = _Listener(self, stats)
+        return listener
+
     # Connections in and out
 
     def buildProtocol(self, addr: IAddress | None) -> Protocol | None:  # type: ignore[override]
+        return self._admit(addr, self.stats)
+
+    def _admit(self, addr: IAddress | None, stats: TrafficStats) -> Protocol | None:
+        """
+        Build the protocol of a connection from C{addr}, or refuse it,
+        counting it in C{stats}.
+        """
         limits = self.limits
         host = _host(addr)
         if limits.maxConnections and len(self.protocols) >= limits.maxConnections:
@@ -549,6 +677,7 @@ class ConnectionGuard(WrappingFactory):
                 f"the server has too many connections ({limits.maxConnections}); "
                 "try again later",
                 addr,
+                stats,
             )
         if (
             host is not None
@@ -560,24 +689,40 @@ class ConnectionGuard(WrappingFactory):
                 f"too many connections from your address ({limits.maxPerSource}); "
                 "close one and try again",
                 addr,
+                stats,
             )
-        wrapped = self.wrappedFactory.buildProtocol(addr)
+        factory: Any = self.wrappedFactory
+        if stats is self.stats or not self._handsOutStats:
+            wrapped = factory.buildProtocol(addr)
+        else:
+            factory.stats = stats
+            try:
+                wrapped = factory.buildProtocol(addr)
+            finally:
+                factory.stats = self.stats
         if wrapped is None:
             return None
-        return GuardedConnection(self, wrapped, host)
+        return GuardedConnection(self, wrapped, host, stats)
 
-    def _refuse(self, code: str, text: str, addr: IAddress | None) -> Protocol:
-        self._count(code, text, addr)
+    def _refuse(
+        self, code: str, text: str, addr: IAddress | None, stats: TrafficStats
+    ) -> Protocol:
+        self._count(code, text, addr, stats)
         return _Refused(self._refusalLine(code, text), self.clock)
 
     def _count(
-        self, code: str, text: str, addr: IAddress | None, verb: str = "refused"
+        self,
+        code: str,
+        text: str,
+        addr: IAddress | None,
+        stats: TrafficStats,
+        verb: str = "refused",
     ) -> None:
         """
-        Count a connection refused or cut for C{code}, and log it at a
-        bounded rate.
+        Count a connection refused or cut for C{code} in C{stats}, and log
+        it at a bounded rate.
         """
-        refusals = self.stats.refusals
+        refusals = stats.refusals
         refusals[code] = refusals.get(code, 0) + 1
         log = self._refusalLogs.get(code)
         if log is None:
@@ -627,14 +772,57 @@ class ConnectionGuard(WrappingFactory):
     def bytes(self) -> tuple[int, int]:
         """
         @return: bytes received and sent so far, by closed and open
-            connections.
+            connections, over every transport.
         """
-        received = self.stats.bytesReceived
-        sent = self.stats.bytesSent
+        received = sent = 0
+        for stats in self._allStats():
+            received += stats.bytesReceived
+            sent += stats.bytesSent
         for p in self.protocols:
             received += p.bytesReceived
             sent += p.bytesSent
         return received, sent
+
+    def byTransport(self) -> list[TransportCounts]:
+        """
+        @return: what has been counted over each transport, the guard's own
+            (that of L{stats}) first, then those of the other listeners in
+            the order they were made.
+        """
+        everyStats = self._allStats()
+        live = {stats: [0, 0, 0] for stats in everyStats}
+        for p in self.protocols:
+            row = live.get(p.stats)
+            if row is None:
+                # Counters given by hand to a connection: not reported.
+                continue
+            row[0] += 1
+            row[1] += p.bytesReceived
+            row[2] += p.bytesSent
+        return [
+            TransportCounts(
+                transport=stats.transport,
+                protocol=stats.protocol,
+                openConnections=live[stats][0],
+                connectionsTotal=stats.connectionsTotal,
+                bytesReceived=stats.bytesReceived + live[stats][1],
+                bytesSent=stats.bytesSent + live[stats][2],
+                messages=stats.messages,
+                refusals=dict(stats.refusals),
+            )
+            for stats in everyStats
+        ]
+
+    def _allStats(self) -> list[TrafficStats]:
+        """
+        @return: L{stats}, then the counters of every other transport.
+        """
+        own = self.stats
+        return [own] + [
+            listener.stats
+            for listener in self._listeners.values()
+            if listener.stats is not own
+        ]
 
     # Idle connections
 
@@ -658,9 +846,9 @@ class ConnectionGuard(WrappingFactory):
         if idle:
             text = f"nothing sent or received for {timeout:g}s; goodbye"
             line = self._refusalLine("idle-timeout", text)
-            refusals = self.stats.refusals
-            refusals["idle-timeout"] = refusals.get("idle-timeout", 0) + len(idle)
             for p in idle:
+                refusals = p.stats.refusals
+                refusals["idle-timeout"] = refusals.get("idle-timeout", 0) + 1
                 p._closedIdle = True
                 p.close(f"idle for {timeout:g}s", line)
         if self.protocols:
@@ -703,3 +891,53 @@ class ConnectionGuard(WrappingFactory):
         """
         for p in list(self.protocols):
             p.transport.abortConnection()
+
+
+def _holdsStats(factory: object, stats: TrafficStats) -> bool:
+    """
+    @return: whether C{stats} is what C{factory} holds as its own C{stats}
+        attribute (in its instance dictionary, so that it can be set and
+        set back).
+    """
+    try:
+        return vars(factory).get("stats") is stats
+    except TypeError:  # No instance dictionary.
+        return False
+
+
+@implementer(IProtocolFactory, ILoggingContext)
+class _Listener:
+    """
+    The factory of one transport's listeners of a L{ConnectionGuard} (see
+    L{ConnectionGuard.listenerFactory}): it builds through the guard,
+    counting in its own L{TrafficStats}.
+
+    @ivar guard: the guard.
+    @ivar stats: the counters of its transport.
+    """
+
+    def __init__(self, guard: ConnectionGuard, stats: TrafficStats) -> None:
+        self.guard = guard
+        self.stats = stats
+
+    def __repr__(self) -> str:
+        return f"<listener {self.stats.transport} of {self.guard!r}>"
+
+    @property
+    def transport(self) -> str:
+        """
+        The kind of endpoint it counts, e.g. C{"tls"}.
+        """
+        return self.stats.transport
+
+    def buildProtocol(self, addr: IAddress | None) -> Protocol | None:
+        return self.guard._admit(addr, self.stats)
+
+    def doStart(self) -> None:
+        self.guard.doStart()
+
+    def doStop(self) -> None:
+        self.guard.doStop()
+
+    def logPrefix(self) -> str:
+        return self.guard.logPrefix()  # type: ignore[no-any-return]

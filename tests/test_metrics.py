@@ -29,6 +29,7 @@ from twisted.web.test.requesthelper import DummyRequest
 from netlab._metrics import ServiceCollector, metricsSite, newRegistry
 from netlab._udpguard import DatagramGuard
 from netlab.chat import ChatFactory, ChatHub
+from netlab.chat._metrics import chatGauges
 from netlab.echo import EchoDatagramProtocol, EchoFactory
 from netlab.policies import ConnectionGuard, ConnectionLimits, TrafficStats
 from netlab.testing import MemoryEndpoint
@@ -87,12 +88,31 @@ def _values(samples: _Samples, name: str) -> dict[tuple[str, ...], float]:
     return found
 
 
-def _connect(
-    guard: ConnectionGuard, host: str = "127.0.0.1"
-) -> tuple[Any, StringTransport]:
+def _labelled(samples: _Samples, name: str) -> dict[tuple[tuple[str, str], ...], float]:
     """
-    Connect a protocol of C{guard} to a L{StringTransport}, as a listening
-    port would for a connection from C{host}.
+    @return: the samples called C{name}, by all their labels (sorted by
+        name).
+    """
+    return {
+        labels: value
+        for (sampleName, labels), value in samples.items()
+        if sampleName == name
+    }
+
+
+def _addChat(collector: ServiceCollector, service: str, hub: ChatHub) -> None:
+    """
+    Report a chat hub's gauges as the chat service does.
+    """
+    for name, documentation, read in chatGauges(hub):
+        collector.addGauge(name, documentation, read, {"service": service})
+
+
+def _connect(guard: Any, host: str = "127.0.0.1") -> tuple[Any, StringTransport]:
+    """
+    Connect a protocol of C{guard} (or of one of its listener factories)
+    to a L{StringTransport}, as a listening port would for a connection
+    from C{host}.
     """
     protocol = guard.buildProtocol(IPv4Address("TCP", host, 40000))
     assert protocol is not None
@@ -345,7 +365,7 @@ class ServiceCollectorTests(SynchronousTestCase):
         A chat service reports its users with a nickname and its rooms.
         """
         hub = ChatHub()
-        self.collector.addChat("chat", hub)
+        _addChat(self.collector, "chat", hub)
         guard = self._stream(ChatFactory(hub, self.clock), "chat")
         _connect(guard)[0].dataReceived(b"alice\r\n")
         _connect(guard)[0].dataReceived(b"bob\r\n/join #dev\r\n")
@@ -377,7 +397,7 @@ class ServiceCollectorTests(SynchronousTestCase):
             )
         for nick in [b"alice", b"bob"]:
             hub = ChatHub()
-            self.collector.addChat("chat", hub)
+            _addChat(self.collector, "chat", hub)
             guard = ConnectionGuard(ChatFactory(hub, self.clock), self.clock)
             _connect(guard)[0].dataReceived(nick + b"\r\n")
         self.clock.advance(0)
@@ -415,6 +435,196 @@ class ServiceCollectorTests(SynchronousTestCase):
         self.assertEqual(
             _values(_scrape(self.collector), "netlab_connections_open"),
             {("tsserv", "tcp"): 1, ("echo", "tcp"): 0},
+        )
+
+    def test_byTransport(self) -> None:
+        """
+        A service that listens on several kinds of endpoint through one
+        guard reports each apart: connections, bytes, messages and
+        refusals, every reason at 0 from the start for each.
+        """
+        guard = self._stream(
+            EchoFactory(TrafficStats("echo")),
+            "echo",
+            ConnectionLimits(maxConnections=2, maxPerSource=0, idleTimeout=0),
+        )
+        tcp, tls = guard.listenerFactory("tcp"), guard.listenerFactory("tls")
+        samples = _scrape(self.collector)
+        self.assertEqual(
+            _values(samples, "netlab_connections_open"),
+            {("echo", "tcp"): 0, ("echo", "tls"): 0},
+        )
+        _connect(tcp)[0].dataReceived(b"abc")
+        connection, _ = _connect(tls)
+        connection.dataReceived(b"x")
+        connection.dataReceived(b"y")
+        with capturedLogs():
+            _connect(tls)
+        samples = _scrape(self.collector)
+        for name, expected in [
+            ("netlab_connections_open", (1, 1)),
+            ("netlab_connections_total", (1, 1)),
+            ("netlab_received_bytes_total", (3, 2)),
+            ("netlab_sent_bytes_total", (3, 2)),
+            ("netlab_messages_total", (1, 2)),
+        ]:
+            self.assertEqual(
+                _values(samples, name),
+                {("echo", "tcp"): expected[0], ("echo", "tls"): expected[1]},
+                name,
+            )
+        refusals = _values(samples, "netlab_refusals_total")
+        self.assertEqual(refusals[("echo", "tls", "max-connections")], 1)
+        self.assertEqual(refusals[("echo", "tcp", "max-connections")], 0)
+        self.assertEqual(refusals[("echo", "tcp", "idle-timeout")], 0)
+
+    def test_onlyItsTransports(self) -> None:
+        """
+        A service that listens only on UNIX sockets is reported over
+        C{unix}, and not over C{tcp}.
+        """
+        guard = self._stream(EchoFactory(TrafficStats("echo")), "echo")
+        _connect(guard.listenerFactory("unix"))
+        self.assertEqual(
+            _values(_scrape(self.collector), "netlab_connections_open"),
+            {("echo", "unix"): 1},
+        )
+
+    def test_transportsAddedUp(self) -> None:
+        """
+        Two services of one name are added up transport by transport.
+        """
+        first = self._stream(EchoFactory(TrafficStats("echo")), "echo")
+        second = self._stream(EchoFactory(TrafficStats("echo")), "echo")
+        _connect(first.listenerFactory("tls"))
+        _connect(second.listenerFactory("tcp"))
+        _connect(second.listenerFactory("tls"))
+        self.assertEqual(
+            _values(_scrape(self.collector), "netlab_connections_total"),
+            {("echo", "tls"): 2, ("echo", "tcp"): 1},
+        )
+
+    def test_protocolLabel(self) -> None:
+        """
+        Series of counters that name a protocol have a C{protocol} label,
+        on every transport; those of a service that speaks one have none.
+        """
+        line = ConnectionGuard(
+            ChatFactory(ChatHub(), self.clock),
+            self.clock,
+            service="chat",
+            protocol="line",
+        )
+        self.collector.addStream(line)
+        line.listenerFactory("tcp")
+        line.listenerFactory("tls")
+        self._stream(EchoFactory(TrafficStats("echo")), "echo")
+        samples = _scrape(self.collector)
+        chat = (("protocol", "line"), ("service", "chat"))
+        self.assertEqual(
+            _labelled(samples, "netlab_connections_open"),
+            {
+                (*chat, ("transport", "tcp")): 0,
+                (*chat, ("transport", "tls")): 0,
+                (("service", "echo"), ("transport", "tcp")): 0,
+            },
+        )
+        self.assertIn(
+            (
+                ("protocol", "line"),
+                ("reason", "max-per-source"),
+                ("service", "chat"),
+                ("transport", "tls"),
+            ),
+            _labelled(samples, "netlab_refusals_total"),
+        )
+
+    def test_protocolsApart(self) -> None:
+        """
+        Two guards of one service with different protocols are reported
+        apart; with the same protocol, added up.
+        """
+        for protocol in ["line", "irc", "irc"]:
+            guard = ConnectionGuard(
+                EchoFactory(), self.clock, service="chat", protocol=protocol
+            )
+            self.collector.addStream(guard)
+            _connect(guard)
+        self.assertEqual(
+            _labelled(_scrape(self.collector), "netlab_connections_total"),
+            {
+                (("protocol", "line"), ("service", "chat"), ("transport", "tcp")): 1,
+                (("protocol", "irc"), ("service", "chat"), ("transport", "tcp")): 2,
+            },
+        )
+
+    def test_datagramProtocol(self) -> None:
+        """
+        A datagram service whose counters name a protocol has the label
+        too.
+        """
+        self._datagrams(
+            EchoDatagramProtocol(
+                self.clock, stats=TrafficStats("echo", "udp", protocol="rfc862")
+            ),
+            (b"hi", ("192.0.2.1", 5000)),
+        )
+        self.assertEqual(
+            _labelled(_scrape(self.collector), "netlab_messages_total"),
+            {(("protocol", "rfc862"), ("service", "echo"), ("transport", "udp")): 1},
+        )
+
+    def test_gauge(self) -> None:
+        """
+        A gauge is reported with its help text and labels, from the first
+        scrape, read anew at each.
+        """
+        value = [3.0]
+        self.collector.addGauge(
+            "netlab_test_things", "Things now.", lambda: value[0], {"service": "x"}
+        )
+        text = generate_latest(newRegistry(self.collector)).decode("utf-8")
+        self.assertIn("# HELP netlab_test_things Things now.", text)
+        self.assertIn("# TYPE netlab_test_things gauge", text)
+        self.assertIn('netlab_test_things{service="x"} 3.0', text.splitlines())
+        value[0] = 5
+        self.assertEqual(
+            _values(_scrape(self.collector), "netlab_test_things"), {("x",): 5}
+        )
+
+    def test_gaugesAddedUp(self) -> None:
+        """
+        Gauges of one name and labels, in whatever order the labels are
+        given, are added up into one series; other labels are another
+        series of the same family, whose help text is the first's.
+        """
+        self.collector.addGauge(
+            "netlab_test_things", "Things.", lambda: 1, {"service": "a", "kind": "k"}
+        )
+        self.collector.addGauge(
+            "netlab_test_things", "Other.", lambda: 2, {"kind": "k", "service": "a"}
+        )
+        self.collector.addGauge(
+            "netlab_test_things", "Other.", lambda: 4, {"service": "b"}
+        )
+        text = generate_latest(newRegistry(self.collector)).decode("utf-8")
+        self.assertEqual(text.count("# HELP netlab_test_things "), 1)
+        self.assertIn("# HELP netlab_test_things Things.", text)
+        self.assertEqual(
+            _labelled(_scrape(self.collector), "netlab_test_things"),
+            {(("kind", "k"), ("service", "a")): 3, (("service", "b"),): 4},
+        )
+
+    def test_gaugeLabelsCopied(self) -> None:
+        """
+        Changing the labels given after adding a gauge does not change its
+        series.
+        """
+        labels = {"service": "a"}
+        self.collector.addGauge("netlab_test_things", "Things.", lambda: 1, labels)
+        labels["service"] = "b"
+        self.assertEqual(
+            _values(_scrape(self.collector), "netlab_test_things"), {("a",): 1}
         )
 
     def test_readWhenScraped(self) -> None:

@@ -22,7 +22,10 @@ from twisted.internet.interfaces import (
     IConsumer,
     IHalfCloseableProtocol,
     IHandshakeListener,
+    ILoggingContext,
     INegotiated,
+    IProtocol,
+    IProtocolFactory,
     IPushProducer,
     ITransport,
 )
@@ -50,7 +53,9 @@ from netlab.policies import (
     GuardedConnection,
     IDrainable,
     TrafficStats,
+    TransportCounts,
 )
+from netlab.timestamp import Framing, TimestampFactory
 from tests.test_flow import RecordingStreamSocket, tcpServer
 
 ALICE = "192.0.2.7"
@@ -366,6 +371,13 @@ class TrafficStatsTests(SynchronousTestCase):
             ("echo", "tcp", 0, 0, 0, 0, {}),
         )
         self.assertEqual(TrafficStats("echo", "udp").transport, "udp")
+
+    def test_protocol(self) -> None:
+        """
+        Counters have no protocol unless told one.
+        """
+        self.assertEqual(TrafficStats("chat").protocol, "")
+        self.assertEqual(TrafficStats("chat", protocol="irc").protocol, "irc")
 
     def test_ownRefusals(self) -> None:
         """
@@ -1766,3 +1778,374 @@ class CloseDeadlineTests(GuardTestCase):
         )
         connection.loseConnection()
         self.assertEqual(self.clock.getDelayedCalls(), [])
+
+
+class _OwnStatsProtocol(Protocol):
+    """
+    Counts a message for each chunk received, in the counters it was made
+    with.
+    """
+
+    def __init__(self, stats: TrafficStats) -> None:
+        self.stats = stats
+
+    def dataReceived(self, data: bytes) -> None:
+        self.stats.messages += 1
+
+
+class _OwnStatsFactory(ServerFactory):
+    """
+    A factory with L{TrafficStats} whose protocols do not get them from its
+    C{stats} attribute when they are built, but from a reference it took
+    when it was made.
+    """
+
+    def __init__(self) -> None:
+        self.stats = TrafficStats("own")
+        self._counters = self.stats
+
+    def buildProtocol(self, addr: IAddress | None) -> Protocol:
+        return _OwnStatsProtocol(self._counters)
+
+
+class _StartCounter(ServerFactory):
+    """
+    Counts how often it is really started and stopped.
+    """
+
+    started = 0
+    stopped = 0
+
+    def startFactory(self) -> None:
+        self.started += 1
+
+    def stopFactory(self) -> None:
+        self.stopped += 1
+
+
+class ListenerTests(GuardTestCase):
+    """
+    Tests for L{ConnectionGuard.listenerFactory}: one guard, several kinds
+    of endpoint, each counted apart under limits that hold for them all.
+    """
+
+    def via(
+        self,
+        listener: IProtocolFactory,
+        peer: IAddress | None = None,
+        transport: StringTransport | None = None,
+    ) -> tuple[IProtocol | None, StringTransport]:
+        """
+        Connect through C{listener} from C{peer} (by default L{ALICE}), as
+        its listening port would.
+
+        @param transport: the connection's transport, a L{StringTransport}
+            by default.
+        @return: the protocol built and its transport.
+        """
+        if peer is None:
+            peer = at(ALICE)
+        protocol = listener.buildProtocol(peer)
+        if transport is None:
+            transport = StringTransport(peerAddress=peer)
+        if protocol is not None:
+            protocol.makeConnection(transport)
+        return protocol, transport
+
+    def acceptedVia(
+        self, listener: IProtocolFactory, peer: IAddress | None = None
+    ) -> GuardedConnection:
+        """
+        L{via}, and assert that the connection was accepted.
+        """
+        protocol, _ = self.via(listener, peer)
+        assert isinstance(protocol, GuardedConnection)
+        return protocol
+
+    def counts(self, guard: ConnectionGuard) -> dict[str, TransportCounts]:
+        """
+        @return: L{ConnectionGuard.byTransport}, by transport.
+        """
+        return {counts.transport: counts for counts in guard.byTransport()}
+
+    def test_interfaces(self) -> None:
+        """
+        A listener factory is a protocol factory with the guard's log
+        prefix.
+        """
+        guard = self.guard()
+        listener = guard.listenerFactory("tls")
+        self.assertTrue(verifyObject(IProtocolFactory, listener))
+        self.assertTrue(verifyObject(ILoggingContext, listener))
+        self.assertEqual(listener.logPrefix(), guard.logPrefix())  # type: ignore[attr-defined]
+
+    def test_onePerTransport(self) -> None:
+        """
+        Asked again for a transport, the guard gives the same listener
+        factory; each transport has its own.
+        """
+        guard = self.guard()
+        tcp = guard.listenerFactory("tcp")
+        self.assertIs(guard.listenerFactory("tcp"), tcp)
+        self.assertIsNot(guard.listenerFactory("tls"), tcp)
+
+    def test_firstIsTheGuardsOwn(self) -> None:
+        """
+        The first transport asked for is that of the guard's own counters
+        (the wrapped factory's); the others get new counters, with the
+        guard's service name and protocol.
+        """
+        factory = EchoFactory()
+        guard = ConnectionGuard(factory, self.clock, service="echo", protocol="raw")
+        unix = guard.listenerFactory("unix")
+        tls = guard.listenerFactory("tls")
+        self.assertIs(unix.stats, guard.stats)  # type: ignore[attr-defined]
+        self.assertIs(guard.stats, factory.stats)
+        self.assertEqual(guard.stats.transport, "unix")
+        stats = tls.stats  # type: ignore[attr-defined]
+        self.assertIsNot(stats, guard.stats)
+        self.assertEqual(
+            (stats.service, stats.transport, stats.protocol), ("echo", "tls", "raw")
+        )
+
+    def test_protocol(self) -> None:
+        """
+        A guard told a protocol sets it on its counters (the wrapped
+        factory's); one not told leaves theirs as it is.
+        """
+        guard = ConnectionGuard(EchoFactory(), self.clock, protocol="line")
+        self.assertEqual(guard.stats.protocol, "line")
+        factory = EchoFactory(TrafficStats("echo", protocol="web"))
+        self.assertEqual(ConnectionGuard(factory, self.clock).stats.protocol, "web")
+
+    def test_withoutListeners(self) -> None:
+        """
+        A guard listened on by itself counts everything in its own
+        counters, under their transport.
+        """
+        guard = self.guard()
+        connection, _ = self.accepted(guard)
+        connection.dataReceived(b"abc")
+        self.assertEqual(
+            guard.byTransport(),
+            [TransportCounts("tcp", "", 1, 1, 3, 0, 0, {})],
+        )
+
+    def test_countedByTransport(self) -> None:
+        """
+        Connections open and accepted and bytes, of open and of closed
+        connections, are counted under the transport of the listener they
+        came in by; the guard's totals add them up.
+        """
+        guard = self.guard()
+        tcp, tls = guard.listenerFactory("tcp"), guard.listenerFactory("tls")
+        one = self.acceptedVia(tcp)
+        two = self.acceptedVia(tls, at(BOB))
+        three = self.acceptedVia(tls)
+        one.dataReceived(b"12345")
+        two.dataReceived(b"ab")
+        two.write(b"xyz")
+        three.dataReceived(b"c")
+        self.lose(two)
+        counts = self.counts(guard)
+        self.assertEqual(counts["tcp"], TransportCounts("tcp", "", 1, 1, 5, 0, 0, {}))
+        self.assertEqual(counts["tls"], TransportCounts("tls", "", 1, 2, 3, 3, 0, {}))
+        self.assertEqual(list(counts), ["tcp", "tls"])
+        self.assertEqual(guard.openConnections(), 2)
+        self.assertEqual(guard.bytes(), (8, 3))
+        self.assertIs(one.stats, guard.stats)
+        self.assertIsNot(two.stats, guard.stats)
+
+    def test_limitsShared(self) -> None:
+        """
+        C{maxConnections} and C{maxPerSource} hold for every listener of
+        the guard together; each refusal is counted under the transport of
+        the listener it came by.
+        """
+        guard = self.guard(ConnectionLimits(3, 2, 0))
+        tcp, tls = guard.listenerFactory("tcp"), guard.listenerFactory("tls")
+        with capturedLogs():
+            self.acceptedVia(tcp)
+            self.acceptedVia(tls)
+            refused, transport = self.via(tls)
+            self.assertNotIsInstance(refused, GuardedConnection)
+            self.assertTrue(transport.disconnecting)
+            self.acceptedVia(tcp, at(BOB))
+            refused, _ = self.via(tcp, at(BOB))
+            self.assertNotIsInstance(refused, GuardedConnection)
+        counts = self.counts(guard)
+        self.assertEqual(counts["tcp"].refusals, {"max-connections": 1})
+        self.assertEqual(counts["tls"].refusals, {"max-per-source": 1})
+        self.assertEqual(
+            (counts["tcp"].openConnections, counts["tls"].openConnections), (2, 1)
+        )
+        self.assertEqual(guard.stats.refusals, {"max-connections": 1})
+
+    def test_idleByTransport(self) -> None:
+        """
+        Connections closed for being idle are counted under their own
+        transport.
+        """
+        guard = self.guard(ConnectionLimits(0, 0, idleTimeout=10))
+        tcp, unix = guard.listenerFactory("tcp"), guard.listenerFactory("unix")
+        self.acceptedVia(tcp)
+        self.acceptedVia(unix)
+        self.acceptedVia(unix, at(BOB))
+        self.clock.advance(10)
+        counts = self.counts(guard)
+        self.assertEqual(counts["tcp"].refusals, {"idle-timeout": 1})
+        self.assertEqual(counts["unix"].refusals, {"idle-timeout": 2})
+
+    def test_handshakeTimeoutByTransport(self) -> None:
+        """
+        A TLS connection cut for not finishing its handshake is counted
+        under its listener's transport.
+        """
+        guard = self.guard(attrs.evolve(NO_LIMITS, tlsHandshakeTimeout=2))
+        guard.listenerFactory("tcp")
+        tls = guard.listenerFactory("tls")
+        connection, transport = self.via(
+            tls, transport=TLSStringTransport(peerAddress=at(ALICE))
+        )
+        with capturedLogs():
+            self.clock.advance(2)
+        self.assertTrue(transport.disconnected)
+        counts = self.counts(guard)
+        self.assertEqual(counts["tls"].refusals, {"tls-handshake-timeout": 1})
+        self.assertEqual(counts["tcp"].refusals, {})
+        assert isinstance(connection, GuardedConnection)
+        self.lose(connection)
+
+    def test_startAndStopOnce(self) -> None:
+        """
+        Listening on several endpoints through listener factories starts
+        the wrapped factory once, when the first starts, and stops it once,
+        when the last stops, as listening on the guard itself does.
+        """
+        factory = _StartCounter()
+        guard = self.guard(factory=factory)
+        tcp, tls = guard.listenerFactory("tcp"), guard.listenerFactory("tls")
+        tcp.doStart()
+        tls.doStart()
+        tcp.doStart()
+        self.assertEqual((factory.started, factory.numPorts), (1, 3))
+        tcp.doStop()
+        tls.doStop()
+        self.assertEqual(factory.stopped, 0)
+        tcp.doStop()
+        self.assertEqual((factory.started, factory.stopped), (1, 1))
+        self.assertEqual((guard.numPorts, factory.numPorts), (0, 0))
+
+    def test_declined(self) -> None:
+        """
+        When the wrapped factory builds no protocol, neither does the
+        listener, and nothing is counted.
+        """
+
+        class Declining(ServerFactory):
+            def buildProtocol(self, addr: IAddress | None) -> None:
+                return None
+
+        guard = ConnectionGuard(Declining(), self.clock, NO_LIMITS)
+        guard.listenerFactory("tcp")
+        self.assertIsNone(guard.listenerFactory("tls").buildProtocol(at(ALICE)))
+        self.assertEqual(
+            [counts.connectionsTotal for counts in guard.byTransport()], [0, 0]
+        )
+
+    def test_guardItselfCountsAsFirst(self) -> None:
+        """
+        Connections the guard builds itself, besides its listeners', are
+        counted under its first transport.
+        """
+        guard = self.guard()
+        guard.listenerFactory("tls")
+        guard.listenerFactory("tcp")
+        self.accepted(guard)
+        self.assertEqual(
+            [(c.transport, c.connectionsTotal) for c in guard.byTransport()],
+            [("tls", 1), ("tcp", 0)],
+        )
+
+    def test_messagesByTransport(self) -> None:
+        """
+        netlab's factories count each message under the transport of the
+        connection it came by, and keep their own counters once the
+        protocol is built.
+        """
+        chatHub = ChatHub()
+        cases: list[tuple[Any, bytes, bytes, tuple[int, int]]] = [
+            (EchoFactory(), b"a", b"b", (1, 1)),
+            (
+                TimestampFactory(self.clock, framing=Framing.LINE),
+                b"1\n2\n",
+                b"3\n",
+                (2, 1),
+            ),
+            (
+                ChatFactory(chatHub, self.clock),
+                b"alice\r\nhi\r\nthere\r\n",
+                b"bob\r\n",
+                (3, 1),
+            ),
+        ]
+        for factory, first, second, messages in cases:
+            guard = ConnectionGuard(factory, self.clock, NO_LIMITS)
+            tcp, tls = guard.listenerFactory("tcp"), guard.listenerFactory("tls")
+            self.acceptedVia(tcp).dataReceived(first)
+            self.acceptedVia(tls).dataReceived(second)
+            self.assertIs(factory.stats, guard.stats)
+            self.clock.advance(0)
+            counts = self.counts(guard)
+            self.assertEqual(
+                (counts["tcp"].messages, counts["tls"].messages), messages, factory
+            )
+
+    def test_messagesOwnReference(self) -> None:
+        """
+        A factory whose protocols find their counters otherwise than by its
+        C{stats} attribute as they are built has every message counted
+        under the first transport.
+        """
+        factory = _OwnStatsFactory()
+        guard = ConnectionGuard(factory, self.clock, NO_LIMITS)
+        tcp, tls = guard.listenerFactory("tcp"), guard.listenerFactory("tls")
+        self.acceptedVia(tcp).dataReceived(b"a")
+        self.acceptedVia(tls).dataReceived(b"b")
+        counts = self.counts(guard)
+        self.assertEqual((counts["tcp"].messages, counts["tls"].messages), (2, 0))
+        self.assertEqual(counts["tls"].connectionsTotal, 1)
+
+    def test_statsSetBackOnError(self) -> None:
+        """
+        A wrapped factory that fails to build a protocol for another
+        transport still has its own counters afterwards.
+        """
+
+        class Failing(ServerFactory):
+            def __init__(self) -> None:
+                self.stats = TrafficStats("failing")
+
+            def buildProtocol(self, addr: IAddress | None) -> Protocol:
+                raise RuntimeError("no")
+
+        factory = Failing()
+        guard = ConnectionGuard(factory, self.clock, NO_LIMITS)
+        guard.listenerFactory("tcp")
+        tls = guard.listenerFactory("tls")
+        self.assertRaises(RuntimeError, tls.buildProtocol, at(ALICE))
+        self.assertIs(factory.stats, guard.stats)
+
+    def test_drainsEveryListener(self) -> None:
+        """
+        A drain closes the connections of every listener.
+        """
+        guard = self.guard()
+        tcp, tls = guard.listenerFactory("tcp"), guard.listenerFactory("tls")
+        one, two = self.acceptedVia(tcp), self.acceptedVia(tls)
+        d = guard.drain(grace=5)
+        self.assertTrue(one.transport.disconnecting)
+        self.assertTrue(two.transport.disconnecting)
+        self.lose(one)
+        self.lose(two)
+        self.assertIsNone(self.successResultOf(d))

@@ -34,6 +34,7 @@ from netlab._service import (
     parseEndpoint,
     somaxconn,
     splitEndpoint,
+    transportOf,
     withDefaults,
 )
 from netlab.errors import NetlabError, StartupError
@@ -251,6 +252,69 @@ class SplitEndpointTests(SynchronousTestCase):
             self.assertTrue(description.endswith("\\"))
             return
         self.assertEqual(mine, twistedParse(description))
+
+
+class TransportOfTests(SynchronousTestCase):
+    """
+    Tests for L{transportOf}.
+    """
+
+    def test_ownKinds(self) -> None:
+        """
+        TCP over IPv4 or IPv6 is C{tcp}, C{ssl:} and C{tls:} are C{tls},
+        C{unix:} is C{unix}, whatever the arguments.
+        """
+        for description, transport in [
+            ("tcp:21567", "tcp"),
+            ("tcp6:port=21567:interface=\\:\\:1", "tcp"),
+            ("ssl:21567:privateKey=key.pem:certKey=cert.pem", "tls"),
+            ("tls:21567:path=/etc/certs", "tls"),
+            ("unix:/run/netlab.sock:mode=600", "unix"),
+        ]:
+            self.assertEqual(transportOf(description), transport, description)
+
+    def test_anyCase(self) -> None:
+        """
+        The type is read whatever its case, as Twisted reads plugins' types.
+        """
+        self.assertEqual(transportOf("TCP6:21567"), "tcp")
+        self.assertEqual(transportOf("TLS:21567"), "tls")
+
+    def test_otherKinds(self) -> None:
+        """
+        Any other kind of endpoint is named by its type, in lower case.
+        """
+        self.assertEqual(transportOf("systemd:domain=INET:index=0"), "systemd")
+        self.assertEqual(transportOf("QUIC:443"), "quic")
+
+    def test_escapedType(self) -> None:
+        """
+        The type is read as Twisted reads it: an escaped colon is part of
+        it.
+        """
+        self.assertEqual(transportOf("my\\:kind:1"), "my:kind")
+
+    def test_notAnEndpoint(self) -> None:
+        """
+        A string that ends with a lone backslash, or that has no type
+        (nothing but keyword arguments), is a L{ValueError}.
+        """
+        self.assertRaises(ValueError, transportOf, "unix:/tmp/x\\")
+        self.assertRaises(ValueError, transportOf, "port=21567")
+
+    @given(endpointText)
+    def test_typeOnly(self, description: str) -> None:
+        """
+        The label depends on the type alone: more arguments, or the type in
+        another case, do not change it; and it is in lower case.
+        """
+        try:
+            transport = transportOf(description)
+        except ValueError:
+            return
+        self.assertEqual(transportOf(description + ":a:b=c"), transport)
+        self.assertEqual(transportOf(description.upper()), transport)
+        self.assertEqual(transport, transport.lower())
 
 
 class WithDefaultsTests(SynchronousTestCase):
