@@ -1,201 +1,248 @@
 """
-Tests for L{netlab._cli}: option parsing, usage errors, the interactive
-loop of the C{netlab} command, and C{netlab echo} over fakes.
+Tests for L{netlab._cli}, the assembly of the C{netlab} command: its
+commands read from the registry, usage errors, broken commands, and how a
+command's end becomes the exit status.
 """
 
 from __future__ import annotations
 
+import configparser
 import io
 import sys
-from datetime import datetime
+from functools import partial
+from importlib.metadata import EntryPoint
+from pathlib import Path
 from typing import Any
 
-from twisted.internet.address import IPv4Address
-from twisted.internet.defer import Deferred
-from twisted.internet.error import ConnectionDone
-from twisted.internet.testing import MemoryReactorClock, StringTransport
+from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.task import react
+from twisted.internet.testing import MemoryReactorClock
 from twisted.python import usage
-from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
+from zope.interface.verify import verifyObject
 
 from netlab import _cli
-from netlab._cli import (
-    EchoClientOptions,
-    Options,
-    TimestampClientOptions,
-    _Interactive,
-)
+from netlab._cli import GROUP, Options
 from netlab._version import __version__
-from netlab.errors import ConnectionClosed, NetlabError
-from netlab.timestamp import Framing, TimeFormat, TimestampReply
-from tests.timestamp.test_client import _FakeUDPReactor
+from netlab.errors import NetlabError
+from netlab.service import INetlabClient, NetlabClient
+from tests.test_registry import FakeEntryPoint, point
 
-WHEN = datetime(2026, 11, 22, 23, 46, 13)
+SETUP_CFG = Path(__file__).resolve().parent.parent / "setup.cfg"
 
 
-def _reply(data: bytes, format: TimeFormat = TimeFormat.CTIME) -> TimestampReply:
-    return TimestampReply(WHEN, data, format)
+def declaredClients() -> list[FakeEntryPoint]:
+    """
+    netlab's own client commands, as C{setup.cfg} declares them, as entry
+    points of netlab's distribution: what the installed registry holds once
+    netlab is installed, whether or not the installed copy is up to date.
+    """
+    config = configparser.ConfigParser()
+    config.read(SETUP_CFG, encoding="utf-8")
+    declared = config["options.entry_points"][GROUP]
+    points = []
+    for line in declared.strip().splitlines():
+        name, _, value = line.partition("=")
+        entryPoint = EntryPoint(name.strip(), value.strip(), GROUP)
+        points.append(point(entryPoint.name, entryPoint.load()))
+    return points
+
+
+def parse(*argv: str) -> Options:
+    """
+    @return: the top options of C{netlab} with netlab's own commands,
+        parsed from C{argv}.
+    """
+    options = Options(declaredClients())
+    options.parseOptions(list(argv))
+    return options
+
+
+class _FakeOptions(usage.Options):
+    optParameters = [["say", None, "", "What to say."]]
+
+
+def _fakeClient(run: Any = None, description: str = "A fake command.") -> NetlabClient:
+    return NetlabClient(
+        description,
+        _FakeOptions,
+        run if run is not None else (lambda reactor, options: succeed(0)),
+    )
+
+
+class DeclaredClientsTests(SynchronousTestCase):
+    """
+    Tests for the client commands C{setup.cfg} declares.
+    """
+
+    def test_declared(self) -> None:
+        """
+        C{setup.cfg} declares C{ts}, C{echo} and C{chat}, in that order,
+        each an L{INetlabClient}.
+        """
+        points = declaredClients()
+        self.assertEqual([each.name for each in points], ["ts", "echo", "chat"])
+        for each in points:
+            self.assertTrue(verifyObject(INetlabClient, each.load()), each.name)
+
+    def test_installed(self) -> None:
+        """
+        Without C{points}, L{_cli.loadClients} reads the installed entry
+        points of C{netlab.clients}; any it finds are client commands.
+        """
+        registry = _cli.loadClients(warn=lambda line: None)
+        for name, client in registry:
+            self.assertTrue(verifyObject(INetlabClient, client), name)
 
 
 class OptionsTests(SynchronousTestCase):
     """
-    Tests for L{Options} and L{TimestampClientOptions}.
+    Tests for L{Options}, the top options of C{netlab}.
     """
 
-    def _parse(self, *argv: str) -> TimestampClientOptions:
-        options = Options()
-        options.parseOptions(["ts", *argv])
-        self.assertEqual(options.subCommand, "ts")
-        sub = options.subOptions
-        assert isinstance(sub, TimestampClientOptions)
-        return sub
-
-    def test_defaults(self) -> None:
+    def test_fromRegistry(self) -> None:
         """
-        Without options, C{ts} talks to localhost on port 21567 over TCP
-        with raw framing and the default timeouts, interactively.
+        The commands are the registry's, in its order (netlab's own first),
+        each with its options and description.
         """
-        options = self._parse()
-        self.assertEqual(options["host"], "localhost")
-        self.assertEqual(options["port"], 21567)
-        self.assertIs(options["framing"], Framing.RAW)
-        self.assertEqual(options["timeout"], 10.0)
-        self.assertEqual(options["tries"], 3)
-        self.assertEqual(options["interval"], 1.0)
-        self.assertFalse(options["udp"])
-        self.assertIsNone(options["connect"])
-        self.assertEqual(options["message"], [])
-
-    def test_message(self) -> None:
-        """
-        The words after the options are the message, as bytes.
-        """
-        options = self._parse("hello", "big", "world")
-        self.assertEqual(options["message"], [b"hello", b"big", b"world"])
-
-    def test_hostAndPort(self) -> None:
-        """
-        C{--host}/C{-H} and C{--port}/C{-p} choose the server; the port is
-        an integer.
-        """
-        self.assertEqual(self._parse("--host", "::1")["host"], "::1")
-        self.assertEqual(self._parse("-H", "ts.example")["host"], "ts.example")
-        self.assertEqual(self._parse("--port", "2000")["port"], 2000)
-        self.assertEqual(self._parse("-p", "2001")["port"], 2001)
-
-    def test_badPort(self) -> None:
-        """
-        A port that is not a number is a usage error.
-        """
-        self.assertRaises(usage.UsageError, self._parse, "--port", "http")
-
-    def test_framing(self) -> None:
-        """
-        C{--framing} takes C{raw} or C{line}.
-        """
-        self.assertIs(self._parse("--framing", "line")["framing"], Framing.LINE)
-        self.assertIs(self._parse("--framing", "raw")["framing"], Framing.RAW)
-
-    def test_badFraming(self) -> None:
-        """
-        Any other C{--framing} is a usage error.
-        """
-        self.assertRaises(usage.UsageError, self._parse, "--framing", "lines")
-
-    def test_timeout(self) -> None:
-        """
-        C{--timeout}/C{-t} takes a positive number of seconds.
-        """
-        self.assertEqual(self._parse("--timeout", "2.5")["timeout"], 2.5)
-        self.assertEqual(self._parse("-t", "3")["timeout"], 3.0)
-
-    def test_badTimeout(self) -> None:
-        """
-        A C{--timeout} that is zero, negative or not a number is a usage
-        error.
-        """
-        for value in ["0", "-1", "soon", "nan"]:
-            self.assertRaises(usage.UsageError, self._parse, "--timeout", value)
-
-    def test_udpOptions(self) -> None:
-        """
-        C{--udp} with C{--tries} and C{--interval} chooses UDP and its
-        retransmission.
-        """
-        options = self._parse("--udp", "--tries", "5", "--interval", "0.5")
-        self.assertTrue(options["udp"])
-        self.assertEqual(options["tries"], 5)
-        self.assertEqual(options["interval"], 0.5)
-        self.assertTrue(self._parse("-u")["udp"])
-
-    def test_badTries(self) -> None:
-        """
-        Fewer than one try, or a non-positive interval, is a usage error.
-        """
-        self.assertRaises(usage.UsageError, self._parse, "--tries", "0")
-        self.assertRaises(usage.UsageError, self._parse, "--interval", "0")
-
-    def test_connect(self) -> None:
-        """
-        C{--connect}/C{-c} takes a client endpoint string.
-        """
+        other = _fakeClient(description="Another.")
+        options = Options(
+            [point("quote", other, "netlab-quote"), *declaredClients()],
+            warn=self.fail,
+        )
+        names = [command[0] for command in options.subCommands]
+        self.assertEqual(names, list(options.clients.plugins))
+        self.assertEqual(sorted(names[:3]), ["chat", "echo", "ts"])
         self.assertEqual(
-            self._parse("--connect", "tcp:localhost:21567")["connect"],
-            "tcp:localhost:21567",
+            options.subCommands[3], ["quote", None, _FakeOptions, "Another."]
         )
-        self.assertEqual(self._parse("-c", "unix:/tmp/ts")["connect"], "unix:/tmp/ts")
+        options.parseOptions(["quote", "--say", "hi"])
+        self.assertIs(options.client, other)
+        self.assertEqual(options.subOptions["say"], "hi")
 
-    def test_udpWithConnect(self) -> None:
+    def test_builtWhenMade(self) -> None:
         """
-        C{--udp} with C{--connect} is a usage error.
+        Each L{Options} reads the registry when it is made.
         """
+        one = Options([point("one", _fakeClient())])
+        two = Options([point("two", _fakeClient())])
+        self.assertEqual([command[0] for command in one.subCommands], ["one"])
+        self.assertEqual([command[0] for command in two.subCommands], ["two"])
+
+    def test_brokenSkipped(self) -> None:
+        """
+        A broken entry point is not a command, and the line about it is told
+        when the options are parsed.
+        """
+        told: list[str] = []
+        options = Options(
+            [
+                point("good", _fakeClient()),
+                point("bad", ModuleNotFoundError("No module named 'quote'"), "q"),
+                point("number", 7, "numbers"),
+            ],
+            warn=told.append,
+        )
+        self.assertEqual([command[0] for command in options.subCommands], ["good"])
+        self.assertEqual(told, [])
+        options.parseOptions(["good"])
+        self.assertEqual(len(told), 2)
+        self.assertIn("client command 'bad' of q", told[0])
+        self.assertIn("ModuleNotFoundError: No module named 'quote'", told[0])
+        self.assertIn("INetlabClient", told[1])
+
+    def test_duplicate(self) -> None:
+        """
+        A second command of a name already taken is skipped, with a line
+        saying so; netlab's own wins.
+        """
+        told: list[str] = []
+        impostor = _fakeClient()
+        options = Options(
+            [point("ts", impostor, "impostor"), *declaredClients()], warn=told.append
+        )
+        options.parseOptions(["ts", "hello"])
+        self.assertIsNot(options.client, impostor)
+        self.assertEqual(
+            told,
+            [
+                "netlab: warning: skipping the client command 'ts' of impostor: "
+                "netlab already has one of that name"
+            ],
+        )
+
+    def test_brokenAskedFor(self) -> None:
+        """
+        A broken command asked for by name is a L{NetlabError} naming it and
+        why, not an unknown command; nothing else is told.
+        """
+        told: list[str] = []
+        options = Options(
+            [
+                point("quote", ImportError("No module named 'quotes'"), "netlab-quote"),
+                point("other", ImportError("nope"), "x"),
+            ],
+            warn=told.append,
+        )
         error = self.assertRaises(
-            usage.UsageError, self._parse, "--udp", "--connect", "tcp:h:1"
+            NetlabError, options.parseOptions, ["quote", "--say", "hi"]
         )
-        self.assertIn("--connect", str(error))
+        self.assertEqual(
+            str(error),
+            "the client command 'quote' of netlab-quote is broken: "
+            "ImportError: No module named 'quotes'",
+        )
+        self.assertEqual(told, [])
 
-    def test_tls(self) -> None:
+    def test_brokenReplaced(self) -> None:
         """
-        C{--tls} is off by default; C{--tls} turns it on, and so does
-        C{--ca-file}, which names the file.
+        A command another distribution provides is not broken, even if one
+        of its entry points is.
         """
-        self.assertFalse(self._parse()["tls"])
-        self.assertIsNone(self._parse()["ca-file"])
-        self.assertTrue(self._parse("--tls")["tls"])
-        options = self._parse("--ca-file", "ca.pem")
-        self.assertTrue(options["tls"])
-        self.assertEqual(options["ca-file"], "ca.pem")
-
-    def test_tlsWithConnect(self) -> None:
-        """
-        C{--tls} or C{--ca-file} with C{--connect} is a usage error that
-        points to C{tls:} endpoint strings.
-        """
-        for option in [["--tls"], ["--ca-file", "ca.pem"]]:
-            error = self.assertRaises(
-                usage.UsageError, self._parse, *option, "--connect", "tcp:h:1"
-            )
-            self.assertIn("tls:", str(error))
-
-    def test_tlsWithUDP(self) -> None:
-        """
-        C{--tls} or C{--ca-file} with C{--udp} is a usage error.
-        """
-        for option in [["--tls"], ["--ca-file", "ca.pem"]]:
-            error = self.assertRaises(usage.UsageError, self._parse, *option, "--udp")
-            self.assertIn("--udp", str(error))
+        client = _fakeClient()
+        options = Options(
+            [point("x", ImportError("nope"), "a"), point("x", client, "b")],
+            warn=lambda line: None,
+        )
+        options.parseOptions(["x"])
+        self.assertIs(options.client, client)
 
     def test_noCommand(self) -> None:
         """
-        No command is a usage error.
+        No command is a usage error that lists the registry's commands.
         """
-        self.assertRaises(usage.UsageError, Options().parseOptions, [])
+        options = Options(
+            [
+                *declaredClients(),
+                point("two", _fakeClient()),
+                point("one", _fakeClient()),
+            ]
+        )
+        error = self.assertRaises(usage.UsageError, options.parseOptions, [])
+        self.assertEqual(
+            str(error), "choose a command: " + ", ".join(options.clients.plugins)
+        )
+        self.assertEqual(
+            sorted(options.clients.plugins), ["chat", "echo", "one", "ts", "two"]
+        )
+
+    def test_noCommandInstalled(self) -> None:
+        """
+        With no command installed, no command is a usage error saying so.
+        """
+        error = self.assertRaises(usage.UsageError, Options([]).parseOptions, [])
+        self.assertIn("no client command", str(error))
 
     def test_unknownCommand(self) -> None:
         """
         An unknown command is a usage error.
         """
-        self.assertRaises(usage.UsageError, Options().parseOptions, ["chat"])
+        self.assertRaises(
+            usage.UsageError, Options(declaredClients()).parseOptions, ["chat"]
+        )
+        self.assertRaises(
+            usage.UsageError, Options(declaredClients()).parseOptions, ["quote"]
+        )
 
     def test_version(self) -> None:
         """
@@ -203,690 +250,193 @@ class OptionsTests(SynchronousTestCase):
         """
         out = io.StringIO()
         self.patch(sys, "stdout", out)
-        exit = self.assertRaises(SystemExit, Options().parseOptions, ["--version"])
+        exit = self.assertRaises(
+            SystemExit, Options(declaredClients()).parseOptions, ["--version"]
+        )
         self.assertEqual(exit.code, 0)
         self.assertEqual(out.getvalue(), f"netlab {__version__}\n")
 
 
 class MainTests(SynchronousTestCase):
     """
-    Tests for L{_cli.main}'s usage errors, which happen before any reactor
-    runs.
+    Tests for L{_cli.main}.
     """
 
+    def setUp(self) -> None:
+        self.err = io.StringIO()
+        self.patch(sys, "stderr", self.err)
+
+    def _exit(self, *argv: str, points: Any = None) -> tuple[int, str]:
+        exit = self.assertRaises(
+            SystemExit,
+            _cli.main,
+            list(argv),
+            declaredClients() if points is None else points,
+        )
+        assert isinstance(exit.code, int)
+        return exit.code, self.err.getvalue()
+
     def _usageError(self, *argv: str) -> str:
-        err = io.StringIO()
-        self.patch(sys, "stderr", err)
-        exit = self.assertRaises(SystemExit, _cli.main, list(argv))
-        self.assertEqual(exit.code, 2)
-        text = err.getvalue()
+        code, text = self._exit(*argv)
+        self.assertEqual(code, 2)
         self.assertEqual(text.count("\n"), 1, text)
         self.assertTrue(text.endswith("\n"))
         self.assertTrue(text.startswith("netlab: error: "), text)
+        self.assertIn("netlab --help", text)
         return text
 
     def test_noCommand(self) -> None:
         """
         No command exits with status 2 and one error line.
         """
-        self.assertIn("choose a command", self._usageError())
+        text = self._usageError()
+        self.assertIn("choose a command: ", text)
+        for name in ["ts", "echo", "chat"]:
+            self.assertIn(name, text)
 
-    def test_unknownOption(self) -> None:
+    def test_unknownCommand(self) -> None:
         """
-        An unknown option exits with status 2 and one error line.
+        An unknown command exits with status 2 and one error line.
         """
-        self.assertIn("--bogus", self._usageError("ts", "--bogus"))
+        self.assertIn("quote", self._usageError("quote"))
 
-    def test_udpWithConnect(self) -> None:
+    def test_brokenCommand(self) -> None:
         """
-        C{--udp} with C{--connect} exits with status 2 and one error line.
+        A broken command asked for by name exits with status 1 and one line
+        saying why, not pointing to the help.
         """
-        self._usageError("ts", "--udp", "--connect", "tcp:localhost:21567")
-
-    def test_badTimeout(self) -> None:
-        """
-        A bad C{--timeout} exits with status 2 and one error line.
-        """
-        self._usageError("ts", "--timeout", "0")
-
-    def test_tlsWithConnect(self) -> None:
-        """
-        C{--tls} with C{--connect} exits with status 2 and one error line.
-        """
-        self.assertIn(
-            "use a tls: endpoint string",
-            self._usageError("ts", "--tls", "--connect", "tcp:localhost:21567"),
+        code, text = self._exit(
+            "quote",
+            points=[
+                *declaredClients(),
+                point("quote", ModuleNotFoundError("No module named 'q'"), "quotes"),
+            ],
         )
-
-    def test_badFraming(self) -> None:
-        """
-        A bad C{--framing} exits with status 2 and one error line.
-        """
-        self._usageError("ts", "--framing", "xml")
-
-    def test_pointsToHelp(self) -> None:
-        """
-        The error line tells where to find help.
-        """
-        self.assertIn("netlab --help", self._usageError("ts", "--port", "x"))
-
-
-class InteractiveTests(SynchronousTestCase):
-    """
-    Tests for L{_Interactive}, the prompt loop over standard input and
-    output.
-    """
-
-    def _loop(
-        self, prompt: bool = True
-    ) -> tuple[
-        _Interactive, StringTransport, list[tuple[bytes, Deferred[TimestampReply]]]
-    ]:
-        asked: list[tuple[bytes, Deferred[TimestampReply]]] = []
-
-        def ask(data: bytes) -> Deferred[TimestampReply]:
-            d: Deferred[TimestampReply] = Deferred()
-            asked.append((data, d))
-            return d
-
-        loop = _Interactive(ask, prompt=prompt)
-        transport = StringTransport()
-        loop.makeConnection(transport)
-        return loop, transport, asked
-
-    def test_prompt(self) -> None:
-        """
-        With a prompt, C{"> "} is shown at the start and after each reply.
-        """
-        loop, transport, asked = self._loop(prompt=True)
-        self.assertEqual(transport.value(), b"> ")
-        loop.dataReceived(b"hello\n")
-        self.assertEqual(transport.value(), b"> ")
-        asked[0][1].callback(_reply(b"hello"))
-        self.assertEqual(transport.value(), b"> [Sun Nov 22 23:46:13 2026] hello\n> ")
-
-    def test_noPrompt(self) -> None:
-        """
-        Without a prompt only the replies are written.
-        """
-        loop, transport, asked = self._loop(prompt=False)
-        loop.dataReceived(b"hello\n")
-        asked[0][1].callback(_reply(b"hello"))
-        self.assertEqual(transport.value(), b"[Sun Nov 22 23:46:13 2026] hello\n")
-        loop.dataReceived(b"\n")
-        self.assertEqual(transport.value(), b"[Sun Nov 22 23:46:13 2026] hello\n")
-
-    def test_replyAsSent(self) -> None:
-        """
-        A reply is printed as the server sent it, in the server's format.
-        """
-        loop, transport, asked = self._loop(prompt=False)
-        loop.dataReceived(b"hi \xff\n")
-        asked[0][1].callback(
-            TimestampReply(
-                datetime.fromtimestamp(0).astimezone(), b"hi \xff", TimeFormat.UNIX
-            )
-        )
-        self.assertEqual(transport.value(), b"[0] hi \xff\n")
-
-    def test_oneReplyPerLine(self) -> None:
-        """
-        Each line is asked in turn, the next only once the reply to the one
-        before is printed.
-        """
-        loop, transport, asked = self._loop(prompt=False)
-        loop.dataReceived(b"one\ntwo\n")
-        self.assertEqual([data for data, d in asked], [b"one"])
-        asked[0][1].callback(_reply(b"one"))
-        self.assertEqual([data for data, d in asked], [b"one", b"two"])
-        asked[1][1].callback(_reply(b"two"))
+        self.assertEqual(code, 1)
         self.assertEqual(
-            transport.value(),
-            b"[Sun Nov 22 23:46:13 2026] one\n[Sun Nov 22 23:46:13 2026] two\n",
+            text,
+            "netlab: error: the client command 'quote' of quotes is broken: "
+            "ModuleNotFoundError: No module named 'q'\n",
         )
 
-    def test_pausedWhileAsking(self) -> None:
+    def test_brokenOtherCommand(self) -> None:
         """
-        Reading is paused while a reply is awaited and resumed once it is
-        printed.
+        A broken command that was not asked for is told in one line, before
+        the usage error of the command line.
         """
-        loop, transport, asked = self._loop()
-        self.assertFalse(loop.paused)
-        loop.dataReceived(b"one\ntwo\n")
-        self.assertTrue(loop.paused)
-        self.assertEqual(transport.producerState, "paused")
-        asked[0][1].callback(_reply(b"one"))
-        # The buffered second line is now being asked.
-        self.assertTrue(loop.paused)
-        self.assertEqual(transport.producerState, "paused")
-        asked[1][1].callback(_reply(b"two"))
-        self.assertFalse(loop.paused)
-        self.assertEqual(transport.producerState, "producing")
-
-    def test_emptyLineEnds(self) -> None:
-        """
-        An empty line ends the loop without asking anything.
-        """
-        loop, transport, asked = self._loop()
-        loop.dataReceived(b"\n")
-        self.assertIsNone(self.successResultOf(loop.done))
-        self.assertEqual(asked, [])
-        self.assertEqual(transport.value(), b"> \n")
-        loop.dataReceived(b"more\n")
-        self.assertEqual(asked, [])
-
-    def test_endOfInputEnds(self) -> None:
-        """
-        End of input with no reply awaited ends the loop.
-        """
-        loop, _, _ = self._loop(prompt=False)
-        self.assertNoResult(loop.done)
-        loop.connectionLost(Failure(ConnectionDone()))
-        self.assertIsNone(self.successResultOf(loop.done))
-
-    def test_endOfInputWaitsForReply(self) -> None:
-        """
-        End of input while a reply is awaited ends the loop once that reply
-        is printed, with no prompt after it.
-        """
-        loop, transport, asked = self._loop()
-        loop.dataReceived(b"last")
-        loop.dataReceived(b"\n")
-        loop.connectionLost(Failure(ConnectionDone()))
-        self.assertNoResult(loop.done)
-        asked[0][1].callback(_reply(b"last"))
-        self.assertIsNone(self.successResultOf(loop.done))
-        self.assertEqual(transport.value(), b"> [Sun Nov 22 23:46:13 2026] last\n\n")
-
-    def test_failedAsk(self) -> None:
-        """
-        A failed request fails the loop with the request's error.
-        """
-        loop, transport, asked = self._loop()
-        loop.dataReceived(b"hello\n")
-        asked[0][1].errback(ConnectionClosed("the server closed the connection"))
-        self.failureResultOf(loop.done, ConnectionClosed)
-        self.assertEqual(transport.value(), b"> ")
-
-    def test_crlf(self) -> None:
-        """
-        A CR before the line feed is not part of the line.
-        """
-        loop, _, asked = self._loop()
-        loop.dataReceived(b"hello\r\n")
-        self.assertEqual([data for data, d in asked], [b"hello"])
-
-    def test_crlfEmptyLineEnds(self) -> None:
-        """
-        A line holding only CR counts as empty and ends the loop.
-        """
-        loop, _, asked = self._loop()
-        loop.dataReceived(b"\r\n")
-        self.assertIsNone(self.successResultOf(loop.done))
-        self.assertEqual(asked, [])
-
-
-class InteractiveEndTests(SynchronousTestCase):
-    """
-    Tests for how L{_Interactive} ends: at the end of input, on an
-    over-long line, and when standard output is closed.
-    """
-
-    def _loop(
-        self, prompt: bool = False
-    ) -> tuple[_Interactive, StringTransport, list[tuple[bytes, Deferred[Any]]]]:
-        asked: list[tuple[bytes, Deferred[Any]]] = []
-
-        def ask(data: bytes) -> Deferred[Any]:
-            d: Deferred[Any] = Deferred()
-            asked.append((data, d))
-            return d
-
-        loop = _Interactive(ask, prompt=prompt)
-        transport = StringTransport()
-        loop.makeConnection(transport)
-        return loop, transport, asked
-
-    def test_lastLineWithoutEnding(self) -> None:
-        """
-        At the end of input, a last line with no line ending is asked too,
-        and its reply printed, before the loop ends.
-        """
-        loop, transport, asked = self._loop()
-        loop.dataReceived(b"a\nb")
-        self.assertEqual([data for data, _ in asked], [b"a"])
-        asked[0][1].callback(_reply(b"a"))
-        loop.readConnectionLost()
-        self.assertEqual([data for data, _ in asked], [b"a", b"b"])
-        self.assertNoResult(loop.done)
-        asked[1][1].callback(_reply(b"b"))
-        self.assertIsNone(self.successResultOf(loop.done))
-        self.assertEqual(
-            transport.value(),
-            b"[Sun Nov 22 23:46:13 2026] a\n[Sun Nov 22 23:46:13 2026] b\n",
+        code, text = self._exit(
+            "ts",
+            "--bogus",
+            points=[*declaredClients(), point("quote", ImportError("gone"), "q")],
         )
+        self.assertEqual(code, 2)
+        warning, error = text.splitlines()
+        self.assertTrue(warning.startswith("netlab: warning: skipping"), warning)
+        self.assertIn("--bogus", error)
 
-    def test_lastLineWithoutEndingPrompt(self) -> None:
+    def test_status(self) -> None:
         """
-        With a prompt, the reply to an unterminated last line is followed by
-        a line feed, not by another prompt.
+        The exit status a command's C{run} returns is C{netlab}'s.
         """
-        loop, transport, asked = self._loop(prompt=True)
-        loop.dataReceived(b"only")
-        loop.readConnectionLost()
-        self.assertEqual([data for data, _ in asked], [b"only"])
-        asked[0][1].callback(_reply(b"only"))
-        self.assertIsNone(self.successResultOf(loop.done))
-        self.assertEqual(transport.value(), b"> [Sun Nov 22 23:46:13 2026] only\n\n")
+        ran: list[Any] = []
 
-    def test_lastLineOnConnectionLost(self) -> None:
-        """
-        Input and output lost together still ask an unterminated last line.
-        """
-        loop, _, asked = self._loop()
-        loop.dataReceived(b"tail\r")
-        loop.connectionLost(Failure(ConnectionDone()))
-        self.assertEqual([data for data, _ in asked], [b"tail"])
-        asked[0][1].callback(_reply(b"tail"))
-        self.assertIsNone(self.successResultOf(loop.done))
-        self.assertIsNone(self.successResultOf(loop.closed))
+        def run(reactor: Any, options: usage.Options) -> Deferred[int]:
+            ran.append(options["say"])
+            return succeed(3)
 
-    def test_endOfInputTwice(self) -> None:
-        """
-        The end of input followed by the connection's loss asks the last
-        line once.
-        """
-        loop, _, asked = self._loop()
-        loop.dataReceived(b"b")
-        loop.readConnectionLost()
-        loop.connectionLost(Failure(ConnectionDone()))
-        self.assertEqual([data for data, _ in asked], [b"b"])
-
-    def test_lineTooLong(self) -> None:
-        """
-        A line longer than C{MAX_LENGTH} fails the loop with a L{NetlabError}
-        saying so, rather than ending it quietly, and is not asked.
-        """
-        loop, _, asked = self._loop()
-        loop.dataReceived(b"x" * (loop.MAX_LENGTH + 1) + b"\n")
-        failure = self.failureResultOf(loop.done, NetlabError)
-        self.assertIn(f"longer than {loop.MAX_LENGTH} bytes", str(failure.value))
-        self.assertEqual(asked, [])
-
-    def test_unterminatedTooLong(self) -> None:
-        """
-        Input with no line ending that grows past C{MAX_LENGTH} fails the
-        loop with a L{NetlabError} too.
-        """
-        loop, _, asked = self._loop()
-        for _ in range(2):
-            loop.dataReceived(b"x" * (loop.MAX_LENGTH // 2 + 1))
-        self.failureResultOf(loop.done, NetlabError)
-        loop.readConnectionLost()
-        self.assertEqual(asked, [])
-
-    def test_outputClosed(self) -> None:
-        """
-        Standard output closed fails the loop with a L{NetlabError}.
-        """
-        loop, _, _ = self._loop()
-        loop.writeConnectionLost()
-        failure = self.failureResultOf(loop.done, NetlabError)
-        self.assertIn("standard output was closed", str(failure.value))
-        self.assertIsNone(self.successResultOf(loop.closed))
-
-
-def _echoOptions(*argv: str) -> Options:
-    options = Options()
-    options.parseOptions(["echo", *argv])
-    return options
-
-
-class EchoOptionsTests(SynchronousTestCase):
-    """
-    Tests for L{EchoClientOptions}, the options of C{netlab echo}.
-    """
-
-    def _parse(self, *argv: str) -> EchoClientOptions:
-        options = _echoOptions(*argv)
-        self.assertEqual(options.subCommand, "echo")
-        sub = options.subOptions
-        assert isinstance(sub, EchoClientOptions)
-        return sub
-
-    def test_defaults(self) -> None:
-        """
-        Without options, C{echo} talks to localhost on port 21568 over TCP
-        with the default timeouts, choosing its mode from standard input.
-        """
-        options = self._parse()
-        self.assertEqual(options["host"], "localhost")
-        self.assertEqual(options["port"], 21568)
-        self.assertEqual(options["timeout"], 10.0)
-        self.assertEqual(options["tries"], 3)
-        self.assertEqual(options["interval"], 1.0)
-        self.assertFalse(options["udp"])
-        self.assertFalse(options["lines"])
-        self.assertFalse(options["pipe"])
-        self.assertIsNone(options["connect"])
-        self.assertEqual(options["message"], [])
-
-    def test_message(self) -> None:
-        """
-        The words after the options are the message, as bytes.
-        """
-        self.assertEqual(self._parse("hello", "world")["message"], [b"hello", b"world"])
-
-    def test_modes(self) -> None:
-        """
-        C{--lines}/C{-l}, C{--pipe} and C{--udp}/C{-u} are flags.
-        """
-        self.assertTrue(self._parse("--lines")["lines"])
-        self.assertTrue(self._parse("-l")["lines"])
-        self.assertTrue(self._parse("--pipe")["pipe"])
-        self.assertTrue(self._parse("-u", "hi")["udp"])
-        self.assertTrue(self._parse("--udp", "--lines")["udp"])
-
-    def test_linesAndPipe(self) -> None:
-        """
-        C{--lines} with C{--pipe} is a usage error.
-        """
-        error = self.assertRaises(usage.UsageError, self._parse, "--lines", "--pipe")
-        self.assertIn("--lines", str(error))
-        self.assertIn("--pipe", str(error))
-
-    def test_pipeWithUDP(self) -> None:
-        """
-        C{--pipe} with C{--udp} is a usage error.
-        """
-        error = self.assertRaises(usage.UsageError, self._parse, "--pipe", "--udp")
-        self.assertIn("--pipe", str(error))
-
-    def test_pipeWithMessage(self) -> None:
-        """
-        C{--pipe} with a message is a usage error.
-        """
-        error = self.assertRaises(usage.UsageError, self._parse, "--pipe", "hi")
-        self.assertIn("--pipe", str(error))
-
-    def test_udpWithConnect(self) -> None:
-        """
-        C{--udp} with C{--connect} is a usage error.
-        """
-        error = self.assertRaises(
-            usage.UsageError, self._parse, "--udp", "--connect", "tcp:h:1"
+        self.patch(_cli, "react", partial(react, _reactor=MemoryReactorClock()))
+        code, text = self._exit(
+            "fake", "--say", "hi", points=[point("fake", _fakeClient(run))]
         )
-        self.assertIn("--connect", str(error))
+        self.assertEqual((code, text, ran), (3, "", ["hi"]))
 
-    def test_tls(self) -> None:
+    def test_success(self) -> None:
         """
-        C{--tls} and C{--ca-file} are options of C{echo} too.
+        A command whose C{run} returns 0 ends C{netlab} with status 0.
         """
-        self.assertTrue(self._parse("--tls", "hi")["tls"])
-        self.assertTrue(self._parse("--ca-file", "ca.pem", "--pipe")["tls"])
-        self.assertFalse(self._parse()["tls"])
-
-    def test_tlsWithConnectOrUDP(self) -> None:
-        """
-        C{--tls} or C{--ca-file} with C{--connect} or C{--udp} is a usage
-        error.
-        """
-        for argv in [
-            ["--tls", "--connect", "tls:h:1"],
-            ["--ca-file", "ca.pem", "--connect", "tcp:h:1"],
-            ["--tls", "--udp"],
-            ["--ca-file", "ca.pem", "-u"],
-        ]:
-            self.assertRaises(usage.UsageError, self._parse, *argv)
-
-    def test_badValues(self) -> None:
-        """
-        A bad port, timeout, try count or interval is a usage error.
-        """
-        for argv in [
-            ["--port", "echo"],
-            ["--timeout", "0"],
-            ["--tries", "0"],
-            ["--interval", "-1"],
-        ]:
-            self.assertRaises(usage.UsageError, self._parse, *argv)
+        self.patch(_cli, "react", partial(react, _reactor=MemoryReactorClock()))
+        code, text = self._exit("fake", points=[point("fake", _fakeClient())])
+        self.assertEqual((code, text), (0, ""))
 
 
-class EchoMainTests(SynchronousTestCase):
+class RunTests(SynchronousTestCase):
     """
-    Tests for the usage errors of C{netlab echo} through L{_cli.main}.
-    """
-
-    def _usageError(self, *argv: str) -> str:
-        err = io.StringIO()
-        self.patch(sys, "stderr", err)
-        exit = self.assertRaises(SystemExit, _cli.main, ["echo", *argv])
-        self.assertEqual(exit.code, 2)
-        text = err.getvalue()
-        self.assertEqual(text.count("\n"), 1, text)
-        self.assertTrue(text.startswith("netlab: error: "), text)
-        self.assertIn("netlab --help", text)
-        return text
-
-    def test_linesAndPipe(self) -> None:
-        """
-        C{--lines} with C{--pipe} exits with status 2 and one error line.
-        """
-        self.assertIn("--pipe", self._usageError("--lines", "--pipe"))
-
-    def test_pipeWithUDP(self) -> None:
-        """
-        C{--pipe} with C{--udp} exits with status 2 and one error line.
-        """
-        self.assertIn("--pipe", self._usageError("--pipe", "--udp"))
-
-    def test_pipeWithMessage(self) -> None:
-        """
-        C{--pipe} with a message exits with status 2 and one error line.
-        """
-        self.assertIn("--pipe", self._usageError("--pipe", "hello"))
-
-    def test_udpWithConnect(self) -> None:
-        """
-        C{--udp} with C{--connect} exits with status 2 and one error line.
-        """
-        self.assertIn(
-            "--connect", self._usageError("--udp", "--connect", "tcp:h:21568")
-        )
-
-    def test_unknownOption(self) -> None:
-        """
-        An unknown option exits with status 2 and one error line.
-        """
-        self.assertIn("--framing", self._usageError("--framing", "line"))
-
-    def test_caFileWithUDP(self) -> None:
-        """
-        C{--ca-file} with C{--udp} exits with status 2 and one error line.
-        """
-        self.assertIn("--ca-file", self._usageError("--ca-file", "x.pem", "-u", "hi"))
-
-
-class EchoInteractiveTests(SynchronousTestCase):
-    """
-    Tests for L{_Interactive} showing echoes, as C{netlab echo} uses it.
-    """
-
-    def test_showsEchoes(self) -> None:
-        """
-        Each echo is printed through C{show}, one line per line typed.
-        """
-        asked: list[tuple[bytes, Deferred[bytes]]] = []
-
-        def ask(data: bytes) -> Deferred[bytes]:
-            d: Deferred[bytes] = Deferred()
-            asked.append((data, d))
-            return d
-
-        loop = _Interactive(ask, prompt=True, show=lambda b: b + b"\n")
-        transport = StringTransport()
-        loop.makeConnection(transport)
-        loop.dataReceived(b"one\n\xff two\r\n")
-        asked[0][1].callback(b"one")
-        asked[1][1].callback(b"\xff two")
-        self.assertEqual([data for data, d in asked], [b"one", b"\xff two"])
-        self.assertEqual(transport.value(), b"> one\n> \xff two\n> ")
-        loop.dataReceived(b"\n")
-        self.assertIsNone(self.successResultOf(loop.done))
-
-    def test_line(self) -> None:
-        """
-        L{_cli._line}, how C{netlab echo} shows an echo, adds a line feed.
-        """
-        self.assertEqual(_cli._line(b"a b\xff"), b"a b\xff\n")
-
-
-class _Output:
-    """
-    Stands in for C{sys.stdout}: text and a binary C{buffer}.
-    """
-
-    def __init__(self) -> None:
-        self.buffer = io.BytesIO()
-
-    def write(self, text: str) -> int:
-        return self.buffer.write(text.encode())
-
-    def flush(self) -> None:
-        pass
-
-
-class EchoCommandTests(SynchronousTestCase):
-    """
-    Tests for C{netlab echo MESSAGE} (L{_cli._run}) over fake reactors.
+    Tests for L{_cli._run}: how the end of a command becomes the exit
+    status.
     """
 
     def setUp(self) -> None:
-        self.out = _Output()
         self.err = io.StringIO()
-        self.patch(sys, "stdout", self.out)
         self.patch(sys, "stderr", self.err)
+        self.reactor = MemoryReactorClock()
 
-    def test_udp(self) -> None:
+    def _start(self, run: Any) -> Deferred[None]:
+        options = Options([point("fake", _fakeClient(run))])
+        options.parseOptions(["fake"])
+        return _cli._run(self.reactor, options)
+
+    def _exit(self, d: Deferred[None]) -> tuple[Any, str]:
+        exit = self.failureResultOf(d, SystemExit).value
+        assert isinstance(exit, SystemExit)
+        return exit.code, self.err.getvalue()
+
+    def test_success(self) -> None:
         """
-        With C{--udp} the message words, joined by spaces, are sent as one
-        datagram and the echo is printed with a line feed.
+        Status 0 is success.
         """
-        reactor = _FakeUDPReactor()
-        d = _cli._run(
-            reactor, _echoOptions("--udp", "-H", "192.0.2.1", "hello", "there")
-        )
-        [port] = reactor.ports
-        self.assertEqual(port.connectedTo, ("192.0.2.1", 21568))
-        self.assertEqual(port.sent(), [b"hello there"])
-        port.protocol.datagramReceived(b"hello there", ("192.0.2.1", 21568))
-        self.assertIsNone(self.successResultOf(d))
-        self.assertEqual(self.out.buffer.getvalue(), b"hello there\n")
+        self.assertIsNone(self.successResultOf(self._start(lambda r, o: succeed(0))))
         self.assertEqual(self.err.getvalue(), "")
 
-    def test_udpNoReply(self) -> None:
+    def test_status(self) -> None:
         """
-        With no echo after the tries, the command exits with status 1 and
-        one error line.
+        Another status is the exit status, without a word.
         """
-        reactor = _FakeUDPReactor()
-        d = _cli._run(
-            reactor,
-            _echoOptions(
-                "-u", "-H", "192.0.2.1", "--tries", "2", "--interval", "1", "x"
-            ),
+        self.assertEqual(self._exit(self._start(lambda r, o: succeed(3))), (3, ""))
+
+    def test_netlabError(self) -> None:
+        """
+        A L{NetlabError} is one line, and status 1.
+        """
+        d = self._start(lambda r, o: fail(NetlabError("no reply from the server")))
+        self.assertEqual(
+            self._exit(d), (1, "netlab: error: no reply from the server\n")
         )
-        reactor.advance(1)
-        self.assertNoResult(d)
-        reactor.advance(1)
-        exit = self.failureResultOf(d, SystemExit).value
-        self.assertEqual(exit.code, 1)
-        text = self.err.getvalue()
-        self.assertTrue(text.startswith("netlab: error: no reply from"), text)
-        self.assertEqual(text.count("\n"), 1)
-        self.assertEqual(self.out.buffer.getvalue(), b"")
 
-    def _connectTCP(self, reactor: MemoryReactorClock) -> tuple[Any, StringTransport]:
+    def test_raisedAtOnce(self) -> None:
         """
-        Complete the one TCP connection asked of C{reactor}.
+        A L{NetlabError} raised by C{run} itself is one line, and status 1.
         """
-        [(host, port, factory, _, _)] = reactor.tcpClients
-        self.assertEqual((host, port), ("127.0.0.1", 2000))
-        protocol = factory.buildProtocol(IPv4Address("TCP", host, port))
-        assert protocol is not None
-        transport = StringTransport()
-        protocol.makeConnection(transport)
-        return protocol, transport
 
-    def test_tcp(self) -> None:
+        def run(reactor: Any, options: usage.Options) -> Deferred[int]:
+            raise NetlabError("--connect x: not a client endpoint string")
+
+        self.assertEqual(self._exit(self._start(run))[0], 1)
+
+    def test_valueError(self) -> None:
         """
-        Over TCP the message is sent on a connection made through
-        C{--connect}, its echo printed, and the connection closed.
+        A C{ValueError} is one line, and status 2.
         """
-        reactor = MemoryReactorClock()
-        d = _cli._run(reactor, _echoOptions("--connect", "tcp:127.0.0.1:2000", "hi"))
-        protocol, transport = self._connectTCP(reactor)
-        self.assertEqual(transport.value(), b"hi")
-        protocol.dataReceived(b"hi")
-        self.assertEqual(self.out.buffer.getvalue(), b"hi\n")
-        self.assertTrue(transport.disconnecting)
+        d = self._start(lambda r, o: fail(ValueError("the line is too long")))
+        self.assertEqual(self._exit(d), (2, "netlab: error: the line is too long\n"))
+
+    def test_interrupted(self) -> None:
+        """
+        When the reactor shuts down before the command is done (Ctrl-C,
+        SIGTERM), the command is cancelled, and the status is 130.
+        """
+        cancelled: list[Deferred[int]] = []
+        d = self._start(lambda r, o: Deferred(cancelled.append))
         self.assertNoResult(d)
-        protocol.connectionLost(Failure(ConnectionDone()))
+        [(interrupted, args, kwargs)] = self.reactor.triggers["before"]["shutdown"]
+        interrupted(*args, **kwargs)
+        self.assertEqual(len(cancelled), 1)
+        self.assertEqual(self._exit(d), (130, "netlab: error: interrupted\n"))
+
+    def test_shutdownAfterwards(self) -> None:
+        """
+        A shutdown after the command is done changes nothing.
+        """
+        d = self._start(lambda r, o: succeed(0))
+        [(interrupted, args, kwargs)] = self.reactor.triggers["before"]["shutdown"]
+        interrupted(*args, **kwargs)
         self.assertIsNone(self.successResultOf(d))
-        self.assertEqual(reactor.getDelayedCalls(), [])
-
-    def test_tcpWrongEcho(self) -> None:
-        """
-        An echo that differs makes the command exit with status 1 and one
-        error line.
-        """
-        reactor = MemoryReactorClock()
-        d = _cli._run(reactor, _echoOptions("-c", "tcp:127.0.0.1:2000", "hi"))
-        protocol, _ = self._connectTCP(reactor)
-        protocol.dataReceived(b"ho")
-        protocol.connectionLost(Failure(ConnectionDone()))
-        exit = self.failureResultOf(d, SystemExit).value
-        self.assertEqual(exit.code, 1)
-        self.assertTrue(self.err.getvalue().startswith("netlab: error: "))
-        self.assertEqual(self.out.buffer.getvalue(), b"")
-
-    def test_badConnect(self) -> None:
-        """
-        A C{--connect} that is not an endpoint string exits with status 1
-        and one error line naming it.
-        """
-        d = _cli._run(MemoryReactorClock(), _echoOptions("-c", "bogus:x", "hi"))
-        exit = self.failureResultOf(d, SystemExit).value
-        self.assertEqual(exit.code, 1)
-        text = self.err.getvalue()
-        self.assertIn("bogus:x", text)
-        self.assertEqual(text.count("\n"), 1)
-
-    def test_unreadableCAFile(self) -> None:
-        """
-        A C{--ca-file} that cannot be read exits with status 1 and one error
-        line naming it.
-        """
-        d = _cli._run(
-            MemoryReactorClock(), _echoOptions("--ca-file", "/nonexistent/ca.pem", "hi")
-        )
-        exit = self.failureResultOf(d, SystemExit).value
-        self.assertEqual(exit.code, 1)
-        text = self.err.getvalue()
-        self.assertTrue(
-            text.startswith("netlab: error: --ca-file /nonexistent/ca.pem: "), text
-        )
-        self.assertEqual(text.count("\n"), 1)
-
-    def test_tls(self) -> None:
-        """
-        With C{--tls} the command connects over TCP to C{--host} and
-        C{--port}, and waits for the TLS handshake before sending.
-        """
-        reactor = MemoryReactorClock()
-        d = _cli._run(
-            reactor, _echoOptions("--tls", "-H", "127.0.0.1", "-p", "2000", "hi")
-        )
-        [(host, port, *_)] = reactor.tcpClients
-        self.assertEqual((host, port), ("127.0.0.1", 2000))
-        self.assertNoResult(d)

@@ -6,33 +6,27 @@ Lines typed are sent as they are typed: plain text is said in the current
 room, and C{/join}, C{/part}, C{/who}, C{/rooms}, C{/msg}, C{/me}, C{/nick},
 C{/quit} and C{/help} are commands; what others say and do is shown as it
 happens, formatted for a person by L{formatForPerson}.  Standard input and
-output are driven by the reactor.  End of input quits, as C{/quit} does.
+output are driven by the reactor, through L{netlab._stdin.LineReader}.  End
+of input quits, as C{/quit} does.  Registered in the entry point group
+C{netlab.clients} as L{client}.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import (
-    IHalfCloseableProtocol,
-    ITransport,
-)
+from twisted.internet.interfaces import ITransport
 from twisted.internet.stdio import StandardIO
 from twisted.logger import Logger
-from twisted.protocols.basic import LineReceiver
 from twisted.python import usage
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from netlab._options import (
-    TLS_FLAGS,
-    TLS_PARAMETERS,
-    checkTLSOptions,
-    clientEndpoint,
-    positiveFloat,
-)
+from netlab._clientoptions import ConnectionOptions, connectionParameters
+from netlab._options import TLS_FLAGS, clientEndpoint
+from netlab._stdin import ILineHandler, LineReader
 from netlab.chat._client import (
     DEFAULT_TIMEOUT,
     MAX_RECEIVE_LENGTH,
@@ -59,13 +53,14 @@ from netlab.chat._wire import (
     parseCommand,
 )
 from netlab.errors import ChatError, ConnectionClosed, NetlabError, ProtocolError
+from netlab.service import NetlabClient
 
-__all__ = ["ChatClientOptions", "formatForPerson", "runChat"]
+__all__ = ["ChatClientOptions", "client", "formatForPerson", "runChat"]
 
 _log = Logger()
 
 
-class ChatClientOptions(usage.Options):
+class ChatClientOptions(ConnectionOptions):
     """
     C{netlab chat}: chat on a chat server, interactively.
     """
@@ -79,31 +74,14 @@ class ChatClientOptions(usage.Options):
         "shown as it happens. End of input quits."
     )
     optParameters: list[list[Any]] = [
-        ["host", "H", "localhost", "The server's host name or address."],
-        ["port", "p", DEFAULT_PORT, "The server's port.", int],
-        [
-            "connect",
-            "c",
-            None,
-            "A Twisted client endpoint string to connect with instead of "
-            f"--host/--port, e.g. tcp:host=\\:\\:1:port={DEFAULT_PORT} or "
-            f"tls:host=example.net:port={DEFAULT_PORT}.",
-        ],
-        *TLS_PARAMETERS,
         ["nick", "n", None, "The nickname to chat under (required)."],
-        [
-            "timeout",
-            "t",
-            DEFAULT_TIMEOUT,
-            "Seconds to wait for the connection and for each reply.",
-            positiveFloat,
-        ],
+        *connectionParameters(DEFAULT_PORT, DEFAULT_TIMEOUT),
     ]
 
     optFlags: list[list[Any]] = [*TLS_FLAGS]
 
     def postOptions(self) -> None:
-        self["tls"] = checkTLSOptions(self)
+        super().postOptions()
         nick = self["nick"]
         if nick is None:
             raise usage.UsageError("choose a nickname with --nick")
@@ -170,8 +148,8 @@ _HELP = (
 )
 
 
-@implementer(IHalfCloseableProtocol)
-class ChatTerminal(LineReceiver):
+@implementer(ILineHandler)
+class ChatTerminal:
     """
     A person's terminal, over standard input and output, for a
     L{ChatSession}: each line typed becomes a command or something said,
@@ -179,31 +157,28 @@ class ChatTerminal(LineReceiver):
 
     It listens to the session from when it is made, so it can be made
     right after the session registers without missing the first events;
-    what it prints before it is connected to the terminal is held until
-    then.
+    what it prints before its reader is connected to the terminal is held
+    until then.
 
     End of input quits, as C{/quit} does, but output goes on until the
     session has closed: with input from a pipe, the replies to the commands
     in it are all printed.
 
+    @ivar reader: the L{LineReader} to connect to standard input and
+        output.
     @ivar done: fires when the chat is over: after C{/quit}, or end of
         input (which quits); fails with L{ConnectionClosed} if the server
         closed the connection first.
-    @ivar closed: fires when the terminal is disconnected.
+    @ivar closed: fires when nothing more can be printed: the terminal is
+        disconnected, or its output closed (the reader's C{closed}).
     """
-
-    transport: ITransport
-
-    delimiter = b"\n"
-    MAX_LENGTH = MAX_RECEIVE_LENGTH
 
     def __init__(self, session: ChatSession) -> None:
         self._session = session
-        self._held: list[bytes] = []
         self._quitting = False
-        self._outputClosed = False
+        self.reader = LineReader(self, MAX_RECEIVE_LENGTH)
         self.done: Deferred[None] = Deferred()
-        self.closed: Deferred[None] = Deferred()
+        self.closed = self.reader.closed
         session.addListener(self._event)
         session.closed.addCallback(self._sessionClosed)
         self._commands: dict[str, Callable[[str], None]] = {
@@ -220,17 +195,8 @@ class ChatTerminal(LineReceiver):
 
     # Output.
 
-    def connectionMade(self) -> None:
-        held, self._held = self._held, []
-        for data in held:
-            self.transport.write(data)
-
     def _print(self, text: str) -> None:
-        data = text.encode("utf-8", "replace") + b"\n"
-        if self.transport is None:
-            self._held.append(data)
-        elif not (self._outputClosed or self.closed.called):
-            self.transport.write(data)
+        self.reader.write(text.encode("utf-8", "replace") + b"\n")
 
     def _event(self, event: SessionEvent) -> None:
         self._print(formatForPerson(event, self._session.nick))
@@ -251,7 +217,6 @@ class ChatTerminal(LineReceiver):
     def lineReceived(self, line: bytes) -> None:
         if self._quitting or self.done.called:
             return
-        line = line.removesuffix(b"\r")
         if not line:
             return
         try:
@@ -271,7 +236,7 @@ class ChatTerminal(LineReceiver):
         except (ValueError, NetlabError) as e:
             self._print(cleanText(f"! {e}"))
 
-    def lineLengthExceeded(self, line: bytes) -> None:
+    def lineTooLong(self) -> None:
         self._print("! that line is far too long; it was not sent")
 
     def _say(self, text: str) -> None:
@@ -360,57 +325,54 @@ class ChatTerminal(LineReceiver):
         if not self._quitting and not self.done.called:
             self._quit("")
 
-    def readConnectionLost(self) -> None:
+    def inputEnded(self) -> None:
         """
         End of input: quit, as C{/quit} does.
         """
         self._ended()
 
-    def writeConnectionLost(self) -> None:
+    def outputClosed(self) -> None:
         """
         Output was closed: nobody can see the chat any more, so quit.
         """
-        self._outputClosed = True
         self._ended()
 
-    def connectionLost(self, reason: Failure | None = None) -> None:
-        self._ended()
-        if not self.closed.called:
-            self.closed.callback(None)
 
-
-async def runChat(reactor: Any, options: ChatClientOptions) -> None:
+async def runChat(reactor: Any, options: ChatClientOptions) -> int:
     """
     Run C{netlab chat}: connect, register, then chat over standard input
     and output until C{/quit} or end of input.
 
     @param reactor: the reactor, which also drives standard input.
     @param options: the parsed L{ChatClientOptions}.
+    @return: the exit status, 0.
     @raise NetlabError: if connecting or registering failed (L{ChatError}
         for a refused nickname), or the server closed the connection.
     """
     session = await connectChat(
         clientEndpoint(reactor, options), options["nick"], options["timeout"], reactor
     )
-    await _chatOn(session, lambda terminal: StandardIO(terminal, reactor=reactor))
+    await _chatOn(session, lambda reader: StandardIO(reader, reactor=reactor))
+    return 0
 
 
 async def _chatOn(
-    session: ChatSession, connectTerminal: Callable[[ChatTerminal], ITransport]
+    session: ChatSession, connectTerminal: Callable[[LineReader], ITransport]
 ) -> None:
     """
     Chat on a registered session through a terminal, until the chat is
     over and what was printed has been written out.
 
-    @param connectTerminal: connects a L{ChatTerminal} to the person's
-        terminal (standard input and output) and returns the transport.
+    @param connectTerminal: connects a L{ChatTerminal}'s reader to the
+        person's terminal (standard input and output) and returns the
+        transport.
     """
     # Made at once, so it hears the history and the JOIN that follow.
     terminal = ChatTerminal(session)
     terminal._print(
         cleanText(f"*** connected as {session.nick}; /help for help, /quit to leave")
     )
-    transport = connectTerminal(terminal)
+    transport = connectTerminal(terminal.reader)
     try:
         await terminal.done
     finally:
@@ -418,3 +380,13 @@ async def _chatOn(
         transport.loseConnection()
         await terminal.closed
         await session.close()
+
+
+def _run(reactor: Any, options: usage.Options) -> Deferred[int]:
+    return Deferred.fromCoroutine(runChat(reactor, cast(ChatClientOptions, options)))
+
+
+client = NetlabClient("Chat on a netlab chat server.", ChatClientOptions, _run)
+"""
+C{netlab chat}, as the entry point C{netlab.clients} names it.
+"""

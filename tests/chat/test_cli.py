@@ -21,10 +21,12 @@ from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
 from netlab._options import HandshakeFirst, clientEndpoint
+from netlab._stdin import ILineHandler, LineReader
 from netlab.chat._cli import (
     ChatClientOptions,
     ChatTerminal,
     _chatOn,
+    client,
     formatForPerson,
 )
 from netlab.chat._client import DEFAULT_TIMEOUT, ChatSession, connectChat
@@ -44,7 +46,23 @@ from netlab.chat._wire import (
     RoomMessage,
 )
 from netlab.errors import ChatError, ConnectionClosed, NetlabError
+from netlab.service import INetlabClient
 from netlab.testing import MemoryEndpoint
+from tests.test_cli import parse
+
+
+class ClientTests(SynchronousTestCase):
+    """
+    Tests for L{client}, C{netlab chat} in the registry.
+    """
+
+    def test_client(self) -> None:
+        """
+        It is an L{INetlabClient} whose options are L{ChatClientOptions}.
+        """
+        self.assertTrue(verifyObject(INetlabClient, client))
+        self.assertIs(client.options, ChatClientOptions)
+        self.assertIs(parse("chat", "--nick", "alice").client, client)
 
 
 class ChatClientOptionsTests(SynchronousTestCase):
@@ -405,11 +423,11 @@ class ChatTerminalTests(SynchronousTestCase):
         self.session = _FakeSession()
         self.terminal = ChatTerminal(self.session)  # type: ignore[arg-type]
         self.transport = StringTransport()
-        self.terminal.makeConnection(self.transport)
+        self.terminal.reader.makeConnection(self.transport)
 
     def _type(self, *lines: str) -> None:
         for line in lines:
-            self.terminal.dataReceived(line.encode("utf-8") + b"\n")
+            self.terminal.reader.dataReceived(line.encode("utf-8") + b"\n")
 
     def _shown(self) -> list[str]:
         shown: list[str] = self.transport.value().decode("utf-8").splitlines()
@@ -428,7 +446,7 @@ class ChatTerminalTests(SynchronousTestCase):
         terminal = ChatTerminal(self.session)  # type: ignore[arg-type]
         self.session.hear(Joined("#lobby", "alice"))
         transport = StringTransport()
-        terminal.makeConnection(transport)
+        terminal.reader.makeConnection(transport)
         self.assertEqual(transport.value(), b"*** alice joined #lobby\n")
 
     def test_events(self) -> None:
@@ -473,7 +491,7 @@ class ChatTerminalTests(SynchronousTestCase):
         """
         Empty lines are ignored; CRLF line endings are accepted.
         """
-        self.terminal.dataReceived(b"\n\r\nhi\r\n")
+        self.terminal.reader.dataReceived(b"\n\r\nhi\r\n")
         self.assertEqual(self.session.said, ["hi"])
 
     def test_refusedLocally(self) -> None:
@@ -495,7 +513,7 @@ class ChatTerminalTests(SynchronousTestCase):
         """
         A line that is not UTF-8 is reported and not sent.
         """
-        self.terminal.dataReceived(b"caf\xe9\n")
+        self.terminal.reader.dataReceived(b"caf\xe9\n")
         self.assertEqual(self.session.said, [])
         self.assertEqual(self._shown(), ["! that line is not UTF-8; it was not sent"])
 
@@ -629,7 +647,7 @@ class ChatTerminalTests(SynchronousTestCase):
         """
         End of input quits, as C{/quit} does.
         """
-        self.terminal.connectionLost(Failure(ConnectionDone()))
+        self.terminal.reader.connectionLost(Failure(ConnectionDone()))
         self.successResultOf(self.terminal.closed)
         d = self._call("quit", "")
         self.assertNoResult(self.terminal.done)
@@ -641,9 +659,9 @@ class ChatTerminalTests(SynchronousTestCase):
         At the end of input the terminal quits, but goes on printing until
         the session has closed.
         """
-        self.assertTrue(verifyObject(IHalfCloseableProtocol, self.terminal))
+        self.assertTrue(verifyObject(IHalfCloseableProtocol, self.terminal.reader))
         self._type("/who")
-        self.terminal.readConnectionLost()
+        self.terminal.reader.readConnectionLost()
         who = self._call("who")
         quitting = self._call("quit", "")
         who.callback(["alice"])
@@ -656,7 +674,7 @@ class ChatTerminalTests(SynchronousTestCase):
         """
         When output is closed the terminal quits, writing nothing more.
         """
-        self.terminal.writeConnectionLost()
+        self.terminal.reader.writeConnectionLost()
         self._call("quit", "")
         self.session.hear(Notice("unseen"))
         self.assertEqual(self.transport.value(), b"")
@@ -687,9 +705,47 @@ class ChatTerminalTests(SynchronousTestCase):
         """
         Once the terminal is disconnected nothing more is written to it.
         """
-        self.terminal.connectionLost(Failure(ConnectionDone()))
+        self.terminal.reader.connectionLost(Failure(ConnectionDone()))
         self.session.hear(Notice("late"))
         self.assertEqual(self.transport.value(), b"")
+
+    def test_lineHandler(self) -> None:
+        """
+        The terminal is the L{ILineHandler} of its reader.
+        """
+        self.assertTrue(verifyObject(ILineHandler, self.terminal))
+
+    def test_lineTooLong(self) -> None:
+        """
+        A line too long to send is reported and dropped whole; the lines
+        after it are sent.
+        """
+        self.terminal.reader.dataReceived(
+            b"x" * (self.terminal.reader.maxLineLength + 1) + b"\nafter\n"
+        )
+        self.assertEqual(
+            self._shown(),
+            ["! that line is far too long; it was not sent", "[#lobby] <alice> after"],
+        )
+        self.assertEqual(self.session.said, ["after"])
+
+    def test_lastLineWithoutEnding(self) -> None:
+        """
+        At the end of input, a last line without a line ending is said, then
+        the terminal quits.
+        """
+        self.terminal.reader.dataReceived(b"bye all")
+        self.terminal.reader.readConnectionLost()
+        self.assertEqual(self.session.said, ["bye all"])
+        self._call("quit", "")
+
+    def test_outputClosedCloses(self) -> None:
+        """
+        When output is closed, the terminal counts as closed: nothing more
+        can be printed, so nobody need wait for it.
+        """
+        self.terminal.reader.writeConnectionLost()
+        self.successResultOf(self.terminal.closed)
 
 
 class ChatOnTests(SynchronousTestCase):
@@ -704,9 +760,9 @@ class ChatOnTests(SynchronousTestCase):
         """
         session = _FakeSession()
         transport = StringTransport()
-        terminals: list[ChatTerminal] = []
+        terminals: list[LineReader] = []
 
-        def connectTerminal(terminal: ChatTerminal) -> StringTransport:
+        def connectTerminal(terminal: LineReader) -> StringTransport:
             terminals.append(terminal)
             terminal.makeConnection(transport)
             return transport
@@ -730,9 +786,9 @@ class ChatOnTests(SynchronousTestCase):
         """
         session = _FakeSession()
         transport = StringTransport()
-        terminals: list[ChatTerminal] = []
+        terminals: list[LineReader] = []
 
-        def connectTerminal(terminal: ChatTerminal) -> StringTransport:
+        def connectTerminal(terminal: LineReader) -> StringTransport:
             terminals.append(terminal)
             terminal.makeConnection(transport)
             return transport
@@ -770,7 +826,7 @@ class ChatTerminalMemoryTests(SynchronousTestCase):
 
         connectChat(self.endpoint, nick, clock=self.clock).addCallback(attach)
         self._flush()
-        terminals[0].makeConnection(transport)
+        terminals[0].reader.makeConnection(transport)
         return terminals[0], transport
 
     def _shown(self, transport: StringTransport) -> list[str]:
@@ -788,7 +844,7 @@ class ChatTerminalMemoryTests(SynchronousTestCase):
             self._shown(aliceOut),
             ["*** alice joined #lobby", "*** bob joined #lobby"],
         )
-        bob.dataReceived(b"hi alice\n/me waves\n/msg alice psst\n/who\n")
+        bob.reader.dataReceived(b"hi alice\n/me waves\n/msg alice psst\n/who\n")
         self._flush()
         self.assertEqual(
             self._shown(aliceOut),
@@ -804,7 +860,7 @@ class ChatTerminalMemoryTests(SynchronousTestCase):
                 "*** in #lobby: alice bob",
             ],
         )
-        bob.dataReceived(b"/nick robert\n/quit later\n")
+        bob.reader.dataReceived(b"/nick robert\n/quit later\n")
         self._flush()
         self.assertEqual(
             self._shown(aliceOut),
