@@ -377,15 +377,14 @@ class _Context:
         self.assembly.collector.addStream(guard)
         return [
             self.addDrain(guard, options["grace"], goodbye),
-            *(
-                EndpointService(
-                    self.reactor,
-                    description,
-                    guard.listenerFactory(transportOf(description)),
-                )
-                for description in options["listen"]
-            ),
+            *(self._listener(guard, description) for description in options["listen"]),
         ]
+
+    def _listener(self, guard: ConnectionGuard, description: str) -> IService:
+        # The string is checked (StartupError) before its type is read.
+        listener = EndpointService(self.reactor, description, guard)
+        listener.factory = guard.listenerFactory(transportOf(description))
+        return listener
 
     def datagramGuard(self, options: usage.Options) -> DatagramGuard:
         return DatagramGuard(
