@@ -26,8 +26,6 @@ from twisted.internet.defer import CancelledError, Deferred
 from twisted.internet.interfaces import IReactorCore
 from twisted.internet.task import react
 from twisted.python import usage
-from zope.interface.exceptions import Invalid
-from zope.interface.verify import verifyObject
 
 from netlab import _registry
 from netlab._version import __version__
@@ -50,23 +48,6 @@ What a plugin of L{GROUP} is called in the lines about it.
 """
 
 
-def _checkClient(name: str, candidate: object) -> INetlabClient:
-    """
-    @return: C{candidate}, if it is a client command.
-    @raise TypeError: if it is not.
-    """
-    try:
-        verifyObject(INetlabClient, candidate)
-    except Invalid:
-        raise TypeError(
-            f"{type(candidate).__name__} does not provide netlab.service.INetlabClient"
-        ) from None
-    options = candidate.options  # type: ignore[attr-defined]
-    if not (isinstance(options, type) and issubclass(options, usage.Options)):
-        raise TypeError("its options are not a usage.Options subclass")
-    return candidate  # type: ignore[return-value]
-
-
 def loadClients(
     points: Iterable[Any] | None = None,
     warn: Callable[[str], object] | None = None,
@@ -80,7 +61,9 @@ def loadClients(
     @param warn: told one line for each entry point skipped; standard
         error if C{None}.
     """
-    return _registry.load(GROUP, _checkClient, points, warn, kind=KIND)
+    return _registry.load(
+        GROUP, _registry.provider(INetlabClient), points, warn, kind=KIND
+    )
 
 
 class Options(usage.Options):
@@ -108,7 +91,7 @@ class Options(usage.Options):
         """
         super().__init__()
         self._warnings: list[str] = []
-        self._warn = warn if warn is not None else _stderr
+        self._warn = warn if warn is not None else _registry.stderr
         self.clients = loadClients(points, self._warnings.append)
         self.subCommands = [
             [name, None, client.options, client.description]
@@ -168,13 +151,8 @@ class Options(usage.Options):
             )
 
 
-def _stderr(line: str) -> None:
-    sys.stderr.write(line + "\n")
-    sys.stderr.flush()
-
-
 def _fail(message: str, code: int) -> SystemExit:
-    _stderr(f"netlab: error: {message}")
+    _registry.stderr(f"netlab: error: {message}")
     return SystemExit(code)
 
 

@@ -23,8 +23,12 @@ from importlib.metadata import entry_points
 from typing import Any, Generic, TypeVar
 
 import attrs
+from twisted.python import usage
+from zope.interface.exceptions import Invalid
+from zope.interface.interface import InterfaceClass
+from zope.interface.verify import verifyObject
 
-__all__ = ["Broken", "Registry", "load"]
+__all__ = ["Broken", "Registry", "load", "provider", "stderr"]
 
 _T = TypeVar("_T")
 
@@ -111,7 +115,7 @@ def load(
     if points is None:
         points = entry_points(group=group)
     if warn is None:
-        warn = _stderr
+        warn = stderr
     own: list[Any] = []
     others: list[Any] = []
     for point in points:
@@ -147,6 +151,38 @@ def load(
     return Registry(plugins, broken)
 
 
-def _stderr(line: str) -> None:
+def stderr(line: str) -> None:
+    """
+    Write one line for a person to standard error.
+    """
     sys.stderr.write(line + "\n")
     sys.stderr.flush()
+
+
+def provider(
+    interface: InterfaceClass, reserved: Iterable[str] = ()
+) -> Callable[[str, object], Any]:
+    """
+    The check for L{load} of a group whose plugins provide C{interface} and
+    have C{options}, a C{usage.Options} subclass.
+
+    @param reserved: names no plugin may take.
+    """
+    taken = frozenset(reserved)
+    name = f"{interface.__module__}.{interface.__name__}"
+
+    def check(entry: str, candidate: object) -> Any:
+        if entry in taken:
+            raise ValueError(f"{entry!r} is reserved by netlab")
+        try:
+            verifyObject(interface, candidate)
+        except Invalid:
+            raise TypeError(
+                f"{type(candidate).__name__} does not provide {name}"
+            ) from None
+        options = getattr(candidate, "options", None)
+        if not (isinstance(options, type) and issubclass(options, usage.Options)):
+            raise TypeError("its options are not a usage.Options subclass")
+        return candidate
+
+    return check

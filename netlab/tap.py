@@ -23,8 +23,6 @@ import attrs
 from twisted.application.service import IService, MultiService
 from twisted.python import usage
 from zope.interface import implementer
-from zope.interface.exceptions import Invalid
-from zope.interface.verify import verifyObject
 
 from netlab import _registry
 from netlab._lifecycle import DrainService, EnoughFiles, StopGracefullyOnSignals
@@ -64,21 +62,6 @@ The entry point group services register in.
 """
 
 
-def _checkService(name: str, candidate: object) -> INetlabService:
-    if name in (ALL, SEPARATOR):
-        raise ValueError(f"{name!r} is reserved by netlab")
-    try:
-        verifyObject(INetlabService, candidate)
-    except Invalid:
-        raise TypeError(
-            f"{type(candidate).__name__} does not provide netlab.service.INetlabService"
-        ) from None
-    options = candidate.options  # type: ignore[attr-defined]
-    if not (isinstance(options, type) and issubclass(options, usage.Options)):
-        raise TypeError("its options are not a usage.Options subclass")
-    return candidate  # type: ignore[return-value]
-
-
 @attrs.define
 class _Loaded:
     """
@@ -96,7 +79,11 @@ def loadServices(points: Any = None) -> _Loaded:
     """
     warnings: list[str] = []
     registry = _registry.load(
-        GROUP, _checkService, points, warn=warnings.append, kind="service"
+        GROUP,
+        _registry.provider(INetlabService, reserved=(ALL, SEPARATOR)),
+        points,
+        warn=warnings.append,
+        kind="service",
     )
     return _Loaded(registry, warnings)
 
@@ -174,7 +161,7 @@ class Options(usage.Options):
         """
         super().__init__()
         self._loaded = loaded if loaded is not None else _installed()
-        self._warn = warn if warn is not None else _stderr
+        self._warn = warn if warn is not None else _registry.stderr
         self.registry = self._loaded.registry
         self.also: list[Options] = []
         self.subCommands = [
@@ -294,11 +281,6 @@ class Options(usage.Options):
         return [(self.subCommand, self.subOptions)] + [
             service for more in self.also for service in more.services()
         ]
-
-
-def _stderr(line: str) -> None:
-    sys.stderr.write(line + "\n")
-    sys.stderr.flush()
 
 
 def _ignore(line: str) -> None:
