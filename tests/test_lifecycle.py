@@ -21,7 +21,7 @@ from netlab.chat import ChatFactory, ChatHub
 from netlab.echo import EchoFactory
 from netlab.policies import ConnectionGuard, ConnectionLimits
 from netlab.timestamp import TimestampFactory
-from tests.test_tap import _connect, _listened, _types, _UDPMemoryReactor, parse
+from tests._tapsupport import _connect, _listened, _types, _UDPMemoryReactor, parse
 
 try:
     import resource

@@ -1,6 +1,15 @@
 """
-Tests for L{netlab.tap}: the C{twistd netlab} options and the service that
-L{netlab.tap.makeService} assembles, and the plugin that points twistd there.
+Tests for L{netlab.tap}: the C{twistd netlab} options built from the
+registered services (one service, several joined by C{+}, or C{all}), the
+service that L{netlab.tap.makeService} assembles around them (connection
+limits, C{--metrics}, draining, startup errors as one line), and the plugin
+that points twistd there.  L{RegistryOptionsTests} and
+L{RegistryMakeServiceTests} run the assembly on a registry of fake services.
+
+Each service's own options and build are tested beside it:
+C{tests/timestamp/test_tap.py}, C{tests/echo/test_tap.py} and
+C{tests/chat/test_tap.py}; the helpers they share are in
+C{tests/_tapsupport.py}.
 
 Reactor-free: services are built on a L{MemoryReactorClock}.
 """
@@ -13,11 +22,11 @@ from typing import Any
 
 from twisted.application.service import IService, IServiceMaker
 from twisted.internet.address import IPv4Address
-from twisted.internet.error import ConnectionDone
-from twisted.internet.testing import MemoryReactorClock, StringTransport
+from twisted.internet.protocol import Factory
+from twisted.internet.testing import MemoryReactorClock
 from twisted.plugin import IPlugin, getPlugins
+from twisted.protocols.wire import Echo
 from twisted.python import usage
-from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.server import Site
 from twisted.web.test.requesthelper import DummyRequest
@@ -26,16 +35,8 @@ from zope.interface.verify import verifyObject
 from netlab import tap
 from netlab._lifecycle import DrainService, EnoughFiles
 from netlab._service import DatagramService, EndpointService
-from netlab._udpguard import DatagramGuard
-from netlab.chat import (
-    DEFAULT_HISTORY,
-    DEFAULT_ROOM,
-    ChatFactory,
-    ChatHub,
-    ChatLimits,
-    ChatProtocol,
-)
-from netlab.chat import DEFAULT_PORT as CHAT_PORT
+from netlab._udpserver import GuardedDatagramProtocol
+from netlab.chat import ChatFactory
 from netlab.chat._tap import ChatOptions
 from netlab.echo import EchoDatagramProtocol, EchoFactory
 from netlab.echo._tap import EchoOptions
@@ -50,261 +51,29 @@ from netlab.policies import (
     ConnectionLimits,
     GuardedConnection,
 )
-from netlab.timestamp import (
-    DEFAULT_MAX_REPLY_SIZE,
-    Framing,
-    TimeFormat,
-    TimestampDatagramProtocol,
-    TimestampFactory,
+from netlab.service import (
+    IServiceContext,
+    NetlabService,
+    ServiceOptions,
+    StreamOptions,
+    datagramParameters,
 )
+from netlab.timestamp import Framing, TimestampDatagramProtocol, TimestampFactory
 from netlab.timestamp._tap import TimestampServerOptions, TimestampUDPOptions
+from tests._tapsupport import (
+    _CHAT_DEFAULTS,
+    _STREAM_DEFAULTS,
+    _connect,
+    _guards,
+    _listened,
+    _lost,
+    _RecordingReactor,
+    _types,
+    _UDPMemoryReactor,
+    parse,
+)
+from tests.test_registry import point
 from tests.test_service import _ListeningReactor, cannotListen
-
-
-def parse(*args: str) -> tap.Options:
-    """
-    @return: L{tap.Options} that have parsed C{args}.
-    """
-    options = tap.Options()
-    options.parseOptions(list(args))
-    return options
-
-
-class _FakeUDPPort:
-    """
-    What L{_UDPMemoryReactor.listenUDP} returns.
-    """
-
-    def __init__(self, port: int, interface: str) -> None:
-        self.port = port
-        self.interface = interface
-        self.listening = True
-
-    def stopListening(self) -> None:
-        self.listening = False
-
-
-class _UDPMemoryReactor(MemoryReactorClock):
-    """
-    A L{MemoryReactorClock} that also records C{listenUDP} calls, which
-    L{MemoryReactorClock} does not have.
-
-    @ivar udpServers: C{(port, protocol, interface, maxPacketSize)} for each
-        call.
-    @ivar udpPorts: the fake ports returned.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.udpServers: list[tuple[int, Any, str, int]] = []
-        self.udpPorts: list[_FakeUDPPort] = []
-
-    def listenUDP(
-        self, port: int, protocol: Any, interface: str = "", maxPacketSize: int = 8192
-    ) -> _FakeUDPPort:
-        self.udpServers.append((port, protocol, interface, maxPacketSize))
-        self.udpPorts.append(_FakeUDPPort(port, interface))
-        return self.udpPorts[-1]
-
-
-_STREAM_DEFAULTS: dict[str, Any] = {
-    "max-connections": 10000,
-    "max-per-source": 100,
-    "tls-handshake-timeout": 10.0,
-    "grace": 5.0,
-    "metrics": None,
-}
-"""
-What every stream service (tsserv, echo, chat) runs with unless told
-otherwise, besides its own options.
-"""
-
-_CHAT_DEFAULTS: dict[str, Any] = {
-    "listen": ["tcp:21569"],
-    "default-room": "#lobby",
-    "history": 20,
-    "max-line-length": 1024,
-    "line-rate": 5.0,
-    "line-burst": 20.0,
-    "backlog-soft": 262144,
-    "backlog-soft-seconds": 10.0,
-    "backlog-hard": 1048576,
-    "registration-timeout": 60.0,
-    "idle-timeout": 0.0,
-    **_STREAM_DEFAULTS,
-}
-"""
-What C{twistd netlab chat} runs with unless told otherwise.
-"""
-
-SHUTDOWN_NOTE = b"NOTE the server is shutting down; goodbye\r\n"
-"""
-What every chat user is told when the service stops.
-"""
-
-PEER = IPv4Address("TCP", "127.0.0.1", 40000)
-"""
-Where the connections of these tests come from.
-"""
-
-
-def _chatLimits(options: usage.Options) -> ChatLimits:
-    """
-    @return: the L{ChatLimits} that chat options describe.
-    """
-    return ChatLimits(
-        maxLineLength=options["max-line-length"],
-        lineRate=options["line-rate"],
-        lineBurst=options["line-burst"],
-        backlogSoft=options["backlog-soft"],
-        backlogSoftSeconds=options["backlog-soft-seconds"],
-        backlogHard=options["backlog-hard"],
-        registrationTimeout=options["registration-timeout"],
-        idleTimeout=options["idle-timeout"],
-    )
-
-
-class _RecordingPort:
-    """
-    A listening port, returned by L{_RecordingReactor.listenTCP}, that notes
-    in a shared log when it stops listening.
-    """
-
-    def __init__(self, log: list[tuple[Any, ...]], port: int) -> None:
-        self.log = log
-        self.port = port
-        self.listening = True
-
-    def startListening(self) -> None:
-        pass
-
-    def stopListening(self) -> None:
-        self.listening = False
-        self.log.append(("stopListening", self.port))
-
-    def getHost(self) -> IPv4Address:
-        return IPv4Address("TCP", "0.0.0.0", self.port)
-
-
-class _RecordingReactor(MemoryReactorClock):
-    """
-    A L{MemoryReactorClock} whose listening ports note when they stop
-    listening, in C{log}.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.log: list[tuple[Any, ...]] = []
-
-    def listenTCP(
-        self, port: int, factory: Any, backlog: int = 50, interface: str = ""
-    ) -> _RecordingPort:
-        self.tcpServers.append((port, factory, backlog, interface))
-        return _RecordingPort(self.log, port)
-
-
-class _RecordingTransport(StringTransport):
-    """
-    A L{StringTransport} that notes what is written to it, and when it is
-    closed, in a shared log, and whether it was aborted.
-    """
-
-    def __init__(self, log: list[tuple[Any, ...]], name: str) -> None:
-        super().__init__(peerAddress=PEER)
-        self.log = log
-        self.name = name
-        self.aborted = False
-
-    def write(self, data: bytes) -> None:
-        self.log.append(("write", self.name, data))
-        super().write(data)
-
-    def loseConnection(self) -> None:
-        self.log.append(("loseConnection", self.name))
-        super().loseConnection()
-
-    def abortConnection(self) -> None:
-        self.aborted = True
-        super().abortConnection()
-
-
-def _guards(service: Any) -> list[ConnectionGuard]:
-    """
-    @return: the guard of each stream service in C{service}, as its drain
-        knows it, in order.
-    """
-    return [child.target for child in service if isinstance(child, DrainService)]
-
-
-def _listened(reactor: MemoryReactorClock) -> list[ConnectionGuard]:
-    """
-    @return: the guard of the factory each started endpoint listens with,
-        in order (each listens with one of its guard's listener factories).
-    """
-    guards = [factory.guard for _, factory, _, _ in reactor.tcpServers]
-    for guard in guards:
-        assert isinstance(guard, ConnectionGuard), guard
-    return guards
-
-
-def _chatFactory(reactor: MemoryReactorClock) -> ChatFactory:
-    """
-    @return: the chat factory behind the first endpoint a started chat
-        service listens on.
-    """
-    factory = _listened(reactor)[0].wrappedFactory
-    assert isinstance(factory, ChatFactory)
-    return factory
-
-
-def _connect(
-    guard: ConnectionGuard,
-    log: list[tuple[Any, ...]] | None = None,
-    name: str = "peer",
-    address: IPv4Address = PEER,
-) -> tuple[Any, _RecordingTransport]:
-    """
-    Connect a protocol of C{guard} to a L{_RecordingTransport}, as the
-    listening port would for a connection accepted from C{address}.
-
-    @return: the protocol (a L{GuardedConnection}, or the refusal) and its
-        transport.
-    """
-    protocol = guard.buildProtocol(address)
-    assert protocol is not None
-    transport = _RecordingTransport([] if log is None else log, name)
-    protocol.makeConnection(transport)
-    return protocol, transport
-
-
-def _connectChat(
-    reactor: MemoryReactorClock, log: list[tuple[Any, ...]], name: str
-) -> tuple[GuardedConnection, ChatProtocol, _RecordingTransport]:
-    """
-    Connect to the chat service listening on C{reactor}, through its
-    guard.
-
-    @return: the connection, the chat protocol it wraps, and its transport.
-    """
-    connection, transport = _connect(_listened(reactor)[0], log, name)
-    assert isinstance(connection, GuardedConnection)
-    protocol = connection.wrappedProtocol
-    assert isinstance(protocol, ChatProtocol)
-    return connection, protocol, transport
-
-
-def _lost(connection: Any) -> None:
-    """
-    Tell a connection's protocol that it closed cleanly.
-    """
-    connection.connectionLost(Failure(ConnectionDone()))
-
-
-def _types(service: Any) -> list[type]:
-    """
-    @return: the type of each child of C{service}, in order.
-    """
-    return [type(child) for child in service]
 
 
 def _render(site: Site, path: bytes) -> tuple[bytes, DummyRequest]:
@@ -317,6 +86,56 @@ def _render(site: Site, path: bytes) -> tuple[bytes, DummyRequest]:
     body = site.getResourceFor(request).render(request)
     assert isinstance(body, bytes)
     return body, request
+
+
+# A registry of fake services, for RegistryOptionsTests and
+# RegistryMakeServiceTests (see _loaded).
+
+
+class _WidgetOptions(StreamOptions):
+    defaultListen = ["tcp:0"]
+
+
+class _GadgetOptions(ServiceOptions):
+    optParameters = datagramParameters(30001)
+
+
+built: list[tuple[str, IServiceContext]] = []
+
+
+def _buildWidget(options: usage.Options, context: IServiceContext) -> list[IService]:
+    built.append(("widget", context))
+    context.addGauge("widget_spins", "Spins.", lambda: 3.0, colour="blue")
+    return context.listen(Factory.forProtocol(Echo), options)
+
+
+def _buildGadget(options: usage.Options, context: IServiceContext) -> list[IService]:
+    built.append(("gadget", context))
+    protocol = GuardedDatagramProtocol(
+        context.reactor, guard=context.datagramGuard(options)
+    )
+    return [context.bindDatagram(protocol, options)]
+
+
+widget = NetlabService(
+    "Spins widgets.", _WidgetOptions, _buildWidget, inAll=True, defaultPorts=(30000,)
+)
+
+gadget = NetlabService(
+    "Gadgets over UDP.", _GadgetOptions, _buildGadget, defaultPorts=(30001,)
+)
+
+
+def _loaded(*points: Any) -> tap._Loaded:
+    return tap.loadServices(
+        points
+        or [
+            point("widget", widget),
+            point("gadget", gadget, "gadgets"),
+            point("broken", ImportError("No module named 'wonky'"), "wonky-dist"),
+            point("notaservice", "a string", "strings"),
+        ]
+    )
 
 
 class OptionsTests(SynchronousTestCase):
@@ -366,233 +185,6 @@ class OptionsTests(SynchronousTestCase):
         """
         self.assertRaises(usage.UsageError, parse, "nosuchservice")
 
-    def test_tsservDefaults(self) -> None:
-        """
-        tsserv listens on tcp:21567 and stamps raw chunks with the local
-        ctime, with 8192-byte lines, unless told otherwise.
-        """
-        options = parse("tsserv").subOptions
-        self.assertEqual(options["listen"], ["tcp:21567"])
-        self.assertIs(options["format"], TimeFormat.CTIME)
-        self.assertFalse(options["utc"])
-        self.assertIs(options["framing"], Framing.RAW)
-        self.assertEqual(options["max-line-length"], 8192)
-
-    def test_listenRepeatable(self) -> None:
-        """
-        --listen may be given several times; every endpoint is kept, in
-        order, and the default is not added to them.
-        """
-        options = parse(
-            "tsserv", "--listen", "tcp:1234", "--listen", "tcp6:port=1235"
-        ).subOptions
-        self.assertEqual(options["listen"], ["tcp:1234", "tcp6:port=1235"])
-
-    def test_defaultListenNotShared(self) -> None:
-        """
-        Changing one parse's listen list does not change the default seen by
-        the next parse.
-        """
-        parse("tsserv").subOptions["listen"].append("tcp:1")
-        self.assertEqual(parse("tsserv").subOptions["listen"], ["tcp:21567"])
-
-    def test_format(self) -> None:
-        """
-        --format iso and --format unix choose those time formats.
-        """
-        self.assertIs(
-            parse("tsserv", "--format", "iso").subOptions["format"], TimeFormat.ISO
-        )
-        self.assertIs(
-            parse("tsserv", "--format", "unix").subOptions["format"], TimeFormat.UNIX
-        )
-
-    def test_utc(self) -> None:
-        """
-        --utc stamps UTC.
-        """
-        self.assertTrue(parse("tsserv", "--utc").subOptions["utc"])
-
-    def test_framingLine(self) -> None:
-        """
-        --framing line chooses line framing.
-        """
-        self.assertIs(
-            parse("tsserv", "--framing", "line").subOptions["framing"], Framing.LINE
-        )
-
-    def test_maxLineLength(self) -> None:
-        """
-        --max-line-length takes a positive whole number.
-        """
-        options = parse("tsserv", "--max-line-length", "100").subOptions
-        self.assertEqual(options["max-line-length"], 100)
-
-    def test_badFormat(self) -> None:
-        """
-        An unknown --format is a L{usage.UsageError} naming the choices.
-        """
-        error = self.assertRaises(
-            usage.UsageError, parse, "tsserv", "--format", "rfc822"
-        )
-        self.assertIn("ctime", str(error))
-
-    def test_badFraming(self) -> None:
-        """
-        An unknown --framing is a L{usage.UsageError}.
-        """
-        self.assertRaises(usage.UsageError, parse, "tsserv", "--framing", "crlf")
-
-    def test_badMaxLineLength(self) -> None:
-        """
-        --max-line-length 0, a negative number, or a word is a
-        L{usage.UsageError}.
-        """
-        for value in ["0", "-5", "many"]:
-            self.assertRaises(
-                usage.UsageError, parse, "tsserv", "--max-line-length", value
-            )
-
-    def test_tsuservDefaults(self) -> None:
-        """
-        tsuserv listens on UDP port 21567 on every IPv4 address and stamps
-        the local ctime, unless told otherwise.
-        """
-        options = parse("tsuserv").subOptions
-        self.assertEqual(options["udp-port"], 21567)
-        self.assertEqual(options["udp-interface"], "")
-        self.assertIs(options["format"], TimeFormat.CTIME)
-        self.assertFalse(options["utc"])
-
-    def test_tsuservOptions(self) -> None:
-        """
-        --udp-port, --udp-interface, --format and --utc are taken by tsuserv.
-        """
-        options = parse(
-            "tsuserv",
-            "--udp-port",
-            "0",
-            "--udp-interface",
-            "::1",
-            "--format",
-            "unix",
-            "--utc",
-        ).subOptions
-        self.assertEqual(options["udp-port"], 0)
-        self.assertEqual(options["udp-interface"], "::1")
-        self.assertIs(options["format"], TimeFormat.UNIX)
-        self.assertTrue(options["utc"])
-
-    def test_badUDPPort(self) -> None:
-        """
-        A --udp-port outside 0 to 65535, or not a number, is a
-        L{usage.UsageError}.
-        """
-        for value in ["70000", "65536", "-1", "http"]:
-            self.assertRaises(usage.UsageError, parse, "tsuserv", "--udp-port", value)
-
-    def test_udpPortBounds(self) -> None:
-        """
-        --udp-port 65535 is accepted.
-        """
-        self.assertEqual(
-            parse("tsuserv", "--udp-port", "65535").subOptions["udp-port"], 65535
-        )
-
-    def test_tsuservHasNoListen(self) -> None:
-        """
-        --listen belongs to the stream services.
-        """
-        self.assertRaises(usage.UsageError, parse, "tsuserv", "--listen", "tcp:1")
-
-    def test_tsuservRateDefaults(self) -> None:
-        """
-        tsuserv's guard rates default to 1000 datagrams a second per source
-        (bursts of 2000) and 20000 in all (bursts of 40000).
-        """
-        options = parse("tsuserv").subOptions
-        self.assertEqual(
-            [
-                options[name]
-                for name in [
-                    "udp-rate",
-                    "udp-burst",
-                    "udp-global-rate",
-                    "udp-global-burst",
-                ]
-            ],
-            [1000, 2000, 20000, 40000],
-        )
-
-    def test_echoDefaults(self) -> None:
-        """
-        echo serves TCP on tcp:21568 and UDP on port 21568 of every IPv4
-        address, both, with the default guard rates, unless told otherwise.
-        """
-        options = parse("echo").subOptions
-        self.assertEqual(options["listen"], ["tcp:21568"])
-        self.assertEqual(options["udp-port"], 21568)
-        self.assertEqual(options["udp-interface"], "")
-        self.assertEqual(options["udp-rate"], 1000)
-        self.assertEqual(options["udp-burst"], 2000)
-        self.assertEqual(options["udp-global-rate"], 20000)
-        self.assertEqual(options["udp-global-burst"], 40000)
-        self.assertFalse(options["no-tcp"])
-        self.assertFalse(options["no-udp"])
-
-    def test_echoOptions(self) -> None:
-        """
-        echo takes repeated --listen, --udp-port, --udp-interface, the four
-        guard rates (fractions allowed) and --no-tcp or --no-udp.
-        """
-        options = parse(
-            "echo",
-            "--listen",
-            "tcp:1234",
-            "--listen",
-            "tcp6:port=1235",
-            "--udp-port",
-            "0",
-            "--udp-interface",
-            "::1",
-            "--udp-rate",
-            "2.5",
-            "--udp-burst",
-            "3",
-            "--udp-global-rate",
-            "0",
-            "--udp-global-burst",
-            "7",
-            "--no-udp",
-        ).subOptions
-        self.assertEqual(options["listen"], ["tcp:1234", "tcp6:port=1235"])
-        self.assertEqual(options["udp-port"], 0)
-        self.assertEqual(options["udp-interface"], "::1")
-        self.assertEqual(options["udp-rate"], 2.5)
-        self.assertEqual(options["udp-burst"], 3)
-        self.assertEqual(options["udp-global-rate"], 0)
-        self.assertEqual(options["udp-global-burst"], 7)
-        self.assertFalse(options["no-tcp"])
-        self.assertTrue(options["no-udp"])
-        self.assertTrue(parse("echo", "--no-tcp").subOptions["no-tcp"])
-
-    def test_echoDefaultListenNotShared(self) -> None:
-        """
-        Changing one parse's echo listen list does not change the default
-        seen by the next parse.
-        """
-        parse("echo").subOptions["listen"].append("tcp:1")
-        self.assertEqual(parse("echo").subOptions["listen"], ["tcp:21568"])
-
-    def test_echoNothingToServe(self) -> None:
-        """
-        --no-tcp with --no-udp is a L{usage.UsageError} that says so.
-        """
-        error = self.assertRaises(
-            usage.UsageError, parse, "echo", "--no-tcp", "--no-udp"
-        )
-        self.assertIn("nothing to serve", str(error))
-
     def test_badRates(self) -> None:
         """
         A negative or non-numeric rate, or a burst below 1, is a
@@ -611,174 +203,6 @@ class OptionsTests(SynchronousTestCase):
             for option, value in cases:
                 self.assertRaises(usage.UsageError, parse, service, option, value)
 
-    def test_echoBadUDPPort(self) -> None:
-        """
-        An echo --udp-port outside 0 to 65535 is a L{usage.UsageError}.
-        """
-        for value in ["65536", "-1", "echo"]:
-            self.assertRaises(usage.UsageError, parse, "echo", "--udp-port", value)
-
-    def test_echoHasNoTimestampOptions(self) -> None:
-        """
-        The timestamp options are not echo's.
-        """
-        for option in ["--format=iso", "--utc", "--framing=line"]:
-            self.assertRaises(usage.UsageError, parse, "echo", option)
-
-    def test_chatDefaults(self) -> None:
-        """
-        chat listens on tcp:21569, puts everyone in #lobby with 20 lines of
-        history, and has the default limits: 1024-byte lines, 5 lines a
-        second in bursts of 20, a 256 KiB backlog for 10 seconds or 1 MiB at
-        once, 60 seconds to register and no idle timeout.
-        """
-        options = parse("chat").subOptions
-        self.assertEqual(
-            {name: options[name] for name in _CHAT_DEFAULTS}, _CHAT_DEFAULTS
-        )
-
-    def test_chatDefaultsAreTheLimits(self) -> None:
-        """
-        chat's default limits are those of L{ChatLimits}, and its default
-        room and history those of L{ChatHub}.
-        """
-        options = parse("chat").subOptions
-        self.assertEqual(_chatLimits(options), ChatLimits())
-        self.assertEqual(options["default-room"], DEFAULT_ROOM)
-        self.assertEqual(options["history"], DEFAULT_HISTORY)
-        self.assertEqual(options["listen"], [f"tcp:{CHAT_PORT}"])
-
-    def test_chatOptions(self) -> None:
-        """
-        Each chat option is taken, as a number of the right kind where it is
-        one (fractions allowed for rates, bursts and seconds), and --listen
-        may be repeated.
-        """
-        options = parse(
-            "chat",
-            "--listen",
-            "tcp:1234",
-            "--listen",
-            "tcp6:port=1235",
-            "--default-room",
-            "#main",
-            "--history",
-            "0",
-            "--max-line-length",
-            "80",
-            "--line-rate",
-            "0.5",
-            "--line-burst",
-            "2.5",
-            "--backlog-soft",
-            "1000",
-            "--backlog-soft-seconds",
-            "1.5",
-            "--backlog-hard",
-            "2000",
-            "--registration-timeout",
-            "0",
-            "--idle-timeout",
-            "300",
-        ).subOptions
-        expected = {
-            "listen": ["tcp:1234", "tcp6:port=1235"],
-            "default-room": "#main",
-            "history": 0,
-            "max-line-length": 80,
-            "line-rate": 0.5,
-            "line-burst": 2.5,
-            "backlog-soft": 1000,
-            "backlog-soft-seconds": 1.5,
-            "backlog-hard": 2000,
-            "registration-timeout": 0.0,
-            "idle-timeout": 300.0,
-        }
-        self.assertEqual({name: options[name] for name in expected}, expected)
-        self.assertIsInstance(options["history"], int)
-        self.assertIsInstance(options["max-line-length"], int)
-
-    def test_chatEachOption(self) -> None:
-        """
-        Each chat option given alone changes only itself.
-        """
-        cases = [
-            ("--default-room", "#x", "#x"),
-            ("--history", "5", 5),
-            ("--max-line-length", "1", 1),
-            ("--line-rate", "0", 0.0),
-            ("--line-burst", "1", 1.0),
-            ("--backlog-soft", "1", 1),
-            ("--backlog-soft-seconds", "0", 0.0),
-            ("--backlog-hard", "65536", 65536),
-            ("--registration-timeout", "2.5", 2.5),
-            ("--idle-timeout", "0.5", 0.5),
-        ]
-        for option, value, expected in cases:
-            options = parse("chat", option, value).subOptions
-            name = option[2:]
-            self.assertEqual(options[name], expected, option)
-            others = {key: options[key] for key in _CHAT_DEFAULTS if key != name}
-            self.assertEqual(
-                others,
-                {key: v for key, v in _CHAT_DEFAULTS.items() if key != name},
-                option,
-            )
-
-    def test_chatDefaultListenNotShared(self) -> None:
-        """
-        Changing one parse's chat listen list does not change the default
-        seen by the next parse.
-        """
-        parse("chat").subOptions["listen"].append("tcp:1")
-        self.assertEqual(parse("chat").subOptions["listen"], ["tcp:21569"])
-
-    def test_chatBadValues(self) -> None:
-        """
-        A room name without #, a negative history, a line length below 1, a
-        negative rate, a burst below 1, a non-positive backlog, negative
-        seconds, or a word where a number goes, is a L{usage.UsageError}.
-        """
-        cases = [
-            ("--default-room", "lobby"),
-            ("--default-room", "#"),
-            ("--default-room", "#no spaces"),
-            ("--default-room", "#" + "x" * 32),
-            ("--history", "-1"),
-            ("--history", "many"),
-            ("--max-line-length", "0"),
-            ("--max-line-length", "-1"),
-            ("--line-rate", "-1"),
-            ("--line-rate", "fast"),
-            ("--line-burst", "0"),
-            ("--line-burst", "0.5"),
-            ("--backlog-soft", "0"),
-            ("--backlog-soft-seconds", "-1"),
-            ("--backlog-hard", "0"),
-            ("--registration-timeout", "-1"),
-            ("--idle-timeout", "-0.5"),
-        ]
-        for option, value in cases:
-            self.assertRaises(usage.UsageError, parse, "chat", option, value)
-
-    def test_chatBadRoomSaysWhy(self) -> None:
-        """
-        The error for a bad --default-room names the value and what a room
-        name is.
-        """
-        error = self.assertRaises(
-            usage.UsageError, parse, "chat", "--default-room", "lobby"
-        )
-        self.assertIn("'lobby'", str(error))
-        self.assertIn("#", str(error))
-
-    def test_chatHasNoOtherServicesOptions(self) -> None:
-        """
-        The timestamp and UDP options are not chat's.
-        """
-        for option in ["--format=iso", "--utc", "--udp-port=1", "--no-udp"]:
-            self.assertRaises(usage.UsageError, parse, "chat", option)
-
 
 class MakeServiceTests(SynchronousTestCase):
     """
@@ -791,569 +215,6 @@ class MakeServiceTests(SynchronousTestCase):
         """
         reactor = MemoryReactorClock()
         tap.makeService(parse("tsserv", "--listen", "tcp:1234"), reactor)
-        self.assertEqual(reactor.tcpServers, [])
-
-    def test_tsservTwoEndpoints(self) -> None:
-        """
-        tsserv with two --listen makes two listening services which, once
-        started, listen on both ports with a TimestampFactory configured
-        from the options.
-        """
-        reactor = MemoryReactorClock()
-        service = tap.makeService(
-            parse(
-                "tsserv",
-                "--listen",
-                "tcp:1234:interface=127.0.0.1",
-                "--listen",
-                r"tcp6:port=1235:interface=\:\:1",
-                "--framing",
-                "line",
-                "--format",
-                "iso",
-                "--utc",
-                "--max-line-length",
-                "100",
-            ),
-            reactor,
-        )
-        verifyObject(IService, service)
-        self.assertEqual(
-            _types(service),
-            [EnoughFiles, DrainService, EndpointService, EndpointService],
-        )
-        service.startService()
-        self.addCleanup(service.stopService)
-        self.assertEqual(
-            [(port, interface) for port, _, _, interface in reactor.tcpServers],
-            [(1234, "127.0.0.1"), (1235, "::1")],
-        )
-        guards = _listened(reactor)
-        self.assertIs(guards[0], guards[1])
-        self.assertEqual(_guards(service), [guards[0]])
-        for guard in guards:
-            factory = guard.wrappedFactory
-            self.assertIsInstance(factory, TimestampFactory)
-            self.assertIs(factory.framing, Framing.LINE)
-            self.assertEqual(factory.maxLineLength, 100)
-            self.assertIs(factory.stamper.format, TimeFormat.ISO)
-            self.assertTrue(factory.stamper.utc)
-            self.assertIs(factory.stamper.clock, reactor)
-
-    def test_tsservDefaults(self) -> None:
-        """
-        tsserv with no options listens on TCP port 21567 on every address,
-        with the classic raw ctime factory.
-        """
-        reactor = MemoryReactorClock()
-        service = tap.makeService(parse("tsserv"), reactor)
-        service.startService()
-        self.addCleanup(service.stopService)
-        [(port, listener, _, interface)] = reactor.tcpServers
-        self.assertEqual((port, interface), (21567, ""))
-        factory = listener.guard.wrappedFactory
-        self.assertIs(factory.framing, Framing.RAW)
-        self.assertIs(factory.stamper.format, TimeFormat.CTIME)
-        self.assertFalse(factory.stamper.utc)
-        self.assertEqual(factory.maxLineLength, 8192)
-
-    def test_tsservStartsOnce(self) -> None:
-        """
-        Started the way twistd does (privilegedStartService, then
-        startService), each endpoint listens once, not twice.
-        """
-        reactor = MemoryReactorClock()
-        service = tap.makeService(
-            parse("tsserv", "--listen", "tcp:1234", "--listen", "tcp:1235"), reactor
-        )
-        service.privilegedStartService()
-        service.startService()
-        self.addCleanup(service.stopService)
-        self.assertEqual([entry[0] for entry in reactor.tcpServers], [1234, 1235])
-
-    def test_tsservStops(self) -> None:
-        """
-        The started tsserv service stops, and is no longer running.
-        """
-        reactor = MemoryReactorClock()
-        service = tap.makeService(parse("tsserv", "--listen", "tcp:1234"), reactor)
-        service.startService()
-        self.successResultOf(service.stopService())
-        self.assertFalse(service.running)
-        self.assertFalse(any(child.running for child in service))
-
-    def test_tsuserv(self) -> None:
-        """
-        tsuserv makes one UDP service which, once started, listens on the
-        chosen port and address with a TimestampDatagramProtocol configured
-        from the options, reading datagrams as large as its largest reply.
-        """
-        reactor = _UDPMemoryReactor()
-        service = tap.makeService(
-            parse(
-                "tsuserv",
-                "--udp-port",
-                "4321",
-                "--udp-interface",
-                "127.0.0.1",
-                "--format",
-                "unix",
-                "--utc",
-            ),
-            reactor,
-        )
-        self.assertEqual(_types(service), [EnoughFiles, DatagramService])
-        self.assertEqual(reactor.udpServers, [])
-        service.privilegedStartService()
-        service.startService()
-        [(port, protocol, interface, maxPacketSize)] = reactor.udpServers
-        self.assertEqual((port, interface), (4321, "127.0.0.1"))
-        self.assertIsInstance(protocol, TimestampDatagramProtocol)
-        self.assertIs(protocol.stamper.format, TimeFormat.UNIX)
-        self.assertTrue(protocol.stamper.utc)
-        self.assertIs(protocol.stamper.clock, reactor)
-        self.assertEqual(protocol.maxReplySize, DEFAULT_MAX_REPLY_SIZE)
-        self.assertGreaterEqual(maxPacketSize, protocol.maxReplySize)
-        service.stopService()
-        self.assertFalse(reactor.udpPorts[0].listening)
-
-    def test_tsuservDefaults(self) -> None:
-        """
-        tsuserv with no options listens on UDP port 21567 on every IPv4
-        address, stamping the local ctime.
-        """
-        reactor = _UDPMemoryReactor()
-        service = tap.makeService(parse("tsuserv"), reactor)
-        service.startService()
-        self.addCleanup(service.stopService)
-        [(port, protocol, interface, _)] = reactor.udpServers
-        self.assertEqual((port, interface), (21567, ""))
-        self.assertIs(protocol.stamper.format, TimeFormat.CTIME)
-        self.assertFalse(protocol.stamper.utc)
-
-    def test_tsuservGuard(self) -> None:
-        """
-        tsuserv's protocol answers through a L{DatagramGuard} with the rates
-        of its --udp-rate, --udp-burst, --udp-global-rate and
-        --udp-global-burst, on the reactor's clock.
-        """
-        reactor = _UDPMemoryReactor()
-        service = tap.makeService(
-            parse(
-                "tsuserv",
-                "--udp-port",
-                "4321",
-                "--udp-rate",
-                "5",
-                "--udp-burst",
-                "6",
-                "--udp-global-rate",
-                "70",
-                "--udp-global-burst",
-                "80",
-            ),
-            reactor,
-        )
-        service.startService()
-        self.addCleanup(service.stopService)
-        [(_, protocol, _, _)] = reactor.udpServers
-        self.assertGuard(protocol.guard, reactor, 5, 6, 70, 80)
-
-    def test_tsuservGuardDefaults(self) -> None:
-        """
-        Without rate options, tsuserv's guard has the default rates.
-        """
-        reactor = _UDPMemoryReactor()
-        service = tap.makeService(parse("tsuserv"), reactor)
-        service.startService()
-        self.addCleanup(service.stopService)
-        [(_, protocol, _, _)] = reactor.udpServers
-        self.assertGuard(protocol.guard, reactor, 1000, 2000, 20000, 40000)
-
-    def assertGuard(
-        self,
-        guard: object,
-        reactor: Any,
-        sourceRate: float,
-        sourceBurst: float,
-        globalRate: float,
-        globalBurst: float,
-    ) -> None:
-        """
-        Assert that C{guard} is a L{DatagramGuard} with these rates, clocked
-        by C{reactor}.
-        """
-        self.assertIsInstance(guard, DatagramGuard)
-        assert isinstance(guard, DatagramGuard)
-        self.assertEqual(
-            (guard.sourceRate, guard.sourceBurst, guard.globalRate, guard.globalBurst),
-            (sourceRate, sourceBurst, globalRate, globalBurst),
-        )
-        self.assertIs(guard._clock, reactor)
-
-    def test_echo(self) -> None:
-        """
-        echo makes one listening service per --listen, serving an
-        L{EchoFactory}, and one UDP service whose L{EchoDatagramProtocol}
-        answers through a guard with the rates from the options, reading
-        datagrams of up to 65536 bytes; once started, they listen where
-        the options say.
-        """
-        reactor = _UDPMemoryReactor()
-        service = tap.makeService(
-            parse(
-                "echo",
-                "--listen",
-                "tcp:1234:interface=127.0.0.1",
-                "--listen",
-                r"tcp6:port=1235:interface=\:\:1",
-                "--udp-port",
-                "4321",
-                "--udp-interface",
-                "127.0.0.1",
-                "--udp-rate",
-                "5",
-                "--udp-burst",
-                "6",
-                "--udp-global-rate",
-                "70",
-                "--udp-global-burst",
-                "80",
-            ),
-            reactor,
-        )
-        verifyObject(IService, service)
-        children = list(service)
-        self.assertEqual(
-            [type(child) for child in children],
-            [
-                EnoughFiles,
-                DrainService,
-                EndpointService,
-                EndpointService,
-                DatagramService,
-            ],
-        )
-        self.assertEqual(reactor.tcpServers, [])
-        self.assertEqual(reactor.udpServers, [])
-        service.privilegedStartService()
-        service.startService()
-        self.addCleanup(service.stopService)
-        self.assertEqual(
-            [(port, interface) for port, _, _, interface in reactor.tcpServers],
-            [(1234, "127.0.0.1"), (1235, "::1")],
-        )
-        for guard in _listened(reactor):
-            self.assertIsInstance(guard.wrappedFactory, EchoFactory)
-        [(port, protocol, interface, maxPacketSize)] = reactor.udpServers
-        self.assertEqual((port, interface), (4321, "127.0.0.1"))
-        self.assertIsInstance(protocol, EchoDatagramProtocol)
-        self.assertEqual(maxPacketSize, 65536)
-        self.assertGuard(protocol.guard, reactor, 5, 6, 70, 80)
-
-    def test_echoDefaults(self) -> None:
-        """
-        echo with no options listens on TCP port 21568 and UDP port 21568,
-        on every IPv4 address, with the default guard rates.
-        """
-        reactor = _UDPMemoryReactor()
-        service = tap.makeService(parse("echo"), reactor)
-        service.startService()
-        self.addCleanup(service.stopService)
-        [(tcpPort, listener, _, tcpInterface)] = reactor.tcpServers
-        self.assertEqual((tcpPort, tcpInterface), (21568, ""))
-        self.assertIsInstance(listener.guard.wrappedFactory, EchoFactory)
-        [(udpPort, protocol, udpInterface, _)] = reactor.udpServers
-        self.assertEqual((udpPort, udpInterface), (21568, ""))
-        self.assertGuard(protocol.guard, reactor, 1000, 2000, 20000, 40000)
-
-    def test_echoNoUDP(self) -> None:
-        """
-        With --no-udp, echo makes only the listening services, and nothing
-        listens on UDP once started.
-        """
-        reactor = _UDPMemoryReactor()
-        service = tap.makeService(
-            parse("echo", "--listen", "tcp:1234", "--no-udp"), reactor
-        )
-        self.assertEqual(_types(service), [EnoughFiles, DrainService, EndpointService])
-        service.startService()
-        self.addCleanup(service.stopService)
-        self.assertEqual([entry[0] for entry in reactor.tcpServers], [1234])
-        self.assertEqual(reactor.udpServers, [])
-
-    def test_echoNoTCP(self) -> None:
-        """
-        With --no-tcp, echo makes only the UDP service, ignoring --listen,
-        and nothing listens on TCP once started.
-        """
-        reactor = _UDPMemoryReactor()
-        service = tap.makeService(
-            parse("echo", "--listen", "tcp:1234", "--udp-port", "4321", "--no-tcp"),
-            reactor,
-        )
-        self.assertEqual(_types(service), [EnoughFiles, DatagramService])
-        self.assertEqual(_guards(service), [])
-        service.startService()
-        self.addCleanup(service.stopService)
-        self.assertEqual(reactor.tcpServers, [])
-        [(port, protocol, _, _)] = reactor.udpServers
-        self.assertEqual(port, 4321)
-        self.assertIsInstance(protocol, EchoDatagramProtocol)
-
-    def test_echoStops(self) -> None:
-        """
-        The started echo service stops: every child stops, and the UDP port
-        is no longer listening.
-        """
-        reactor = _UDPMemoryReactor()
-        service = tap.makeService(
-            parse("echo", "--listen", "tcp:1234", "--udp-port", "4321"), reactor
-        )
-        service.startService()
-        self.successResultOf(service.stopService())
-        self.assertFalse(any(child.running for child in service))
-        self.assertFalse(reactor.udpPorts[0].listening)
-
-    def test_echoBadEndpoint(self) -> None:
-        """
-        A malformed echo --listen ends the process with one line naming it,
-        before anything listens.
-        """
-        reactor = _UDPMemoryReactor()
-        error = self.assertRaises(
-            SystemExit, tap.makeService, parse("echo", "--listen", "tcp:x"), reactor
-        )
-        message = str(error.code)
-        self.assertNotIn("\n", message)
-        self.assertTrue(message.startswith("netlab echo: error: "), message)
-        self.assertIn("tcp:x", message)
-        self.assertEqual(reactor.udpServers, [])
-
-    def test_chat(self) -> None:
-        """
-        chat makes a drain, then one listening service per --listen, all
-        serving one guard that wraps a L{ChatFactory} whose hub has the
-        default room and history size of the options, whose limits are those
-        of the options, and whose clock is the reactor; once started, they
-        listen where the options say.
-        """
-        reactor = MemoryReactorClock()
-        service = tap.makeService(
-            parse(
-                "chat",
-                "--listen",
-                "tcp:1234:interface=127.0.0.1",
-                "--listen",
-                r"tcp6:port=1235:interface=\:\:1",
-                "--default-room",
-                "#main",
-                "--history",
-                "7",
-                "--max-line-length",
-                "80",
-                "--line-rate",
-                "2",
-                "--line-burst",
-                "3",
-                "--backlog-soft",
-                "1000",
-                "--backlog-soft-seconds",
-                "4",
-                "--backlog-hard",
-                "5000",
-                "--registration-timeout",
-                "6",
-                "--idle-timeout",
-                "9",
-            ),
-            reactor,
-        )
-        verifyObject(IService, service)
-        children = list(service)
-        self.assertEqual(
-            [type(child) for child in children],
-            [EnoughFiles, DrainService, EndpointService, EndpointService],
-        )
-        self.assertEqual(reactor.tcpServers, [])
-        service.privilegedStartService()
-        service.startService()
-        self.addCleanup(service.stopService)
-        self.assertEqual(
-            [(port, interface) for port, _, _, interface in reactor.tcpServers],
-            [(1234, "127.0.0.1"), (1235, "::1")],
-        )
-        [guard] = _guards(service)
-        self.assertEqual(_listened(reactor), [guard, guard])
-        for child in children[2:]:
-            self.assertIs(child.factory.guard, guard)
-        factory = _chatFactory(reactor)
-        self.assertIs(guard.wrappedFactory, factory)
-        self.assertIsInstance(factory.hub, ChatHub)
-        self.assertEqual(factory.hub.defaultRoom, "#main")
-        self.assertEqual(factory.hub.historySize, 7)
-        self.assertEqual(
-            factory.limits,
-            ChatLimits(
-                maxLineLength=80,
-                lineRate=2.0,
-                lineBurst=3.0,
-                backlogSoft=1000,
-                backlogSoftSeconds=4.0,
-                backlogHard=5000,
-                registrationTimeout=6.0,
-                idleTimeout=9.0,
-            ),
-        )
-        self.assertIs(factory.clock, reactor)
-
-    def test_chatDefaults(self) -> None:
-        """
-        chat with no options listens on TCP port 21569 on every address,
-        with a hub whose default room is #lobby with 20 lines of history,
-        and the default limits.
-        """
-        reactor = MemoryReactorClock()
-        service = tap.makeService(parse("chat"), reactor)
-        self.assertEqual(_types(service), [EnoughFiles, DrainService, EndpointService])
-        service.startService()
-        self.addCleanup(service.stopService)
-        [(port, _, _, interface)] = reactor.tcpServers
-        self.assertEqual((port, interface), (21569, ""))
-        factory = _chatFactory(reactor)
-        self.assertEqual(
-            (factory.hub.defaultRoom, factory.hub.historySize), ("#lobby", 20)
-        )
-        self.assertEqual(factory.limits, ChatLimits())
-
-    def test_chatServes(self) -> None:
-        """
-        A connection to the started chat service, through its guard, is
-        greeted, and registers with a plain line.
-        """
-        reactor = MemoryReactorClock()
-        service = tap.makeService(parse("chat", "--listen", "tcp:1234"), reactor)
-        service.startService()
-        self.addCleanup(service.stopService)
-        _, protocol, transport = _connectChat(reactor, [], "alice")
-        protocol.dataReceived(b"alice\r\n")
-        reactor.advance(0)
-        lines = transport.value().split(b"\r\n")
-        self.assertTrue(lines[0].startswith(b"NOTE Welcome"), lines)
-        self.assertEqual(lines[1:], [b"OK nick alice", b"JOIN #lobby alice", b""])
-        self.assertEqual(_chatFactory(reactor).hub.who(protocol), ["alice"])
-
-    def test_chatStopsListeningFirst(self) -> None:
-        """
-        When the chat service stops, every endpoint stops listening before
-        any user is told the server is shutting down.
-        """
-        reactor = _RecordingReactor()
-        service = tap.makeService(
-            parse("chat", "--listen", "tcp:1234", "--listen", "tcp:1235"), reactor
-        )
-        service.startService()
-        connection, protocol, _ = _connectChat(reactor, reactor.log, "alice")
-        protocol.dataReceived(b"alice\r\n")
-        reactor.advance(0)
-        del reactor.log[:]
-        stopping = service.stopService()
-        self.assertEqual(
-            reactor.log,
-            [
-                ("stopListening", 1235),
-                ("stopListening", 1234),
-                ("write", "alice", SHUTDOWN_NOTE),
-                ("loseConnection", "alice"),
-            ],
-        )
-        _lost(connection)
-        self.successResultOf(stopping)
-
-    def test_chatShutdownNotice(self) -> None:
-        """
-        Stopping the chat service tells every connected user, registered or
-        not, that the server is shutting down (one NOTE line each), and
-        closes their connections; it has stopped once they are closed.
-        """
-        reactor = MemoryReactorClock()
-        service = tap.makeService(parse("chat", "--listen", "tcp:1234"), reactor)
-        service.startService()
-        log: list[tuple[Any, ...]] = []
-        alice, aliceProtocol, aliceTransport = _connectChat(reactor, log, "alice")
-        aliceProtocol.dataReceived(b"alice\r\n")
-        bob, bobProtocol, bobTransport = _connectChat(reactor, log, "bob")
-        bobProtocol.dataReceived(b"/nick bob\r\n")
-        stranger, _, strangerTransport = _connectChat(reactor, log, "stranger")
-        reactor.advance(0)
-        transports = [aliceTransport, bobTransport, strangerTransport]
-        for transport in transports:
-            transport.clear()
-
-        stopping = service.stopService()
-
-        for transport in transports:
-            self.assertEqual(transport.value(), SHUTDOWN_NOTE, transport.name)
-            self.assertTrue(transport.disconnecting, transport.name)
-            self.assertFalse(transport.aborted, transport.name)
-        self.assertNoResult(stopping)
-        _lost(alice)
-        _lost(bob)
-        self.assertNoResult(stopping)
-        _lost(stranger)
-        self.successResultOf(stopping)
-        self.assertFalse(service.running)
-        self.assertEqual(_chatFactory(reactor).hub.participants(), [])
-        # Nothing is left to abort the connections later.
-        reactor.advance(0)
-        self.assertEqual(reactor.getDelayedCalls(), [])
-
-    def test_chatShutdownGrace(self) -> None:
-        """
-        A connection that has not closed 5 seconds after the shutdown notice
-        (its user does not read) is aborted; the service has stopped once it
-        is closed.
-        """
-        reactor = MemoryReactorClock()
-        service = tap.makeService(parse("chat", "--listen", "tcp:1234"), reactor)
-        service.startService()
-        connection, protocol, transport = _connectChat(reactor, [], "alice")
-        protocol.dataReceived(b"alice\r\n")
-        reactor.advance(0)
-        stopping = service.stopService()
-        self.assertTrue(transport.value().endswith(SHUTDOWN_NOTE))
-        reactor.advance(4.9)
-        self.assertFalse(transport.aborted)
-        self.assertNoResult(stopping)
-        reactor.advance(0.1)
-        self.assertTrue(transport.aborted)
-        _lost(connection)
-        self.successResultOf(stopping)
-
-    def test_chatStopsWithNobodyConnected(self) -> None:
-        """
-        With nobody connected, the chat service stops at once.
-        """
-        reactor = MemoryReactorClock()
-        service = tap.makeService(parse("chat", "--listen", "tcp:1234"), reactor)
-        service.startService()
-        self.successResultOf(service.stopService())
-        self.assertFalse(any(child.running for child in service))
-        self.assertEqual(reactor.getDelayedCalls(), [])
-
-    def test_chatBadEndpoint(self) -> None:
-        """
-        A malformed chat --listen ends the process with one line naming it,
-        before anything listens.
-        """
-        reactor = MemoryReactorClock()
-        error = self.assertRaises(
-            SystemExit, tap.makeService, parse("chat", "--listen", "tcp:x"), reactor
-        )
-        message = str(error.code)
-        self.assertNotIn("\n", message)
-        self.assertTrue(message.startswith("netlab chat: error: "), message)
-        self.assertIn("tcp:x", message)
         self.assertEqual(reactor.tcpServers, [])
 
     def assertOneLineExit(self, error: SystemExit, *fragments: str) -> str:
@@ -1676,19 +537,6 @@ class StreamOptionsTests(SynchronousTestCase):
                 "tcp:9100",
                 name,
             )
-
-    def test_tsuservHasNoConnections(self) -> None:
-        """
-        The options about connections are not tsuserv's: it takes
-        datagrams.
-        """
-        for option in [
-            "--max-connections=1",
-            "--max-per-source=1",
-            "--grace=1",
-            "--idle-timeout=1",
-        ]:
-            self.assertRaises(usage.UsageError, parse, "tsuserv", option)
 
 
 class JoinedOptionsTests(SynchronousTestCase):
@@ -2013,44 +861,6 @@ class GuardWiringTests(SynchronousTestCase):
             [guard] = _guards(tap.makeService(parse(name), _UDPMemoryReactor()))
             self.assertEqual(guard.limits, limits, name)
 
-    def test_chatIdleTimeoutIsChats(self) -> None:
-        """
-        chat's --idle-timeout (a time without a line) goes to the chat
-        protocol's limits; its guard, which would count bytes, has none,
-        and its other limits are chat's options.
-        """
-        service = tap.makeService(
-            parse(
-                "chat",
-                "--idle-timeout",
-                "9",
-                "--max-connections",
-                "7",
-                "--max-per-source",
-                "3",
-            ),
-            MemoryReactorClock(),
-        )
-        [guard] = _guards(service)
-        self.assertEqual(guard.limits, ConnectionLimits(7, 3, 0))
-        self.assertEqual(guard.wrappedFactory.limits.idleTimeout, 9.0)
-        self.assertEqual(guard.service, "chat")
-        self.assertIs(guard.stats, guard.wrappedFactory.stats)
-
-    def test_chatNotClosedByGuardWhenQuiet(self) -> None:
-        """
-        A registered chat user who says nothing for a long time is not
-        disconnected (chat's --idle-timeout is 0 unless given).
-        """
-        reactor = MemoryReactorClock()
-        service = tap.makeService(parse("chat", "--listen", "tcp:1"), reactor)
-        service.startService()
-        self.addCleanup(service.stopService)
-        _, protocol, transport = _connectChat(reactor, [], "alice")
-        protocol.dataReceived(b"alice\r\n")
-        reactor.pump([60.0] * 20)
-        self.assertFalse(transport.disconnecting)
-
     def test_tlsHandshakeTimeout(self) -> None:
         """
         --tls-handshake-timeout goes to every stream service's guard; 0
@@ -2113,54 +923,6 @@ class GuardWiringTests(SynchronousTestCase):
             ],
             [("tsuserv", "udp"), ("echo", "udp")],
         )
-
-    def _refused(self, *args: str) -> bytes:
-        """
-        Start the service that C{args} describe (one stream service with
-        --max-connections 1), connect twice, and leave the first
-        connection open.
-
-        @return: what the second connection was sent before it was closed.
-        """
-        reactor = MemoryReactorClock()
-        service = tap.makeService(parse(*args, "--max-connections", "1"), reactor)
-        service.startService()
-        self.addCleanup(service.stopService)
-        [guard] = _listened(reactor)
-        first, _ = _connect(guard)
-        self.assertIsInstance(first, GuardedConnection)
-        second, transport = _connect(guard, address=IPv4Address("TCP", "10.0.0.2", 1))
-        self.assertNotIsInstance(second, GuardedConnection)
-        self.assertTrue(transport.disconnecting)
-        self.assertEqual(guard.stats.refusals, {"max-connections": 1})
-        return transport.value()
-
-    def test_tsservRefusal(self) -> None:
-        """
-        A connection tsserv refuses is told why in an C{error:} line.
-        """
-        self.assertEqual(
-            self._refused("tsserv", "--listen", "tcp:1"),
-            b"error: the server has too many connections (1); try again later\n",
-        )
-
-    def test_chatRefusal(self) -> None:
-        """
-        A connection chat refuses is told why in an C{ERR *} line that names
-        the limit.
-        """
-        self.assertEqual(
-            self._refused("chat", "--listen", "tcp:1"),
-            b"ERR * max-connections the server has too many connections (1); "
-            b"try again later\r\n",
-        )
-
-    def test_echoRefusal(self) -> None:
-        """
-        A connection echo refuses is closed without a word: anything sent
-        would read as an echo.
-        """
-        self.assertEqual(self._refused("echo", "--listen", "tcp:1", "--no-udp"), b"")
 
     def test_perSourceRefusal(self) -> None:
         """
@@ -2514,3 +1276,158 @@ class StoppingTests(SynchronousTestCase):
         reactor.advance(0)
         self.assertTrue(transport.aborted)
         _lost(connection)
+
+
+class RegistryOptionsTests(SynchronousTestCase):
+    """
+    L{tap.Options} offers the registered services, and only them.
+    """
+
+    def setUp(self) -> None:
+        self.lines: list[str] = []
+        del built[:]
+
+    def parse(self, *words: str, loaded: tap._Loaded | None = None) -> tap.Options:
+        options = tap.Options(loaded or _loaded(), warn=self.lines.append)
+        options.parseOptions(list(words))
+        return options
+
+    def test_subCommands(self) -> None:
+        """
+        Each usable service is a sub-command with its description, then
+        C{all} naming those that are part of it.
+        """
+        options = tap.Options(_loaded(), warn=self.lines.append)
+        self.assertEqual(
+            [(c[0], c[3]) for c in options.subCommands],
+            [
+                ("widget", "Spins widgets."),
+                ("gadget", "Gadgets over UDP."),
+                ("all", "widget together, on their defaults."),
+            ],
+        )
+        self.assertIn("gadget", str(options))
+
+    def test_brokenReported(self) -> None:
+        """
+        Running any service reports each broken entry point in one line
+        naming its distribution, and runs.
+        """
+        options = self.parse("widget")
+        self.assertEqual(options.subCommand, "widget")
+        self.assertEqual(
+            self.lines,
+            [
+                "netlab: warning: skipping the service 'broken' of wonky-dist, "
+                "which is broken: ImportError: No module named 'wonky'",
+                "netlab: warning: skipping the service 'notaservice' of strings, "
+                "which is broken: TypeError: str does not provide "
+                "netlab.service.INetlabService",
+            ],
+        )
+
+    def test_brokenAskedFor(self) -> None:
+        """
+        Asked for by name, a broken service ends twistd with one line giving
+        its import error, not 'unknown command'.
+        """
+        for words in (["broken"], ["widget", "+", "broken", "--x"]):
+            with self.assertRaises(SystemExit) as raised:
+                self.parse(*words)
+            self.assertEqual(
+                str(raised.exception.code),
+                "netlab: error: the service 'broken' of wonky-dist is broken: "
+                "ImportError: No module named 'wonky'",
+            )
+
+    def test_unknown(self) -> None:
+        """
+        A name nobody registered is a usage error.
+        """
+        self.assertRaises(usage.UsageError, self.parse, "nonesuch")
+
+    def test_reservedName(self) -> None:
+        """
+        A plugin cannot take the name C{all}.
+        """
+        options = tap.Options(
+            _loaded(point("all", widget, "greedy"), point("widget", widget)),
+            warn=self.lines.append,
+        )
+        self.assertEqual([c[0] for c in options.subCommands], ["widget", "all"])
+        options.parseOptions(["all"])
+        self.assertEqual([name for name, _ in options.services()], ["widget"])
+        self.assertIn("ValueError: 'all' is reserved by netlab", self.lines[0])
+
+    def test_all(self) -> None:
+        """
+        C{all} runs every service that declares itself part of it.
+        """
+        options = self.parse("all", "--grace", "3")
+        self.assertEqual([name for name, _ in options.services()], ["widget"])
+        self.assertEqual(options.services()[0][1]["grace"], 3)
+
+    def test_joined(self) -> None:
+        """
+        Registered services join with C{+}, each with its own options.
+        """
+        options = self.parse(
+            "widget", "--listen", "tcp:1", "+", "gadget", "--udp-port", "5"
+        )
+        services = options.services()
+        self.assertEqual([name for name, _ in services], ["widget", "gadget"])
+        self.assertEqual(services[0][1]["listen"], ["tcp:1"])
+        self.assertEqual(services[1][1]["udp-port"], 5)
+        # Said once, not once per service.
+        self.assertEqual(len(self.lines), 2)
+
+    def test_builtIn(self) -> None:
+        """
+        The installed registry has netlab's own services, by name, and
+        C{all} runs the four that are part of it.
+        """
+        options = tap.Options(warn=self.lines.append)
+        names = [c[0] for c in options.subCommands]
+        self.assertEqual(names[:5], ["chat", "echo", "serve", "tsserv", "tsuserv"])
+        self.assertEqual(names[-1], "all")
+        self.assertEqual(options.inAll(), ["chat", "echo", "tsserv", "tsuserv"])
+
+
+class RegistryMakeServiceTests(SynchronousTestCase):
+    """
+    L{tap.makeService} builds each registered service through its context.
+    """
+
+    def setUp(self) -> None:
+        del built[:]
+        self.reactor = MemoryReactorClock()
+
+    def make(self, *words: str) -> Any:
+        options = tap.Options(_loaded(), warn=lambda line: None)
+        options.parseOptions(list(words))
+        return tap.makeService(options, self.reactor)
+
+    def test_stream(self) -> None:
+        """
+        A stream service's factory is guarded, drained and listened on each
+        endpoint, under the service's name.
+        """
+        service = self.make("widget", "--listen", "tcp:1", "--listen", "tcp:2")
+        children = list(service)
+        self.assertEqual(
+            [type(child) for child in children],
+            [EnoughFiles, DrainService, EndpointService, EndpointService],
+        )
+        self.assertEqual(built[0][1].name, "widget")
+        guard = children[1].target
+        self.assertEqual(guard.service, "widget")
+
+    def test_datagramPorts(self) -> None:
+        """
+        A datagram service's guard refuses the default ports of every
+        registered service.
+        """
+        service = self.make("gadget")
+        (datagram,) = [c for c in service if isinstance(c, DatagramService)]
+        guard = datagram.args[1].guard
+        self.assertEqual(guard.servicePorts, frozenset({30000, 30001}))
