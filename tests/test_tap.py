@@ -248,6 +248,19 @@ class MakeServiceTests(SynchronousTestCase):
         )
         self.assertOneLineExit(error, "tcp:abc")
 
+    def test_loneBackslash(self) -> None:
+        """
+        An endpoint string that does not even split into arguments ends the
+        process with one line naming it, before its metrics label is read.
+        """
+        error = self.assertRaises(
+            SystemExit,
+            tap.makeService,
+            parse("tsserv", "--listen", "unix:/tmp/x\\"),
+            MemoryReactorClock(),
+        )
+        self.assertOneLineExit(error, "unix:/tmp/x\\", "not a usable endpoint")
+
     def test_unknownEndpointType(self) -> None:
         """
         An endpoint string of an unknown type ends the process with one line
