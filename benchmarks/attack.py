@@ -605,9 +605,10 @@ class Server:
 
     def openConnections(self) -> int:
         """
-        @return: its open stream connections (C{netlab_connections_open}).
+        @return: its open stream connections (C{netlab_connections_open}),
+            over every transport (a TLS listener's are C{transport="tls"}).
         """
-        return int(self.metric("netlab_connections_open", transport="tcp"))
+        return int(self.metric("netlab_connections_open"))
 
     def chatUsers(self) -> int:
         """
@@ -615,13 +616,15 @@ class Server:
         """
         return int(self.metric("netlab_chat_users"))
 
-    def refusals(self, reason: str, transport: str = "tcp") -> int:
+    def refusals(self, reason: str, transport: str | None = None) -> int:
         """
-        @return: its refusals for C{reason} (C{netlab_refusals_total}).
+        @return: its refusals for C{reason} (C{netlab_refusals_total}), of
+            C{transport} or of every one.
         """
-        return int(
-            self.metric("netlab_refusals_total", transport=transport, reason=reason)
-        )
+        labels = {"reason": reason}
+        if transport is not None:
+            labels["transport"] = transport
+        return int(self.metric("netlab_refusals_total", **labels))
 
     def logSize(self) -> int:
         """
