@@ -105,8 +105,10 @@ class INetlabService(Interface):
 
     def build(options: usage.Options, context: IServiceContext) -> Iterable[IService]:
         """
-        Assemble the service from its parsed options, without listening or
-        doing any I/O: that happens when the returned services start.
+        Assemble the service from its parsed options, without listening:
+        that happens when the returned services start.  (Reading a file
+        the options name is fine here: a problem with it is then a
+        startup error before anything listens.)
 
         @param context: the calls that listen with netlab's operations.
         @return: the Twisted services to start, in order (they stop in
@@ -308,8 +310,8 @@ class StreamOptions(ServiceOptions):
             "max-connections",
             None,
             DEFAULT_MAX_CONNECTIONS,
-            "Connections open at once, in all (0: no limit); one more is told "
-            "why and closed.",
+            "Connections open at once, in all (0: no limit); one more is "
+            "refused (told why, where the protocol has a way to say it).",
             wholeNumber,
         ],
         [

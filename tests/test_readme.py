@@ -57,7 +57,11 @@ class ReadmeTests(SynchronousTestCase):
         runs the tests.
         """
         self.assertIn("twistd -n netlab tsserv", self.text)
-        self.assertIn("pip install '.[test]' && .venv/bin/python -m pytest", self.text)
+        self.assertIn(
+            "pip install '.[test]' ./examples/netlab-quote && "
+            ".venv/bin/python -m pytest",
+            self.text,
+        )
 
     def test_everyServiceAndOption(self) -> None:
         """

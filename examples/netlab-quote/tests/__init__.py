@@ -1,0 +1,3 @@
+"""
+netlab-quote's unit tests: trial-style, reactor-free.
+"""
