@@ -5,7 +5,7 @@ C{HTTPClient} under every verb.
 
 The clients' protocols answer requests in the order they were sent, so a
 reply always belongs to the oldest request still waiting: the queue keeps
-the requests in order, gives each a L{Deferred} and a deadline, and knows
+the requests in order, gives each a C{Deferred} and a deadline, and knows
 the three ways a request can end other than by its reply: its deadline
 passes, its caller cancels it, or the connection is lost.  A request that
 ends the first two ways leaves the connection unusable, since the replies
@@ -58,7 +58,7 @@ class PendingReplies(Generic[_Request, _Reply]):
     no end marker sends one at a time): as a reply comes, or as another
     request is pushed, but not as one times out or is cancelled, since the
     connection is being aborted then.  Its deadline runs from when it is
-    sent.  Each request's L{Deferred} fires exactly once, and every timer is
+    sent.  Each request's C{Deferred} fires exactly once, and every timer is
     stopped as it does:
 
       - with the reply, or a failure, given to L{resolve} or L{fail}, which
