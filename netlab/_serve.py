@@ -231,18 +231,15 @@ def _isDatagramProtocol(candidate: object) -> bool:
     return isinstance(candidate, AbstractDatagramProtocol)
 
 
-def _silent(code: str, text: str) -> None:
-    # Any text would be read as the protocol's own.
-    return None
-
-
 def _build(options: usage.Options, context: IServiceContext) -> list[IService]:
     services: list[IService] = []
     if options["factory"] is not None:
         factory = resolve(
             "--factory", options["factory"], _isFactory, "protocol factory"
         )
-        services.extend(context.listen(factory, options, refusalLine=_silent))
+        # Refused connections are closed without a word: any text would be
+        # read as the protocol's own.
+        services.extend(context.listen(factory, options, refusalLine=None))
     if options["protocol"] is not None:
         protocol = resolve(
             "--protocol", options["protocol"], _isDatagramProtocol, "DatagramProtocol"

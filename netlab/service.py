@@ -71,6 +71,7 @@ __all__ = [
     "ServiceOptions",
     "StreamOptions",
     "datagramParameters",
+    "errorLine",
     "idleTimeoutParameter",
 ]
 
@@ -78,6 +79,17 @@ DEFAULT_GOODBYE = "the server is shutting down"
 """
 What a draining stream service tells its connections, by default.
 """
+
+
+def errorLine(code: str, text: str) -> bytes:
+    """
+    What a refused connection is told by default: C{error: TEXT} and a line
+    feed.
+
+    @param code: the refusal's code, e.g. C{"max-per-source"}.
+    @param text: why, for a person.
+    """
+    return b"error: %s\n" % text.encode("utf-8")
 
 
 class INetlabService(Interface):
@@ -137,7 +149,7 @@ class IServiceContext(Interface):
         factory: Any,
         options: usage.Options,
         limits: Any = None,
-        refusalLine: Callable[[str, str], bytes | None] | None = None,
+        refusalLine: Callable[[str, str], bytes | None] | None = errorLine,
         goodbye: str = DEFAULT_GOODBYE,
         protocol: str = "",
     ) -> list[IService]:
@@ -154,8 +166,10 @@ class IServiceContext(Interface):
         @param limits: a L{netlab.policies.ConnectionLimits} to use instead
             of the one the options give (see L{streamLimits}).
         @param refusalLine: given a refusal's code and text, the bytes to
-            send before closing a refused connection (C{None}: close
-            without a word); an C{error: TEXT} line if not given.
+            send before closing a refused connection; L{errorLine} if not
+            given; C{None} (or a function returning C{None}) to close
+            without a word, for a protocol where any text would be read as
+            its own.
         @param goodbye: what draining connections are told (a protocol
             providing L{netlab.policies.IDrainable} decides how).
         @param protocol: for a service with listeners of several kinds,

@@ -14,6 +14,7 @@ started.
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable
 from functools import lru_cache
@@ -21,6 +22,8 @@ from typing import Any
 
 import attrs
 from twisted.application.service import IService, MultiService
+from twisted.internet.interfaces import IProtocolFactory
+from twisted.logger import Logger
 from twisted.python import usage
 from zope.interface import implementer
 
@@ -34,6 +37,7 @@ from netlab._service import (
     transportOf,
 )
 from netlab._udpguard import DatagramGuard
+from netlab._udpserver import GuardedDatagramProtocol
 from netlab.errors import StartupError
 from netlab.policies import ConnectionGuard, ConnectionLimits
 from netlab.service import (
@@ -42,6 +46,7 @@ from netlab.service import (
     INetlabService,
     IServiceContext,
     ServiceOptions,
+    errorLine,
 )
 
 __all__ = ["SEPARATOR", "AllOptions", "Options", "loadServices", "makeService"]
@@ -55,6 +60,8 @@ ALL = "all"
 """
 The sub-command that runs every service that is part of it.
 """
+
+_log = Logger()
 
 GROUP = "netlab.services"
 """
@@ -73,17 +80,37 @@ class _Loaded:
     warnings: list[str]
 
 
+_provider = _registry.provider(INetlabService, reserved=(ALL, SEPARATOR))
+
+
+def _checkService(name: str, candidate: object) -> INetlabService:
+    service: INetlabService = _provider(name, candidate)
+    if not isinstance(service.description, str):
+        raise TypeError("its description is not a str")
+    if not isinstance(service.inAll, bool):
+        raise TypeError("its inAll is not a bool")
+    ports = service.defaultPorts
+    if isinstance(ports, (str, bytes)) or not all(
+        isinstance(port, int) and 0 < port < 65536 for port in _iterable(ports)
+    ):
+        raise TypeError("its defaultPorts are not port numbers (1 to 65535)")
+    return service
+
+
+def _iterable(value: object) -> Any:
+    try:
+        return list(value)  # type: ignore[call-overload]
+    except TypeError:
+        return [None]
+
+
 def loadServices(points: Any = None) -> _Loaded:
     """
     Load the services registered in C{netlab.services} (or C{points}).
     """
     warnings: list[str] = []
     registry = _registry.load(
-        GROUP,
-        _registry.provider(INetlabService, reserved=(ALL, SEPARATOR)),
-        points,
-        warn=warnings.append,
-        kind="service",
+        GROUP, _checkService, points, warn=warnings.append, kind="service"
     )
     return _Loaded(registry, warnings)
 
@@ -242,18 +269,18 @@ class Options(usage.Options):
             self._warn(line)
 
     def _checkNames(self) -> None:
+        # A name chosen (serve --name) must be unlike every other; two of a
+        # kind (chat + chat) may share theirs, and their counts add up.
         chosen: set[str] = set()
-        for _, serviceOptions in self.services():
-            serviceName = getattr(serviceOptions, "serviceName", None)
-            if serviceName is None:
-                continue
-            name = serviceName()
-            if name in chosen:
+        named: set[str] = set()
+        for command, serviceOptions in self.services():
+            name, given = _nameOf(command, serviceOptions)
+            if name in chosen or (given and name in named):
                 raise usage.UsageError(
                     f"two services are named {name!r}: services joined with "
                     f"'{SEPARATOR}' need different names (--name)"
                 )
-            chosen.add(name)
+            (chosen if given else named).add(name)
 
     def postOptions(self) -> None:
         if self.subCommand is None:
@@ -283,6 +310,17 @@ class Options(usage.Options):
         ]
 
 
+def _nameOf(command: str, options: usage.Options) -> tuple[str, bool]:
+    """
+    @return: a service's name, and whether its options chose it (rather
+        than it being its sub-command).
+    """
+    serviceName = getattr(options, "serviceName", None)
+    if serviceName is None:
+        return command, False
+    return str(serviceName()), True
+
+
 def _ignore(line: str) -> None:
     pass
 
@@ -308,8 +346,19 @@ class _Assembly:
     drains: list[Any] = attrs.Factory(list)
 
 
-def _errorLine(code: str, text: str) -> bytes:
-    return b"error: %s\n" % text.encode("utf-8")
+_STREAM_KEYS = (
+    "listen",
+    "max-connections",
+    "max-per-source",
+    "tls-handshake-timeout",
+    "grace",
+)
+"""
+What L{_Context.listen} reads of a service's options (L{StreamOptions}).
+"""
+
+
+_METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*\Z")
 
 
 @implementer(IServiceContext)
@@ -340,19 +389,23 @@ class _Context:
         factory: Any,
         options: usage.Options,
         limits: ConnectionLimits | None = None,
-        refusalLine: Callable[[str, str], bytes | None] | None = None,
+        refusalLine: Callable[[str, str], bytes | None] | None = errorLine,
         goodbye: str = DEFAULT_GOODBYE,
         protocol: str = "",
     ) -> list[IService]:
+        if not IProtocolFactory.providedBy(factory):
+            raise StartupError(f"{factory!r} is not a protocol factory")
+        missing = [key for key in _STREAM_KEYS if key not in options]
+        if missing:
+            raise StartupError(
+                f"its options have no {', '.join('--' + key for key in missing)}: "
+                "build them on netlab.service.StreamOptions"
+            )
+        if not options["listen"]:
+            raise StartupError("nothing to listen on: give --listen ENDPOINT")
         if limits is None:
             limits = self.streamLimits(options)
-        guard = ConnectionGuard(
-            factory,
-            self.reactor,
-            limits,
-            self.name,
-            refusalLine if refusalLine is not None else _errorLine,
-        )
+        guard = ConnectionGuard(factory, self.reactor, limits, self.name, refusalLine)
         if protocol:
             guard.stats.protocol = protocol
         self.assembly.guards.append(guard)
@@ -379,6 +432,11 @@ class _Context:
         )
 
     def bindDatagram(self, protocol: Any, options: usage.Options) -> IService:
+        if not isinstance(protocol, GuardedDatagramProtocol):
+            raise StartupError(
+                f"{protocol!r} is not a netlab.udp.GuardedDatagramProtocol"
+            )
+        protocol.stats.service = self.name
         self.assembly.collector.addDatagram(protocol)
         return DatagramService(
             self.reactor,
@@ -390,6 +448,10 @@ class _Context:
     def addGauge(
         self, name: str, documentation: str, read: Callable[[], float], **labels: str
     ) -> None:
+        if not _METRIC_NAME.match(name):
+            raise StartupError(f"{name!r} is not a Prometheus metric name")
+        if "service" in labels:
+            raise StartupError("a gauge's service label is the service's name")
         self.assembly.collector.addGauge(
             name, documentation, read, {"service": self.name, **labels}
         )
@@ -405,6 +467,36 @@ def _servicePorts(registry: _registry.Registry[INetlabService]) -> frozenset[int
     return frozenset(
         port for _, service in registry for port in getattr(service, "defaultPorts", ())
     )
+
+
+def _build(
+    command: str,
+    registry: _registry.Registry[INetlabService],
+    options: usage.Options,
+    context: _Context,
+) -> list[IService]:
+    """
+    Build one service, so that whatever goes wrong in a plugin's build ends
+    the process with one line naming it (its traceback logged, a bug being
+    a bug).
+
+    @raise StartupError: if it cannot be built.
+    """
+    try:
+        built = list(registry.plugins[command].build(options, context))
+    except StartupError:
+        raise
+    except Exception as e:
+        _log.failure("building the service {command!r}", command=command)
+        raise StartupError(
+            f"the service {command!r} could not be built: {type(e).__name__}: {e}"
+        ) from None
+    for service in built:
+        if not IService.providedBy(service):
+            raise StartupError(
+                f"the service {command!r} built {service!r}, which is not an IService"
+            )
+    return built
 
 
 def makeService(options: Options, reactor: Any = None) -> MultiService:
@@ -446,16 +538,14 @@ def makeService(options: Options, reactor: Any = None) -> MultiService:
         # it reads the guards when it starts.
         children: list[IService] = [EnoughFiles(assembly.guards)]
         for command, serviceOptions in services:
-            serviceName = getattr(serviceOptions, "serviceName", None)
-            name = serviceName() if serviceName is not None else command
+            name, _ = _nameOf(command, serviceOptions)
             context = _Context(reactor, name, assembly)
-            children.extend(
-                options.registry.plugins[command].build(serviceOptions, context)
-            )
+            children.extend(_build(command, options.registry, serviceOptions, context))
         metrics: list[str] = []
         for _, serviceOptions in services:
-            if serviceOptions["metrics"] and serviceOptions["metrics"] not in metrics:
-                metrics.append(serviceOptions["metrics"])
+            description = serviceOptions.get("metrics")
+            if description and description not in metrics:
+                metrics.append(description)
         if metrics:
             site = metricsSite(newRegistry(assembly.collector), reactor)
             # Right after the file limit: services stop in reverse, so the

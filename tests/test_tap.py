@@ -1444,3 +1444,195 @@ class RegistryMakeServiceTests(SynchronousTestCase):
         (datagram,) = [c for c in service if isinstance(c, DatagramService)]
         guard = datagram.args[1].guard
         self.assertEqual(guard.servicePorts, frozenset({30000, 30001}))
+
+
+def _failingBuild(options: usage.Options, context: IServiceContext) -> Any:
+    raise RuntimeError("the plugin has a bug")
+
+
+def _buildNothing(options: usage.Options, context: IServiceContext) -> Any:
+    return [None]
+
+
+def _buildOnServiceOptions(options: usage.Options, context: IServiceContext) -> Any:
+    return context.listen(Factory.forProtocol(Echo), options)
+
+
+def _buildPlainDatagram(options: usage.Options, context: IServiceContext) -> Any:
+    return [context.bindDatagram(Echo(), options)]
+
+
+def _buildBadGauge(options: usage.Options, context: IServiceContext) -> Any:
+    context.addGauge("bad name", "Spaces.", lambda: 1.0)
+    return []
+
+
+class _PlainOptions(usage.Options):
+    pass
+
+
+class PluginMistakesTests(SynchronousTestCase):
+    """
+    A plugin's mistakes are reported in one line naming the problem; a plugin
+    that is not even well-formed is skipped at load time, so it cannot take
+    the other services down.
+    """
+
+    def make(self, build: Any, options: type[usage.Options] = ServiceOptions) -> str:
+        service = NetlabService("Buggy.", options, build)
+        loaded = tap.loadServices([point("buggy", service, "bugs")])
+        parsed = tap.Options(loaded, warn=lambda line: None)
+        parsed.parseOptions(["buggy"])
+        with self.assertRaises(SystemExit) as raised:
+            tap.makeService(parsed, MemoryReactorClock())
+        message = str(raised.exception.code)
+        self.assertNotIn("\n", message)
+        self.assertTrue(message.startswith("netlab buggy: error: "), message)
+        return message
+
+    def test_buildRaises(self) -> None:
+        """
+        A build that raises is one line with its error; its traceback is
+        logged.
+        """
+        self.assertEqual(
+            self.make(_failingBuild),
+            "netlab buggy: error: the service 'buggy' could not be built: "
+            "RuntimeError: the plugin has a bug",
+        )
+        self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
+
+    def test_buildReturnsNotServices(self) -> None:
+        """
+        A build must return Twisted services.
+        """
+        self.assertIn("built None, which is not an IService", self.make(_buildNothing))
+
+    def test_listenWithoutStreamOptions(self) -> None:
+        """
+        Listening needs the options of L{StreamOptions}, and a plain
+        C{usage.Options} is enough to be told so.
+        """
+        for options in (ServiceOptions, _PlainOptions):
+            self.assertIn(
+                "its options have no --listen, --max-connections",
+                self.make(_buildOnServiceOptions, options),
+            )
+
+    def test_nothingToListenOn(self) -> None:
+        """
+        A stream service with no endpoint is told so rather than running
+        deaf.
+        """
+
+        class Deaf(StreamOptions):
+            pass
+
+        self.assertIn(
+            "nothing to listen on: give --listen ENDPOINT",
+            self.make(_buildOnServiceOptions, Deaf),
+        )
+
+    def test_datagramNotGuarded(self) -> None:
+        """
+        Only a L{GuardedDatagramProtocol} can be bound: any other could not
+        be counted, and would spoil every scrape of the metrics.
+        """
+
+        class Datagrams(ServiceOptions):
+            optParameters = datagramParameters(30002)
+
+        self.assertIn(
+            "is not a netlab.udp.GuardedDatagramProtocol",
+            self.make(_buildPlainDatagram, Datagrams),
+        )
+
+    def test_badGaugeName(self) -> None:
+        """
+        A gauge's name must be a Prometheus metric name.
+        """
+        self.assertIn(
+            "'bad name' is not a Prometheus metric name", self.make(_buildBadGauge)
+        )
+
+    def test_malformedDefinition(self) -> None:
+        """
+        A service whose description, C{inAll} or C{defaultPorts} are of the
+        wrong kind is skipped as broken at load time.
+        """
+        lines: list[str] = []
+
+        def bad(name: str, **fields: Any) -> Any:
+            definition: dict[str, Any] = {
+                "description": "Bad.",
+                "options": ServiceOptions,
+                "build": _failingBuild,
+            }
+            definition.update(fields)
+            return point(name, NetlabService(**definition), name)
+
+        loaded = tap.loadServices(
+            [
+                bad("ports", defaultPorts=21517),
+                bad("text", defaultPorts="7"),
+                bad("range", defaultPorts=(70000,)),
+                bad("flag", inAll=1),
+                bad("desc", description=None),
+                point("widget", widget),
+            ]
+        )
+        tap.Options(loaded, warn=lines.append).parseOptions(["widget"])
+        self.assertEqual(list(loaded.registry.plugins), ["widget"])
+        ports = "TypeError: its defaultPorts are not port numbers (1 to 65535)"
+        self.assertEqual(
+            {name: broken.reason for name, broken in loaded.registry.broken.items()},
+            {
+                "ports": ports,
+                "text": ports,
+                "range": ports,
+                "flag": "TypeError: its inAll is not a bool",
+                "desc": "TypeError: its description is not a str",
+            },
+        )
+        self.assertEqual(len(lines), 5)
+
+
+class NameTests(SynchronousTestCase):
+    """
+    A name chosen with C{--name} must be unlike every other service's.
+    """
+
+    def parse(self, *words: str) -> tap.Options:
+        options = tap.Options(warn=lambda line: None)
+        options.parseOptions(list(words))
+        return options
+
+    def test_chosenTwice(self) -> None:
+        """
+        Two C{serve} services need different names.
+        """
+        serve = ["serve", "--factory", "a:b", "--listen", "tcp:1"]
+        with self.assertRaises(usage.UsageError) as raised:
+            self.parse(*serve, "+", *serve)
+        self.assertEqual(
+            str(raised.exception),
+            "two services are named 'serve': services joined with '+' need "
+            "different names (--name)",
+        )
+        self.parse(*serve, "+", *serve, "--name", "other")
+
+    def test_chosenLikeAnother(self) -> None:
+        """
+        A name chosen may not be another service's sub-command.
+        """
+        serve = ["serve", "--factory", "a:b", "--listen", "tcp:1", "--name", "echo"]
+        for words in ([*serve, "+", "echo"], ["echo", "+", *serve]):
+            self.assertRaises(usage.UsageError, self.parse, *words)
+
+    def test_twoOfAKind(self) -> None:
+        """
+        Two services of one kind share its name, as before: their counts
+        add up.
+        """
+        options = self.parse("chat", "+", "chat", "--listen", "tcp:2")
+        self.assertEqual([name for name, _ in options.services()], ["chat", "chat"])

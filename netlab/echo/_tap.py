@@ -46,16 +46,13 @@ class EchoOptions(StreamOptions):
             raise usage.UsageError("--no-tcp and --no-udp leave nothing to serve")
 
 
-def _silent(code: str, text: str) -> None:
-    # Echo has no lines to say why in: whatever it sent would read as echo.
-    return None
-
-
 def _build(options: usage.Options, context: IServiceContext) -> list[IService]:
     services: list[IService] = []
     if not options["no-tcp"]:
         factory = EchoFactory(TrafficStats(context.name))
-        services.extend(context.listen(factory, options, refusalLine=_silent))
+        # Refused connections are closed without a word: whatever echo
+        # sent would read as echo.
+        services.extend(context.listen(factory, options, refusalLine=None))
     if not options["no-udp"]:
         protocol = EchoDatagramProtocol(
             context.reactor,

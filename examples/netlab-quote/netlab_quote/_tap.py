@@ -73,11 +73,6 @@ class QuoteOptions(StreamOptions):
             raise usage.UsageError("--no-tcp and --no-udp leave nothing to serve")
 
 
-def _silent(code: str, text: str) -> None:
-    # Whatever a refused connection was sent would be read as a quote.
-    return None
-
-
 def _build(options: usage.Options, context: IServiceContext) -> list[IService]:
     quotes = QUOTES if options["quotes"] is None else readQuotes(options["quotes"])
     context.addGauge(
@@ -86,7 +81,9 @@ def _build(options: usage.Options, context: IServiceContext) -> list[IService]:
     services: list[IService] = []
     if not options["no-tcp"]:
         factory = QuoteFactory(quotes, TrafficStats(context.name))
-        services.extend(context.listen(factory, options, refusalLine=_silent))
+        # Refused connections are closed without a word: whatever they
+        # were sent would be read as a quote.
+        services.extend(context.listen(factory, options, refusalLine=None))
     if not options["no-udp"]:
         protocol = QuoteDatagramProtocol(
             context.reactor,
