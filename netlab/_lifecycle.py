@@ -15,8 +15,11 @@ from typing import Any, Protocol
 
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred
+from twisted.internet.defer import TimeoutError as DrainTimedOut
 from twisted.internet.error import ReactorNotRunning
+from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 from netlab.policies import ConnectionGuard
 
@@ -43,6 +46,12 @@ class IDrainTarget(Protocol):
         """
 
 
+DRAIN_SLACK = 10.0
+"""
+Seconds past its grace that a drain may take before it is given up on.
+"""
+
+
 class DrainService(Service):
     """
     Stops last (it is added before the service's listeners, and services
@@ -50,14 +59,48 @@ class DrainService(Service):
     stopped by then, or anything else with C{drain} and C{abortAll}).
     """
 
-    def __init__(self, target: IDrainTarget, grace: float, reason: str) -> None:
+    def __init__(
+        self,
+        target: IDrainTarget,
+        grace: float,
+        reason: str,
+        clock: IReactorTime | None = None,
+    ) -> None:
+        """
+        @param clock: with it, a drain that has not finished
+            L{DRAIN_SLACK} seconds after C{grace} is given up on: its
+            target is cut (C{abortAll}) and the stop goes on.  A guard's
+            drain never needs that; something else's might.
+        """
         self.target = target
         self.grace = grace
         self.reason = reason
+        self.clock = clock
+        self.stopping: Deferred[None] | None = None
 
     def stopService(self) -> Deferred[None]:
         super().stopService()
-        return self.target.drain(self.grace, self.reason)
+        drained = self.target.drain(self.grace, self.reason)
+        if self.clock is not None:
+            deadline = self.grace + DRAIN_SLACK
+            drained.addTimeout(deadline, self.clock)
+            drained.addErrback(self._failed, deadline)
+        # For whoever waits for the drain too (the metrics endpoint).
+        self.stopping = Deferred()
+        drained.addBoth(_chain, self.stopping)
+        return drained
+
+    def _failed(self, failure: Failure, deadline: float) -> None:
+        if failure.check(DrainTimedOut):
+            _log.warn(
+                "{target!r} had not drained {deadline:g}s after the stop began: "
+                "cutting it",
+                target=self.target,
+                deadline=deadline,
+            )
+        else:
+            _log.failure("draining {target!r}", failure, target=self.target)
+        _abort(self.target)
 
 
 class EnoughFiles(Service):
@@ -199,4 +242,20 @@ class StopGracefullyOnSignals(Service):
 
     def _abortAll(self) -> None:
         for target in self._targets:
-            target.abortAll()
+            _abort(target)
+
+
+def _chain(result: object, then: Deferred[None]) -> object:
+    then.callback(None)
+    return result
+
+
+def _abort(target: IDrainTarget) -> None:
+    """
+    Cut everything C{target} holds; a failure to (a bug) is logged, so that
+    the other targets are still cut.
+    """
+    try:
+        target.abortAll()
+    except Exception:
+        _log.failure("cutting {target!r}", target=target)

@@ -35,11 +35,14 @@ from prometheus_client.core import (
     Metric,
 )
 from prometheus_client.registry import Collector
+from twisted.logger import Logger
 from twisted.web.resource import Resource
 from twisted.web.server import Request, Site
 
 from netlab._udpserver import GuardedDatagramProtocol
 from netlab.policies import ConnectionGuard
+
+_log = Logger()
 
 __all__ = ["ServiceCollector", "metricsSite", "newRegistry"]
 
@@ -208,8 +211,20 @@ class ServiceCollector(Collector):
         for name, gauges in self._gauges.items():
             family = GaugeMetricFamily(name, gauges.documentation)
             for key, reads in gauges.reads.items():
-                family.add_sample(name, dict(key), sum(read() for read in reads))
+                family.add_sample(name, dict(key), sum(map(self._read, reads)))
             yield family
+
+    def _read(self, read: Callable[[], float]) -> float:
+        """
+        Read one gauge; one that fails (a bug of the service that added it)
+        reads 0 and is logged, once per scrape, rather than spoiling the
+        scrape of every service.
+        """
+        try:
+            return float(read())
+        except Exception:
+            _log.failure("reading a gauge for --metrics")
+            return 0.0
 
 
 def newRegistry(collector: ServiceCollector) -> CollectorRegistry:

@@ -18,7 +18,7 @@ from typing import Any
 
 from twisted.application.service import IService
 from twisted.internet.interfaces import IProtocolFactory
-from twisted.internet.protocol import AbstractDatagramProtocol
+from twisted.internet.protocol import AbstractDatagramProtocol, Protocol
 from twisted.python import usage
 from zope.interface import directlyProvides, providedBy
 
@@ -135,6 +135,10 @@ def _load(option: str, path: str) -> Any:
             raise StartupError(
                 f"{option} {path}: {module} has no attribute {attribute}"
             ) from None
+        except Exception as e:  # a property or module __getattr__ that fails
+            raise StartupError(
+                f"{option} {path}: reading {attribute} failed: {type(e).__name__}: {e}"
+            ) from None
     return found
 
 
@@ -166,8 +170,14 @@ def resolve(option: str, path: str, accept: Callable[[object], bool], kind: str)
             f"{option} {path}: calling it failed: {type(e).__name__}: {e}"
         ) from None
     if not accept(made):
+        hint = ""
+        if isinstance(found, type) and issubclass(found, Protocol):
+            hint = (
+                f"; for a Protocol class, name a factory such as "
+                f"Factory.forProtocol({found.__name__})"
+            )
         raise StartupError(
-            f"{option} {path}: it returned {type(made).__name__}, not a {kind}"
+            f"{option} {path}: it returned {type(made).__name__}, not a {kind}{hint}"
         )
     return made
 

@@ -22,6 +22,7 @@ from typing import Any
 
 import attrs
 from twisted.application.service import IService, MultiService
+from twisted.internet.defer import Deferred, DeferredList
 from twisted.internet.interfaces import IProtocolFactory
 from twisted.logger import Logger
 from twisted.python import usage
@@ -460,7 +461,7 @@ class _Context:
         self, target: Any, grace: float, reason: str = DEFAULT_GOODBYE
     ) -> IService:
         self.assembly.drains.append(target)
-        return DrainService(target, grace, reason)
+        return DrainService(target, grace, reason, self.reactor)
 
 
 def _servicePorts(registry: _registry.Registry[INetlabService]) -> frozenset[int]:
@@ -550,10 +551,13 @@ def makeService(options: Options, reactor: Any = None) -> MultiService:
             site = metricsSite(newRegistry(assembly.collector), reactor)
             # Right after the file limit: services stop in reverse, so the
             # metrics are served until every connection has drained.
-            children[1:1] = [
+            served = [
                 _MetricsService(reactor, description, site, "--metrics")
                 for description in metrics
             ]
+            for service in served:
+                service.drains = [c for c in children if isinstance(c, DrainService)]
+            children[1:1] = served
     except StartupError as e:
         raise SystemExit(f"netlab {names}: error: {e}") from None
     for child in children:
@@ -565,5 +569,15 @@ def makeService(options: Options, reactor: Any = None) -> MultiService:
 
 class _MetricsService(EndpointService):
     """
-    The HTTP endpoint of C{--metrics}.
+    The HTTP endpoint of C{--metrics}.  It stops listening only once every
+    drain has finished, so that the connections can be watched draining.
+
+    @ivar drains: the drains it waits for.
     """
+
+    drains: list[DrainService] = []
+
+    def stopService(self) -> Deferred[None]:
+        stopping = [drain.stopping for drain in self.drains if drain.stopping]
+        waited = DeferredList(stopping, consumeErrors=True)
+        return waited.addCallback(lambda _: super(_MetricsService, self).stopService())

@@ -16,7 +16,12 @@ from twisted.logger import LogLevel, capturedLogs
 from twisted.trial.unittest import SynchronousTestCase
 
 from netlab import tap
-from netlab._lifecycle import EnoughFiles, StopGracefullyOnSignals
+from netlab._lifecycle import (
+    DRAIN_SLACK,
+    DrainService,
+    EnoughFiles,
+    StopGracefullyOnSignals,
+)
 from netlab.chat import ChatFactory, ChatHub
 from netlab.echo import EchoFactory
 from netlab.policies import ConnectionGuard, ConnectionLimits
@@ -340,3 +345,77 @@ class EnoughFilesTests(SynchronousTestCase):
         self.assertEqual(self._start(10000, 0), [])
         self.assertEqual(self._start(), [])
         self.assertEqual(self.set, [])
+
+
+class _Target:
+    """
+    A drain target that never finishes draining, and may fail to be cut.
+    """
+
+    def __init__(self, breaks: bool = False) -> None:
+        self.breaks = breaks
+        self.drains: list[tuple[float, str]] = []
+        self.aborted = 0
+
+    def drain(self, grace: float, reason: str) -> Any:
+        from twisted.internet.defer import Deferred
+
+        self.drains.append((grace, reason))
+        return Deferred()
+
+    def abortAll(self) -> None:
+        self.aborted += 1
+        if self.breaks:
+            raise RuntimeError("cannot cut")
+
+
+class DrainServiceTests(SynchronousTestCase):
+    """
+    Tests for L{DrainService}.
+    """
+
+    def test_givenUp(self) -> None:
+        """
+        A drain that has not finished 10 seconds after its grace is given
+        up on: its target is cut, and the stop goes on.
+        """
+        clock = MemoryReactorClock()
+        target = _Target()
+        service = DrainService(target, 2, "bye", clock)
+        service.startService()
+        with capturedLogs() as events:
+            stopped = service.stopService()
+            self.assertEqual(target.drains, [(2, "bye")])
+            clock.advance(2 + DRAIN_SLACK - 0.1)
+            self.assertNoResult(stopped)
+            clock.advance(0.1)
+        self.assertIsNone(self.successResultOf(stopped))
+        self.assertEqual(target.aborted, 1)
+        self.assertEqual(
+            [event["log_level"] for event in events if "target" in event],
+            [LogLevel.warn],
+        )
+
+    def test_withoutClock(self) -> None:
+        """
+        Without a clock, the stop waits for the drain, as a guard's drain
+        always finishes by its grace.
+        """
+        target = _Target()
+        service = DrainService(target, 2, "bye")
+        service.startService()
+        self.assertNoResult(service.stopService())
+
+
+class AbortAllTests(SynchronousTestCase):
+    """
+    A second signal cuts every target, even when one of them fails to.
+    """
+
+    def test_oneFails(self) -> None:
+        clock = MemoryReactorClock()
+        targets = [_Target(breaks=True), _Target()]
+        service = StopGracefullyOnSignals(clock, targets, install=lambda *a: None)
+        service._abortAll()
+        self.assertEqual([target.aborted for target in targets], [1, 1])
+        self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)

@@ -111,6 +111,7 @@ PUBLIC = {
         "ServiceOptions",
         "StreamOptions",
         "datagramParameters",
+        "errorLine",
         "idleTimeoutParameter",
     ],
     "netlab.policies": [

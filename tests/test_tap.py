@@ -1176,6 +1176,26 @@ class StoppingTests(SynchronousTestCase):
         self.successResultOf(stopping)
         self.assertEqual(reactor.getDelayedCalls(), [])
 
+    def test_metricsServedWhileDraining(self) -> None:
+        """
+        The metrics endpoint stops listening only once the connections have
+        drained, so that they can be watched draining.
+        """
+        reactor = _RecordingReactor()
+        service = tap.makeService(
+            parse("tsserv", "--listen", "tcp:1234", "--metrics", "tcp:9100"), reactor
+        )
+        service.startService()
+        [guard] = _guards(service)
+        connection, _ = _connect(guard, reactor.log, "peer")
+        stopping = service.stopService()
+        self.assertEqual(
+            reactor.log, [("stopListening", 1234), ("loseConnection", "peer")]
+        )
+        _lost(connection)
+        self.assertEqual(reactor.log[-1], ("stopListening", 9100))
+        self.successResultOf(stopping)
+
     def test_drains(self) -> None:
         """
         Each stream service drains with its own --grace, and tells its

@@ -257,16 +257,22 @@ class ChatProtocol(Protocol):
         Behind a L{netlab.policies.ConnectionGuard} the deadline is the
         guard's (its C{closeTimeout}, or the grace of the drain that asked
         for the close), which also knows to let a lingering close finish;
-        alone, the protocol's own, L{CLOSE_TIMEOUT} seconds.
+        alone, or behind a guard whose C{closeTimeout} is 0, the protocol's
+        own, L{CLOSE_TIMEOUT} seconds.
         """
         if not self._closing:
             if line is not None:
                 self._send(line)
             self.flushOutput()
             self._closing = True
-            if isinstance(self.transport, GuardedConnection):
-                closeWhenWritten(self.transport)  # type: ignore[arg-type]
+            transport = self.transport
+            if (
+                isinstance(transport, GuardedConnection)
+                and transport.factory.limits.closeTimeout
+            ):
+                closeWhenWritten(transport)  # type: ignore[arg-type]
             else:
+                # Alone, or behind a guard whose close deadline is off.
                 self._closeWithin(CLOSE_TIMEOUT)
 
     def _closeWithin(self, timeout: float) -> None:

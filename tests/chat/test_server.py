@@ -27,6 +27,7 @@ from twisted.python.versions import Version
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
+from netlab._flow import CLOSE_TIMEOUT
 from netlab.chat import (
     Action,
     ChatFactory,
@@ -1976,14 +1977,13 @@ class GuardedCloseDeadlineTests(ChatServerTestCase):
 
     def test_noGuardDeadline(self) -> None:
         """
-        A guard with its close deadline turned off (C{closeTimeout=0}) is
-        taken at its word: chat adds none of its own.
+        Behind a guard with its close deadline turned off (C{closeTimeout=0})
+        chat's closes keep a deadline: its own 10 seconds, as without a guard.
         """
         client, connection = self.connectGuarded(self.guard(0))
         client.send(b"alice", b"/quit")
         self.assertTrue(client.transport.disconnecting)
-        self.assertEqual(self.deadlines(client, connection), [])
-        connection.connectionLost(Failure(ConnectionDone()))
+        self.assertAbortedAfter(client, connection, CLOSE_TIMEOUT)
 
     def test_drainGrace(self) -> None:
         """
