@@ -345,6 +345,17 @@ class _Assembly:
     collector: ServiceCollector = attrs.Factory(ServiceCollector)
     guards: list[ConnectionGuard] = attrs.Factory(list)
     drains: list[Any] = attrs.Factory(list)
+    datagrams: list[tuple[GuardedDatagramProtocol, int]] = attrs.Factory(list)
+
+    def refuseEachOther(self) -> None:
+        """
+        Make every UDP guard refuse the ports the others are bound to, as
+        well as the default ports: two services of one process on ports of
+        their own must not answer each other for ever either.
+        """
+        bound = frozenset(port for _, port in self.datagrams if port)
+        for protocol, _ in self.datagrams:
+            protocol.guard.servicePorts |= bound
 
 
 _STREAM_KEYS = (
@@ -439,6 +450,7 @@ class _Context:
             )
         protocol.stats.service = self.name
         self.assembly.collector.addDatagram(protocol)
+        self.assembly.datagrams.append((protocol, options["udp-port"]))
         return DatagramService(
             self.reactor,
             options["udp-port"],
@@ -542,6 +554,7 @@ def makeService(options: Options, reactor: Any = None) -> MultiService:
             name, _ = _nameOf(command, serviceOptions)
             context = _Context(reactor, name, assembly)
             children.extend(_build(command, options.registry, serviceOptions, context))
+        assembly.refuseEachOther()
         metrics: list[str] = []
         for _, serviceOptions in services:
             description = serviceOptions.get("metrics")

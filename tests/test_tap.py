@@ -1656,3 +1656,29 @@ class NameTests(SynchronousTestCase):
         """
         options = self.parse("chat", "+", "chat", "--listen", "tcp:2")
         self.assertEqual([name for name, _ in options.services()], ["chat", "chat"])
+
+
+class RefuseEachOtherTests(SynchronousTestCase):
+    """
+    UDP services of one process refuse each other's ports.
+    """
+
+    def test_boundPorts(self) -> None:
+        """
+        Each UDP guard refuses the ports the others are bound to, besides
+        the default ports of every registered service.
+        """
+        options = parse(
+            "tsuserv", "--udp-port", "9000", "+", "echo", "--udp-port", "9001"
+        )
+        service = tap.makeService(options, _UDPMemoryReactor())
+        guards = [
+            child.args[1].guard
+            for child in service
+            if isinstance(child, DatagramService)
+        ]
+        for guard in guards:
+            self.assertLessEqual({9000, 9001, 21567, 21568, 21569}, guard.servicePorts)
+            self.assertFalse(
+                guard.admit("127.0.0.1", 9001 if guard is guards[0] else 9000)
+            )
