@@ -85,7 +85,8 @@ async def _stop(process: _Process) -> None:
         (
             ["--factory", "served:Upper", "--listen", "tcp:0"],
             "netlab serve: error: --factory served:Upper: it returned Upper, "
-            "not a protocol factory",
+            "not a protocol factory; for a Protocol class, name a factory such "
+            "as Factory.forProtocol(Upper)",
         ),
         (
             ["--protocol", "served:makeFactory", "--udp-port", "0"],
