@@ -18,13 +18,12 @@ import pytest_twisted
 from twisted.internet.defer import Deferred
 
 from tests.integration.test_twistd import (
-    BIN,
-    RUN_TIMEOUT,
     STOP_TIMEOUT,
-    _environment,
     _freePort,
     _Process,
     _reactor,
+    _spawn,
+    run,
 )
 
 
@@ -49,23 +48,7 @@ async def _twistd(root: Path, *words: str) -> _Process:
     wait for it to end.
     """
     command = ["twistd", "-n", "--pidfile=", "netlab", *words]
-    process = _Process(command, b"")
-    environment = _environment()
-    environment["PYTHONPATH"] = str(root)
-    _reactor().spawnProcess(
-        process,
-        str(BIN / "twistd"),
-        [str(BIN / "twistd"), *command[1:]],
-        env=environment,
-        path=str(root),
-    )
-    try:
-        await process.whenEnded(RUN_TIMEOUT)
-    finally:
-        if not process.ended:
-            process.kill("KILL")
-            await process.whenEnded(STOP_TIMEOUT)
-    return process
+    return await run(command, root, pythonPath=root)
 
 
 BROKEN = """\
@@ -160,16 +143,7 @@ async def test_pluginRuns(tmp_path: Path) -> None:
     port = _freePort()
     command = ["twistd", "-n", "--pidfile=", "netlab", "greet", "--listen"]
     command += [f"tcp:{port}:interface=127.0.0.1", "+", "tsuserv", "--udp-port", "0"]
-    process = _Process(command, b"")
-    environment = _environment()
-    environment["PYTHONPATH"] = str(tmp_path)
-    _reactor().spawnProcess(
-        process,
-        str(BIN / "twistd"),
-        [str(BIN / "twistd"), *command[1:]],
-        env=environment,
-        path=str(tmp_path),
-    )
+    process = _spawn(command, tmp_path, pythonPath=tmp_path)
     try:
         greeting = b""
         for _ in range(600):

@@ -13,13 +13,12 @@ import pytest_twisted
 from twisted.internet.defer import Deferred
 
 from tests.integration.test_twistd import (
-    BIN,
     RUN_TIMEOUT,
     STOP_TIMEOUT,
-    _environment,
     _freePort,
     _Process,
     _reactor,
+    _spawn,
 )
 
 MODULE = """\
@@ -41,20 +40,10 @@ class Shout(DatagramProtocol):
 """
 
 
-def _spawn(root: Path, *words: str) -> _Process:
+def _serve(root: Path, *words: str) -> _Process:
     (root / "served.py").write_text(MODULE)
     command = ["twistd", "-n", "--pidfile=", "netlab", "serve", *words]
-    process = _Process(command, b"")
-    environment = _environment()
-    environment["PYTHONPATH"] = str(root)
-    _reactor().spawnProcess(
-        process,
-        str(BIN / "twistd"),
-        [str(BIN / "twistd"), *command[1:]],
-        env=environment,
-        path=str(root),
-    )
-    return process
+    return _spawn(command, root, pythonPath=root)
 
 
 async def _pause(seconds: float) -> None:
@@ -101,7 +90,7 @@ async def test_badFactory(words: list[str], line: str, tmp_path: Path) -> None:
     A factory that cannot be imported, or is not a factory, ends twistd
     with exit status 1 and one line naming the problem.
     """
-    process = _spawn(tmp_path, *words)
+    process = _serve(tmp_path, *words)
     try:
         await process.whenEnded(RUN_TIMEOUT)
     finally:
@@ -120,7 +109,7 @@ async def test_servesBoth(tmp_path: Path) -> None:
     under --max-per-source and the UDP guard, and stop cleanly on SIGTERM.
     """
     tcpPort, udpPort = _freePort(), _freePort(socket.SOCK_DGRAM)
-    process = _spawn(
+    process = _serve(
         tmp_path,
         "--factory",
         "served:makeFactory",

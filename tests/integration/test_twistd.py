@@ -191,37 +191,51 @@ class _Process(ProcessProtocol):
 
 
 def _spawn(
-    command: list[str], cwd: Path, stdin: bytes = b"", holdStdin: bool = False
+    command: list[str],
+    cwd: Path,
+    stdin: bytes = b"",
+    holdStdin: bool = False,
+    pythonPath: Path | None = None,
 ) -> _Process:
     """
     Start one of the virtualenv's executables, C{command[0]}, in C{cwd},
     and write C{stdin} to its standard input, which is then closed unless
     C{holdStdin} is true.
+
+    @param pythonPath: a directory to put on its C{PYTHONPATH}, if any.
     """
     executable = BIN / command[0]
     assert executable.exists(), f"{executable} is not installed"
     process = _Process(command, stdin, holdStdin)
+    environment = _environment()
+    if pythonPath is not None:
+        environment["PYTHONPATH"] = str(pythonPath)
     _reactor().spawnProcess(
         process,
         str(executable),
         [str(executable), *command[1:]],
-        env=_environment(),
+        env=environment,
         path=str(cwd),
     )
     return process
 
 
 async def run(
-    command: list[str], cwd: Path, stdin: bytes = b"", timeout: float = RUN_TIMEOUT
+    command: list[str],
+    cwd: Path,
+    stdin: bytes = b"",
+    timeout: float = RUN_TIMEOUT,
+    pythonPath: Path | None = None,
 ) -> _Process:
     """
     Run a command that should end by itself, and wait for it to end.
 
+    @param pythonPath: a directory to put on its C{PYTHONPATH}, if any.
     @return: the ended process.
     @raise defer.TimeoutError: if it did not end in C{timeout} seconds (it
         is killed).
     """
-    process = _spawn(command, cwd, stdin)
+    process = _spawn(command, cwd, stdin, pythonPath=pythonPath)
     try:
         await process.whenEnded(timeout)
     finally:
