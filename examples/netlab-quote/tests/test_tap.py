@@ -128,7 +128,7 @@ class QuoteServiceTests(SynchronousTestCase):
         self.assertEqual(len(list(services)), 2)
         [(factory, refusalLine)] = context.listened
         self.assertIsInstance(factory, QuoteFactory)
-        self.assertIsNone(refusalLine("max-per-source", "too many"))
+        self.assertIsNone(refusalLine)
         [protocol] = context.bound
         self.assertIsInstance(protocol, QuoteDatagramProtocol)
         self.assertEqual(protocol.guard.sourceRate, 10)
