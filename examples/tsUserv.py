@@ -22,7 +22,7 @@ from netlab.timestamp import DEFAULT_PORT, TimestampDatagramProtocol
 async def main(reactor, port=str(DEFAULT_PORT), interface=""):
     # The reactor is the clock.  The protocol's reflection guard leaves
     # unanswered datagrams from privileged ports, other netlab services and
-    # floods (see README.rst, "UDP services").
+    # floods (see "UDP services" in the limits guide, docs/howto/limits.rst).
     protocol = TimestampDatagramProtocol(reactor)
     # Twisted has no datagram endpoints: listen on the reactor directly.  A
     # UDP datagram can carry up to 64 KiB: read it whole.

@@ -452,7 +452,7 @@ def parseEndpoint(reactor: Any, description: str, option: str = "--listen") -> A
     except ValueError as e:
         raise StartupError(
             f"{option} {description}: not a usable endpoint ({e}); "
-            "see 'Endpoint strings' in the README, e.g. tcp:21567"
+            "see 'Endpoint strings' in netlab's documentation, e.g. tcp:21567"
         ) from None
     kind = args[0].lower()
     try:
@@ -474,7 +474,7 @@ def parseEndpoint(reactor: Any, description: str, option: str = "--listen") -> A
             ) from None
         raise StartupError(
             f"{option} {description}: not a usable endpoint ({_reason(e, kind)}); "
-            "see 'Endpoint strings' in the README, e.g. tcp:21567"
+            "see 'Endpoint strings' in netlab's documentation, e.g. tcp:21567"
         ) from None
 
 

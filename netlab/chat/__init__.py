@@ -1,7 +1,8 @@
 """
 The line chat service: nicknames, rooms, history and private messages over
 a line protocol that people can use with C{nc} or C{telnet} and programs
-can parse (see L{netlab.chat._wire} and README.rst).
+can parse (see L{netlab.chat._wire}, and "The chat line protocol" in the
+reference documentation).
 
 The model is L{ChatHub}, which knows participants only through
 L{IChatParticipant}; L{ChatFactory} serves the line protocol on any stream

@@ -45,7 +45,8 @@ class ChatOptions(StreamOptions):
     synopsis = "[--listen ENDPOINT]... [options]"
     longdesc = (
         "A line chat with nicknames, rooms, history and private messages, "
-        "usable with nc or telnet; the protocol is in README.rst. Listens on "
+        "usable with nc or telnet; the protocol is in the reference "
+        "documentation. Listens on "
         f"tcp:{DEFAULT_PORT} unless told otherwise."
     )
     defaultListen = [f"tcp:{DEFAULT_PORT}"]
