@@ -64,24 +64,19 @@ def _commands(kind: str) -> list[list[Any]]:
     raise ValueError(f"netlab-options takes twistd or netlab, not {kind!r}")
 
 
-def _ours(optionsClass: type) -> bool:
-    return optionsClass.__module__.split(".")[0] == "netlab"
-
-
 def _escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("*", "\\*").replace("`", "\\`")
 
 
 def optionsText(kind: str) -> list[str]:
     """
-    @return: reStructuredText for every command of C{kind} that netlab
-        itself registers (other installed distributions document theirs).
+    @return: reStructuredText for every command of C{kind} registered
+        where the docs are built (netlab's own, and any plugin installed
+        there).
     """
     prefix = "twistd netlab" if kind == "twistd" else "netlab"
     lines: list[str] = []
     for name, _, optionsClass, description in sorted(_commands(kind)):
-        if not _ours(optionsClass):
-            continue
         options = optionsClass()
         title = f"``{prefix} {name}``"
         lines += [title, "~" * len(title), "", _escape(str(description)), ""]

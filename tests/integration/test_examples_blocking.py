@@ -74,11 +74,20 @@ async def timestampServer(tmp_path: Path, kind: str, how: str) -> AsyncIterator[
         async with exampleServing(tmp_path, name, waiting) as (_, match):
             yield int(match[1])
         return
+    if how == "handwritten":
+        assert kind == "tsserv", kind
+        async with exampleServing(
+            tmp_path,
+            "twisted_tsTserv.py",
+            r"tsTserv: waiting for connections on (\d+)\.\.\.",
+        ) as (_, match):
+            yield int(match[1])
+        return
     async with service(tmp_path, kind, how) as [port]:
         yield port
 
 
-@pytest.mark.parametrize("how", ["blocking", "example", "twistd"])
+@pytest.mark.parametrize("how", ["blocking", "handwritten", "example", "twistd"])
 @pytest_twisted.ensureDeferred
 async def test_blockingTsTclnt(
     how: str, tmp_path: Path, checkClassicReply: Any
@@ -86,7 +95,8 @@ async def test_blockingTsTclnt(
     """
     C{examples/blocking_tsTclnt.py} sends each line of its input and prints
     each stamped reply after a C{"> "} prompt, against the blocking server
-    (C{examples/blocking_tsTserv.py}), netlab's (C{examples/tsTserv.py}) and
+    (C{examples/blocking_tsTserv.py}), the one written by hand on Twisted
+    (C{examples/twisted_tsTserv.py}), netlab's (C{examples/tsTserv.py}) and
     C{twistd -n netlab tsserv} alike, and exits with status 0 at the end of
     its input.
     """
@@ -152,7 +162,7 @@ def _secondClient(port: int) -> tuple[bytes, bytes | None, bytes]:
         first.close()
 
 
-@pytest.mark.parametrize("how", ["blocking", "example"])
+@pytest.mark.parametrize("how", ["blocking", "handwritten", "example"])
 @pytest_twisted.ensureDeferred
 async def test_oneClientAtATime(
     how: str, tmp_path: Path, checkClassicReply: Any
