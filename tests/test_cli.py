@@ -77,11 +77,13 @@ class DeclaredClientsTests(SynchronousTestCase):
 
     def test_declared(self) -> None:
         """
-        C{setup.cfg} declares C{ts}, C{echo} and C{chat}, in that order,
-        each an L{INetlabClient}.
+        C{setup.cfg} declares C{ts}, C{echo}, C{chat}, C{daytime} and
+        C{time}, in that order, each an L{INetlabClient}.
         """
         points = declaredClients()
-        self.assertEqual([each.name for each in points], ["ts", "echo", "chat"])
+        self.assertEqual(
+            [each.name for each in points], ["ts", "echo", "chat", "daytime", "time"]
+        )
         for each in points:
             self.assertTrue(verifyObject(INetlabClient, each.load()), each.name)
 
@@ -112,9 +114,9 @@ class OptionsTests(SynchronousTestCase):
         )
         names = [command[0] for command in options.subCommands]
         self.assertEqual(names, list(options.clients.plugins))
-        self.assertEqual(sorted(names[:3]), ["chat", "echo", "ts"])
+        self.assertEqual(sorted(names[:5]), ["chat", "daytime", "echo", "time", "ts"])
         self.assertEqual(
-            options.subCommands[3], ["quote", None, _FakeOptions, "Another."]
+            options.subCommands[5], ["quote", None, _FakeOptions, "Another."]
         )
         options.parseOptions(["quote", "--say", "hi"])
         self.assertIs(options.client, other)
@@ -223,7 +225,8 @@ class OptionsTests(SynchronousTestCase):
             str(error), "choose a command: " + ", ".join(options.clients.plugins)
         )
         self.assertEqual(
-            sorted(options.clients.plugins), ["chat", "echo", "one", "ts", "two"]
+            sorted(options.clients.plugins),
+            ["chat", "daytime", "echo", "one", "time", "ts", "two"],
         )
 
     def test_noCommandInstalled(self) -> None:

@@ -1417,11 +1417,14 @@ class RegistryOptionsTests(SynchronousTestCase):
     def test_builtIn(self) -> None:
         """
         The installed registry has netlab's own services, by name, and
-        C{all} runs the four that are part of it.
+        C{all} runs the four that are part of it (not daytime and time).
         """
         options = tap.Options(warn=self.lines.append)
         names = [c[0] for c in options.subCommands]
-        self.assertEqual(names[:5], ["chat", "echo", "serve", "tsserv", "tsuserv"])
+        self.assertEqual(
+            names[:7],
+            ["chat", "daytime", "echo", "serve", "time", "tsserv", "tsuserv"],
+        )
         self.assertEqual(names[-1], "all")
         self.assertEqual(options.inAll(), ["chat", "echo", "tsserv", "tsuserv"])
 

@@ -1,0 +1,3 @@
+"""
+Tests for L{netlab.inettime}: the daytime and time services.
+"""
