@@ -18,14 +18,15 @@ formats (see L{netlab.timestamp.formatTime}), then CR LF:
   - C{iso} (the default): C{2026-12-02T13:37:20Z}, or with the server's
     offset, C{2026-12-02T14:37:20+01:00}: it carries its zone, so a client
     can compute its offset from the server's clock.
-  - C{ctime}: C{Wed Dec  2 13:37:20 2026}, with no zone.
+  - C{ctime}: C{Sat Dec 12 13:37:20 2026} (a day below 10 padded with a
+    space), with no zone.
   - C{unix}: C{1796218640}, seconds since 1970-01-01T00:00:00Z.
 
 L{parseDaytime} reads those, and also what xinetd's built-in daytime
 service sends (its C{daytime_protocol} in C{builtins.c}): the server's
-local time as C{"%02d %s %d %02d:%02d:%02d"} (day of the month, month as
-three upper-case letters, year, time), then C{strftime(" %Z\\r\\n")}, the
-zone's abbreviation::
+local time as the day of the month in two digits, the month as three
+upper-case letters, the year, the time, then a space, the zone's
+abbreviation (C{strftime}'s C{%Z}) and CR LF::
 
     02 DEC 2026 13:37:20 UTC
 
