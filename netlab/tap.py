@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 from typing import Any
 
@@ -91,18 +91,12 @@ def _checkService(name: str, candidate: object) -> INetlabService:
     if not isinstance(service.inAll, bool):
         raise TypeError("its inAll is not a bool")
     ports = service.defaultPorts
-    if isinstance(ports, (str, bytes)) or not all(
-        isinstance(port, int) and 0 < port < 65536 for port in _iterable(ports)
+    if isinstance(ports, (str, bytes)) or not (
+        isinstance(ports, Iterable)
+        and all(isinstance(port, int) and 0 < port < 65536 for port in ports)
     ):
         raise TypeError("its defaultPorts are not port numbers (1 to 65535)")
     return service
-
-
-def _iterable(value: object) -> Any:
-    try:
-        return list(value)  # type: ignore[call-overload]
-    except TypeError:
-        return [None]
 
 
 def loadServices(points: Any = None) -> _Loaded:

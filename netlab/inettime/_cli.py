@@ -11,8 +11,9 @@ and L{timeClient}.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from datetime import datetime, timezone, tzinfo
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from twisted.internet.defer import Deferred
 from twisted.python import usage
@@ -34,6 +35,8 @@ from netlab.inettime._client import (
 )
 from netlab.inettime._wire import DAYTIME_PORT, TIME_PORT
 from netlab.service import NetlabClient
+
+_T = TypeVar("_T")
 
 __all__ = [
     "DaytimeClientOptions",
@@ -135,6 +138,28 @@ def _print(line: str) -> None:
     sys.stdout.flush()
 
 
+def _ask(
+    reactor: Any,
+    options: usage.Options,
+    stream: Callable[..., Deferred[_T]],
+    datagram: Callable[..., Deferred[_T]],
+) -> Deferred[_T]:
+    """
+    Ask the server C{options} name, over UDP with C{--udp} (C{datagram},
+    with its tries and interval), else over a stream (C{stream}, with the
+    endpoint and C{--timeout}).
+    """
+    if options["udp"]:
+        return datagram(
+            options["host"],
+            options["port"],
+            reactor=reactor,
+            tries=options["tries"],
+            interval=options["interval"],
+        )
+    return stream(clientEndpoint(reactor, options), options["timeout"], reactor)
+
+
 async def runDaytime(reactor: Any, options: DaytimeClientOptions) -> int:
     """
     Run C{netlab daytime}: ask the server the time and print it.
@@ -143,18 +168,7 @@ async def runDaytime(reactor: Any, options: DaytimeClientOptions) -> int:
     @return: the exit status, 0.
     @raise netlab.errors.NetlabError: if talking to the server failed.
     """
-    if options["udp"]:
-        reply = await getDaytimeUDP(
-            options["host"],
-            options["port"],
-            reactor=reactor,
-            tries=options["tries"],
-            interval=options["interval"],
-        )
-    else:
-        reply = await getDaytime(
-            clientEndpoint(reactor, options), options["timeout"], reactor
-        )
+    reply = await _ask(reactor, options, getDaytime, getDaytimeUDP)
     when = reply.when
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
@@ -172,18 +186,7 @@ async def runTime(reactor: Any, options: TimeClientOptions) -> int:
     @return: the exit status, 0.
     @raise netlab.errors.NetlabError: if talking to the server failed.
     """
-    if options["udp"]:
-        seconds = await getTimeUDP(
-            options["host"],
-            options["port"],
-            reactor=reactor,
-            tries=options["tries"],
-            interval=options["interval"],
-        )
-    else:
-        seconds = await getTime(
-            clientEndpoint(reactor, options), options["timeout"], reactor
-        )
+    seconds = await _ask(reactor, options, getTime, getTimeUDP)
     when = datetime.fromtimestamp(seconds, timezone.utc)
     _print(describeTime(when, reactor.seconds()))
     return 0
