@@ -602,11 +602,9 @@ class ConnectionGuard(WrappingFactory):
         )
         if protocol:
             self.stats.protocol = protocol
-        # Whether the factory hands its protocols its own stats attribute,
-        # which the listeners of other transports then swap (see
-        # listenerFactory).
-        self._handsOutStats = _holdsStats(wrappedFactory, self.stats)
-        self._listeners: dict[str, _Listener] = {}
+        self._listeners: dict[tuple[str, int], _Listener] = {}
+        # The first counters of each other protocol's factory.
+        self._homes: dict[IProtocolFactory, TrafficStats] = {}
         self._refusalLine = refusalLine or (lambda code, text: None)
         self._sources: dict[str, int] = {}
         self._refusalLogs: dict[str, RateLimitedLog] = {}
@@ -618,7 +616,13 @@ class ConnectionGuard(WrappingFactory):
 
     # Listeners
 
-    def listenerFactory(self, transport: str) -> IProtocolFactory:
+    def listenerFactory(
+        self,
+        transport: str,
+        factory: IProtocolFactory | None = None,
+        protocol: str = "",
+        refusalLine: Callable[[str, str], bytes | None] | None = None,
+    ) -> IProtocolFactory:
         """
         The factory to listen with on an endpoint of kind C{transport}: its
         connections go through this guard, under its limits (which hold for
@@ -633,6 +637,14 @@ class ConnectionGuard(WrappingFactory):
         gets counters of its own, with the same C{protocol} label.  Ask
         before listening.
 
+        A service that speaks several protocols (chat's line protocol and
+        IRC, say) serves each behind one guard, so that the limits hold for
+        its connections of every protocol together and its drain closes
+        them all: C{factory} is the factory of another protocol, counted
+        under C{protocol}, whose refused connections are told
+        C{refusalLine}'s line (the guard's own, if C{None}).  Starting and
+        stopping such a listener also starts and stops C{factory}.
+
         Messages are counted by the service's protocols, not here.  So
         that they are told apart by transport too, while the wrapped
         factory builds a protocol for a listener of another transport, its
@@ -640,23 +652,56 @@ class ConnectionGuard(WrappingFactory):
         counters: a factory that hands C{self.stats} to its protocols in
         C{buildProtocol}, as netlab's do, has its messages counted by
         transport.  Protocols that find their counters any other way count
-        every message under the first transport.
+        every message under the first transport.  The same goes for the
+        factory of another protocol: its own C{stats}, if it has a
+        L{TrafficStats}, are the counters of its first listener.
 
         @param transport: the kind of endpoint, as
             L{netlab._service.transportOf} names it: C{"tcp"}, C{"tls"},
             C{"unix"}...
-        @return: the same factory each time for one transport.
+        @param factory: the factory to build protocols with; the wrapped
+            factory if C{None}.
+        @param protocol: the C{protocol} label of C{factory}'s listeners
+            (the guard's own label for the wrapped factory).
+        @param refusalLine: see L{ConnectionGuard.__init__}.
+        @return: the same factory each time for one transport and factory.
         """
-        listener = self._listeners.get(transport)
+        home: TrafficStats | None
+        if factory is None or factory is self.wrappedFactory:
+            factory = self.wrappedFactory
+            home = self.stats
+            protocol = self.stats.protocol
+        else:
+            home = self._homes.get(factory)
+        key = (transport, id(factory))
+        listener = self._listeners.get(key)
         if listener is None:
-            if not self._listeners:
-                self.stats.transport = transport
-                stats = self.stats
+            if home is None:
+                # Another protocol's first listener.
+                own = getattr(factory, "stats", None)
+                if isinstance(own, TrafficStats):
+                    own.service, own.transport, own.protocol = (
+                        self.service,
+                        transport,
+                        protocol,
+                    )
+                    home = own
+                else:
+                    home = TrafficStats(self.service, transport, protocol=protocol)
+                self._homes[factory] = home
+                stats = home
+            elif not any(
+                other.factory is factory for other in self._listeners.values()
+            ):
+                # The wrapped factory's first listener.
+                home.transport = transport
+                stats = home
             else:
-                stats = TrafficStats(
-                    self.service, transport, protocol=self.stats.protocol
-                )
-            listener = self._listeners[transport] = _Listener(self, stats)
+                stats = TrafficStats(self.service, transport, protocol=protocol)
+            line = self._refusalLine if refusalLine is None else refusalLine
+            listener = self._listeners[key] = _Listener(
+                self, stats, factory, home, line
+            )
         return listener
 
     # Connections in and out
@@ -664,10 +709,24 @@ class ConnectionGuard(WrappingFactory):
     def buildProtocol(self, addr: IAddress | None) -> Protocol | None:  # type: ignore[override]
         return self._admit(addr, self.stats)
 
-    def _admit(self, addr: IAddress | None, stats: TrafficStats) -> Protocol | None:
+    def _admit(
+        self,
+        addr: IAddress | None,
+        stats: TrafficStats,
+        factory: Any = None,
+        home: TrafficStats | None = None,
+        refusalLine: Callable[[str, str], bytes | None] | None = None,
+    ) -> Protocol | None:
         """
         Build the protocol of a connection from C{addr}, or refuse it,
         counting it in C{stats}.
+
+        @param factory: the factory to build with; the wrapped one if
+            C{None}.
+        @param home: the counters C{factory} holds as its own, which it
+            holds C{stats} in place of while it builds.
+        @param refusalLine: what a refused connection is told; the guard's
+            own if C{None}.
         """
         limits = self.limits
         host = _host(addr)
@@ -678,6 +737,7 @@ class ConnectionGuard(WrappingFactory):
                 "try again later",
                 addr,
                 stats,
+                refusalLine,
             )
         if (
             host is not None
@@ -690,25 +750,34 @@ class ConnectionGuard(WrappingFactory):
                 "close one and try again",
                 addr,
                 stats,
+                refusalLine,
             )
-        factory: Any = self.wrappedFactory
-        if stats is self.stats or not self._handsOutStats:
+        if factory is None or home is None:
+            factory = self.wrappedFactory
+            home = self.stats
+        if stats is home or not _holdsStats(factory, home):
             wrapped = factory.buildProtocol(addr)
         else:
             factory.stats = stats
             try:
                 wrapped = factory.buildProtocol(addr)
             finally:
-                factory.stats = self.stats
+                factory.stats = home
         if wrapped is None:
             return None
         return GuardedConnection(self, wrapped, host, stats)
 
     def _refuse(
-        self, code: str, text: str, addr: IAddress | None, stats: TrafficStats
+        self,
+        code: str,
+        text: str,
+        addr: IAddress | None,
+        stats: TrafficStats,
+        refusalLine: Callable[[str, str], bytes | None] | None = None,
     ) -> Protocol:
         self._count(code, text, addr, stats)
-        return _Refused(self._refusalLine(code, text), self.clock)
+        line = (refusalLine or self._refusalLine)(code, text)
+        return _Refused(line, self.clock)
 
     def _count(
         self,
@@ -914,11 +983,23 @@ class _Listener:
 
     @ivar guard: the guard.
     @ivar stats: the counters of its transport.
+    @ivar factory: the factory it builds protocols with.
     """
 
-    def __init__(self, guard: ConnectionGuard, stats: TrafficStats) -> None:
+    def __init__(
+        self,
+        guard: ConnectionGuard,
+        stats: TrafficStats,
+        factory: IProtocolFactory,
+        home: TrafficStats,
+        refusalLine: Callable[[str, str], bytes | None],
+    ) -> None:
         self.guard = guard
         self.stats = stats
+        self.factory = factory
+        self._home = home
+        self._refusalLine = refusalLine
+        self._own = factory is guard.wrappedFactory
 
     def __repr__(self) -> str:
         return f"<listener {self.stats.transport} of {self.guard!r}>"
@@ -931,12 +1012,20 @@ class _Listener:
         return self.stats.transport
 
     def buildProtocol(self, addr: IAddress | None) -> Protocol | None:
-        return self.guard._admit(addr, self.stats)
+        if self._own:
+            return self.guard._admit(addr, self.stats, refusalLine=self._refusalLine)
+        return self.guard._admit(
+            addr, self.stats, self.factory, self._home, self._refusalLine
+        )
 
     def doStart(self) -> None:
         self.guard.doStart()
+        if not self._own:
+            self.factory.doStart()
 
     def doStop(self) -> None:
+        if not self._own:
+            self.factory.doStop()
         self.guard.doStop()
 
     def logPrefix(self) -> str:

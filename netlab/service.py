@@ -177,6 +177,31 @@ class IServiceContext(Interface):
         @return: the services to start: the drain, then one per endpoint.
         """
 
+    def addListeners(
+        factory: Any,
+        endpoints: Iterable[str],
+        protocol: str,
+        refusalLine: Callable[[str, str], bytes | None] | None = errorLine,
+    ) -> list[IService]:
+        """
+        Serve another protocol of the service (chat's IRC beside its line
+        protocol, say) on C{endpoints}, behind the guard of the service's
+        last L{listen}: its connections count towards the same
+        C{--max-connections} and C{--max-per-source}, are drained with
+        the others on SIGTERM, and are counted in C{--metrics} under the
+        C{protocol} label.
+
+        @param factory: any C{IProtocolFactory}, counted as L{listen}
+            counts its own.
+        @param endpoints: server endpoint strings; none gives no service.
+        @param protocol: the C{protocol} label of these listeners.
+        @param refusalLine: what refused connections of this protocol are
+            told, as for L{listen}.
+        @return: one service per endpoint.
+        @raise netlab.errors.StartupError: if the service has not called
+            L{listen}, or C{factory} is not a protocol factory.
+        """
+
     def streamLimits(options: usage.Options, idleTimeout: float | None = None) -> Any:
         """
         @return: the L{netlab.policies.ConnectionLimits} C{options} give,

@@ -377,6 +377,8 @@ class _Context:
     reactor: Any
     name: str
     assembly: _Assembly
+    # The guard of the last listen, which addListeners adds to.
+    guard: ConnectionGuard | None = None
 
     def streamLimits(
         self, options: usage.Options, idleTimeout: float | None = None
@@ -414,6 +416,7 @@ class _Context:
         guard = ConnectionGuard(factory, self.reactor, limits, self.name, refusalLine)
         if protocol:
             guard.stats.protocol = protocol
+        self.guard = guard
         self.assembly.guards.append(guard)
         self.assembly.collector.addStream(guard)
         return [
@@ -421,10 +424,37 @@ class _Context:
             *(self._listener(guard, description) for description in options["listen"]),
         ]
 
-    def _listener(self, guard: ConnectionGuard, description: str) -> IService:
+    def addListeners(
+        self,
+        factory: Any,
+        endpoints: Iterable[str],
+        protocol: str,
+        refusalLine: Callable[[str, str], bytes | None] | None = errorLine,
+    ) -> list[IService]:
+        guard = self.guard
+        if guard is None:
+            raise StartupError("addListeners needs a listen first, to share its guard")
+        if not IProtocolFactory.providedBy(factory):
+            raise StartupError(f"{factory!r} is not a protocol factory")
+        silent = refusalLine or (lambda code, text: None)
+        return [
+            self._listener(guard, description, factory, protocol, silent)
+            for description in endpoints
+        ]
+
+    def _listener(
+        self,
+        guard: ConnectionGuard,
+        description: str,
+        factory: Any = None,
+        protocol: str = "",
+        refusalLine: Callable[[str, str], bytes | None] | None = None,
+    ) -> IService:
         # The string is checked (StartupError) before its type is read.
         listener = EndpointService(self.reactor, description, guard)
-        listener.factory = guard.listenerFactory(transportOf(description))
+        listener.factory = guard.listenerFactory(
+            transportOf(description), factory, protocol, refusalLine
+        )
         return listener
 
     def datagramGuard(self, options: usage.Options) -> DatagramGuard:

@@ -1823,10 +1823,9 @@ class _StartCounter(ServerFactory):
         self.stopped += 1
 
 
-class ListenerTests(GuardTestCase):
+class ListenerTestCase(GuardTestCase):
     """
-    Tests for L{ConnectionGuard.listenerFactory}: one guard, several kinds
-    of endpoint, each counted apart under limits that hold for them all.
+    Helpers to connect through a guard's listener factories.
     """
 
     def via(
@@ -1867,6 +1866,13 @@ class ListenerTests(GuardTestCase):
         @return: L{ConnectionGuard.byTransport}, by transport.
         """
         return {counts.transport: counts for counts in guard.byTransport()}
+
+
+class ListenerTests(ListenerTestCase):
+    """
+    Tests for L{ConnectionGuard.listenerFactory}: one guard, several kinds
+    of endpoint, each counted apart under limits that hold for them all.
+    """
 
     def test_interfaces(self) -> None:
         """
@@ -2149,3 +2155,130 @@ class ListenerTests(GuardTestCase):
         self.lose(one)
         self.lose(two)
         self.assertIsNone(self.successResultOf(d))
+
+
+class OtherProtocolListenerTests(ListenerTestCase):
+    """
+    Tests for L{ConnectionGuard.listenerFactory} given the factory of
+    another protocol: one service, two protocols, one set of limits and
+    one drain.
+    """
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.line = RecorderFactory()
+        self.other = RecorderFactory()
+        self.guardOf = ConnectionGuard(
+            self.line, self.clock, ConnectionLimits(3, 2, 0), "chat", refusalLine
+        )
+
+    def test_buildsWithItsFactory(self) -> None:
+        """
+        A listener of another factory builds that factory's protocols,
+        through the guard; the same transport and factory give the same
+        listener, another factory another one.
+        """
+        guard = self.guardOf
+        irc = guard.listenerFactory("tcp", self.other, "irc")
+        self.assertIs(guard.listenerFactory("tcp", self.other, "irc"), irc)
+        own = guard.listenerFactory("tcp")
+        self.assertIsNot(own, irc)
+        self.assertIs(guard.listenerFactory("tcp", self.line), own)
+        connection = self.acceptedVia(irc)
+        self.assertIs(connection.wrappedProtocol, self.other.built[0])
+        self.assertEqual(self.line.built, [])
+
+    def test_countedUnderItsProtocol(self) -> None:
+        """
+        The other protocol's connections are counted apart, under its
+        C{protocol} label and the guard's service name.
+        """
+        guard = self.guardOf
+        line = guard.listenerFactory("tcp")
+        irc = guard.listenerFactory("tcp", self.other, "irc")
+        ircs = guard.listenerFactory("tls", self.other, "irc")
+        self.acceptedVia(line).dataReceived(b"12")
+        self.acceptedVia(irc, at(BOB)).dataReceived(b"345")
+        self.acceptedVia(ircs, at(BOB))
+        rows = [
+            (c.transport, c.protocol, c.openConnections, c.bytesReceived)
+            for c in guard.byTransport()
+        ]
+        self.assertEqual(
+            rows, [("tcp", "", 1, 2), ("tcp", "irc", 1, 3), ("tls", "irc", 1, 0)]
+        )
+        stats = irc.stats  # type: ignore[attr-defined]
+        self.assertEqual(stats.service, "chat")
+
+    def test_itsOwnStatsFirst(self) -> None:
+        """
+        A factory of another protocol that has L{TrafficStats} of its own
+        has them as the counters of its first listener, relabelled; while
+        it builds for another transport, it holds that transport's.
+        """
+        factory = EchoFactory(TrafficStats("whatever"))
+        guard = self.guardOf
+        first = guard.listenerFactory("tcp", factory, "irc")
+        second = guard.listenerFactory("tls", factory, "irc")
+        self.assertIs(first.stats, factory.stats)  # type: ignore[attr-defined]
+        self.assertEqual(
+            (factory.stats.service, factory.stats.transport, factory.stats.protocol),
+            ("chat", "tcp", "irc"),
+        )
+        connection = self.acceptedVia(second)
+        connection.dataReceived(b"x")
+        self.assertIs(factory.stats, first.stats)  # type: ignore[attr-defined]
+        tls = second.stats  # type: ignore[attr-defined]
+        self.assertEqual((tls.transport, tls.protocol, tls.messages), ("tls", "irc", 1))
+
+    def test_limitsSharedAcrossProtocols(self) -> None:
+        """
+        C{maxConnections} and C{maxPerSource} count the connections of
+        every protocol together; a refused connection is told the line of
+        its own protocol's listener.
+        """
+        guard = self.guardOf
+        line = guard.listenerFactory("tcp")
+        irc = guard.listenerFactory(
+            "tcp", self.other, "irc", lambda code, text: b"ERROR :" + code.encode()
+        )
+        with capturedLogs():
+            self.acceptedVia(line)
+            self.acceptedVia(irc)
+            refused, transport = self.via(irc)
+            self.assertNotIsInstance(refused, GuardedConnection)
+            self.assertEqual(transport.value(), b"ERROR :max-per-source")
+            self.acceptedVia(irc, at(BOB))
+            refused, transport = self.via(line, at(BOB))
+            self.assertTrue(transport.value().startswith(b"error max-connections"))
+
+    def test_drainedTogether(self) -> None:
+        """
+        The guard's drain closes the connections of every protocol.
+        """
+        guard = self.guardOf
+        self.acceptedVia(guard.listenerFactory("tcp"))
+        _, transport = self.via(
+            guard.listenerFactory("tcp", self.other, "irc"), at(BOB)
+        )
+        d = guard.drain(grace=5)
+        self.clock.advance(5)
+        self.assertTrue(transport.disconnecting or transport.disconnected)
+        self.assertEqual(len(guard.protocols), 2)
+        for connection in list(guard.protocols):
+            self.lose(connection)
+        self.successResultOf(d)
+
+    def test_startsAndStopsItsFactory(self) -> None:
+        """
+        Starting a listener of another factory starts that factory too
+        (and the guard's), stopping it stops both.
+        """
+        other = _StartCounter()
+        line = _StartCounter()
+        guard = self.guard(factory=line)
+        irc = guard.listenerFactory("tcp", other, "irc")
+        irc.doStart()
+        self.assertEqual((line.started, other.started), (1, 1))
+        irc.doStop()
+        self.assertEqual((line.stopped, other.stopped), (1, 1))

@@ -1469,6 +1469,46 @@ class RegistryMakeServiceTests(SynchronousTestCase):
         self.assertEqual(guard.servicePorts, frozenset({30000, 30001}))
 
 
+def _buildTwoProtocols(options: usage.Options, context: IServiceContext) -> Any:
+    services = context.listen(Factory.forProtocol(Echo), options)
+    return services + context.addListeners(
+        Factory.forProtocol(Echo),
+        ["tcp:3", "unix:/nowhere/socket"],
+        "other",
+        refusalLine=None,
+    )
+
+
+class AddListenersTests(SynchronousTestCase):
+    """
+    L{IServiceContext.addListeners} serves another protocol of a service
+    behind the guard of its L{IServiceContext.listen}.
+    """
+
+    def test_sharesTheGuard(self) -> None:
+        """
+        The other protocol's listeners build through the service's one
+        guard (one drain, one set of limits), counted under its protocol
+        label and each endpoint's transport.
+        """
+        service = NetlabService("Two.", _WidgetOptions, _buildTwoProtocols)
+        options = tap.Options(
+            tap.loadServices([point("two", service, "two")]), warn=lambda line: None
+        )
+        options.parseOptions(["two", "--listen", "tcp:1"])
+        children = list(tap.makeService(options, MemoryReactorClock()))
+        self.assertEqual(
+            [type(child) for child in children],
+            [EnoughFiles, DrainService, *[EndpointService] * 3],
+        )
+        guard = children[1].target
+        factories = [child.factory for child in children[2:]]
+        self.assertEqual(
+            [(f.guard, f.transport, f.stats.protocol) for f in factories],
+            [(guard, "tcp", ""), (guard, "tcp", "other"), (guard, "unix", "other")],
+        )
+
+
 def _failingBuild(options: usage.Options, context: IServiceContext) -> Any:
     raise RuntimeError("the plugin has a bug")
 
@@ -1555,6 +1595,31 @@ class PluginMistakesTests(SynchronousTestCase):
             "nothing to listen on: give --listen ENDPOINT",
             self.make(_buildOnServiceOptions, Deaf),
         )
+
+    def test_addListenersFirst(self) -> None:
+        """
+        L{IServiceContext.addListeners} shares the guard of a
+        L{IServiceContext.listen}, and says so when there is none.
+        """
+
+        def build(options: usage.Options, context: IServiceContext) -> Any:
+            return context.addListeners(Factory.forProtocol(Echo), ["tcp:1"], "x")
+
+        self.assertIn(
+            "addListeners needs a listen first, to share its guard",
+            self.make(build, _WidgetOptions),
+        )
+
+    def test_addListenersOfNotAFactory(self) -> None:
+        """
+        L{IServiceContext.addListeners} wants a protocol factory.
+        """
+
+        def build(options: usage.Options, context: IServiceContext) -> Any:
+            context.listen(Factory.forProtocol(Echo), options)
+            return context.addListeners(Echo, ["tcp:1"], "x")
+
+        self.assertIn("is not a protocol factory", self.make(build, _WidgetOptions))
 
     def test_datagramNotGuarded(self) -> None:
         """

@@ -83,7 +83,15 @@ class IChatParticipant(Interface):
 class _Member:
     participant: IChatParticipant
     nick: str
-    room: _Room | None = None
+    # The rooms it is in, by case-folded name, in the order it joined them.
+    rooms: dict[str, _Room] = attrs.Factory(dict)
+
+    @property
+    def room(self) -> _Room | None:
+        """
+        The room it joined last, of those it is in.
+        """
+        return next(reversed(self.rooms.values()), None)
 
 
 @attrs.define(eq=False)
@@ -92,15 +100,29 @@ class _Room:
     history: deque[tuple[History, bytes]]
     members: dict[IChatParticipant, _Member] = attrs.Factory(dict)
 
+    @property
+    def key(self) -> str:
+        """
+        Its name as the hub files it: case-folded.
+        """
+        return self.name.casefold()
+
 
 class ChatHub:
     """
     Rooms, nicknames and history, and who hears what.
 
-    Every participant is in at most one room at a time: registering puts it
-    in the default room, joining another room leaves the current one.  A
-    room exists while someone is in it (the default room always), so the
-    hub holds no more than its participants make it hold.
+    A participant is in a set of rooms.  Registering puts it in the default
+    room; L{join} moves it to another room (it leaves the rooms it was in,
+    as the line protocol's C{/join} does), or, with C{leaveOthers=False},
+    adds one (as IRC's C{JOIN} does).  Calls that act on "the
+    participant's room" when no room is named (L{say}, L{part}, L{who},
+    L{roomOf}) take the room it joined last.  A room exists while someone
+    is in it (the default room always), so the hub holds no more than its
+    participants make it hold.
+
+    A notice about a participant (C{NICK}, C{QUIT}) goes once to everyone
+    who shares a room with it, however many rooms they share.
 
     Methods that can be refused raise L{ChatError} with a stable C{code}.
 
@@ -146,21 +168,50 @@ class ChatHub:
 
     def roomOf(self, participant: IChatParticipant) -> str | None:
         """
-        @return: the room the participant is in, or C{None}.
+        @return: the room the participant joined last of those it is in,
+            or C{None}.
         """
         member = self._members.get(participant)
-        return member.room.name if member and member.room else None
+        room = member.room if member else None
+        return room.name if room else None
 
-    def who(self, participant: IChatParticipant) -> list[str]:
+    def roomsOf(self, participant: IChatParticipant) -> list[str]:
         """
-        @return: the nicknames in the participant's room, sorted
-            case-insensitively.
-        @raise ChatError: C{not-in-room}.
+        @return: the rooms the participant is in, in the order it joined
+            them.
         """
-        room = self._member(participant).room
+        member = self._members.get(participant)
+        return [room.name for room in member.rooms.values()] if member else []
+
+    def who(self, participant: IChatParticipant, room: str | None = None) -> list[str]:
+        """
+        @param room: the room to list, which the participant need not be
+            in; its own room (see L{roomOf}) if C{None}.
+        @return: the nicknames in the room, sorted case-insensitively.
+        @raise ChatError: C{not-in-room} (no room named, and it is in
+            none), or C{no-such-room}.
+        """
+        member = self._member(participant)
         if room is None:
-            raise ChatError("not-in-room", "you are in no room; /join one")
-        return sorted((m.nick for m in room.members.values()), key=str.casefold)
+            found = member.room
+            if found is None:
+                raise ChatError("not-in-room", "you are in no room; /join one")
+        else:
+            found = self._rooms.get(room.casefold())
+            if found is None:
+                raise ChatError("no-such-room", f"there is no room {room!r}")
+        return sorted((m.nick for m in found.members.values()), key=str.casefold)
+
+    def whois(self, nick: str) -> tuple[str, list[str]] | None:
+        """
+        @return: the nickname as registered (matched regardless of case)
+            and the rooms its participant is in, or C{None} if nobody has
+            it.
+        """
+        member = self._nicks.get(normalizeNick(nick))
+        if member is None:
+            return None
+        return member.nick, [room.name for room in member.rooms.values()]
 
     def rooms(self) -> list[tuple[str, int]]:
         """
@@ -197,8 +248,8 @@ class ChatHub:
 
     def rename(self, participant: IChatParticipant, nick: str) -> None:
         """
-        Change a participant's nickname; its room (or, outside any room,
-        the participant alone) hears C{NICK old new}.
+        Change a participant's nickname; everyone who shares a room with
+        it, and the participant itself, hear C{NICK old new}, once each.
 
         @raise ChatError: C{nick-invalid} or C{nick-taken}.
         """
@@ -211,17 +262,20 @@ class ChatHub:
         event = NickChanged(member.nick, nick)
         member.nick = nick
         self._nicks[normalizeNick(nick)] = member
-        if member.room is not None:
-            self._notify(member.room, event, participant)
-        else:
-            participant.deliver(event, formatLine(event))
+        self._notifyRooms(member, event, participant)
 
-    def join(self, participant: IChatParticipant, name: str) -> None:
+    def join(
+        self, participant: IChatParticipant, name: str, leaveOthers: bool = True
+    ) -> None:
         """
-        Move a participant into a room, creating it if need be: it leaves
-        its current room (which hears C{PART}), hears the new room's
-        history, and the new room (itself included) hears C{JOIN}.
+        Put a participant in a room, creating it if need be: it hears the
+        room's history, and the room (itself included) hears C{JOIN}.
 
+        @param leaveOthers: whether it first leaves every other room it is
+            in (each hears C{PART}, with the reason C{joined ROOM}): the
+            line protocol's one room at a time.  If C{False}, it stays in
+            them, as on IRC.  Either way, joining a room it is in changes
+            nothing there.
         @raise ChatError: C{room-invalid}.
         """
         member = self._member(participant)
@@ -231,12 +285,16 @@ class ChatHub:
                 f"{name!r} is not a room name: # and up to 31 letters, digits, _ or -",
             )
         room = self._room(name)
-        if member.room is room:
+        if leaveOthers:
+            for other in list(member.rooms.values()):
+                if other is not room and member.rooms.get(other.key) is other:
+                    self._leave(
+                        member,
+                        other,
+                        Parted(other.name, member.nick, f"joined {room.name}"),
+                    )
+        if member.rooms.get(room.key) is room:
             return
-        if member.room is not None:
-            self._leave(
-                member, Parted(member.room.name, member.nick, f"joined {room.name}")
-            )
         # Deliveries may end in the participant quitting: check after each.
         if self._members.get(participant) is member:
             for event, line in room.history:
@@ -245,42 +303,49 @@ class ChatHub:
             self._forgetIfEmpty(room)
             return
         room.members[participant] = member
-        member.room = room
+        member.rooms[room.key] = room
         self._notify(room, Joined(room.name, member.nick), participant)
 
-    def part(self, participant: IChatParticipant, reason: str = "") -> None:
-        """
-        Take a participant out of its room, which (itself included) hears
-        C{PART}.
-
-        @raise ChatError: C{not-in-room}.
-        """
-        member = self._member(participant)
-        if member.room is None:
-            raise ChatError("not-in-room", "you are in no room")
-        self._leave(member, Parted(member.room.name, member.nick, reason))
-
-    def say(
-        self, participant: IChatParticipant, text: str, action: bool = False
+    def part(
+        self, participant: IChatParticipant, reason: str = "", room: str | None = None
     ) -> None:
         """
-        Say something in the participant's room: everyone else there hears
-        C{MSG} (or C{ACT} for an action), and it joins the room's history.
+        Take a participant out of a room, which (itself included) hears
+        C{PART}.
 
+        @param room: the room to leave; its own room (see L{roomOf}) if
+            C{None}.
         @raise ChatError: C{not-in-room}.
         """
         member = self._member(participant)
-        room = member.room
-        if room is None:
-            raise ChatError("not-in-room", "you are in no room; /join one first")
-        event = (Action if action else RoomMessage)(room.name, member.nick, text)
+        found = self._roomOfMember(member, room)
+        self._leave(member, found, Parted(found.name, member.nick, reason))
+
+    def say(
+        self,
+        participant: IChatParticipant,
+        text: str,
+        action: bool = False,
+        room: str | None = None,
+    ) -> None:
+        """
+        Say something in a room the participant is in: everyone else there
+        hears C{MSG} (or C{ACT} for an action), and it joins the room's
+        history.
+
+        @param room: the room; its own room (see L{roomOf}) if C{None}.
+        @raise ChatError: C{not-in-room}.
+        """
+        member = self._member(participant)
+        found = self._roomOfMember(member, room)
+        event = (Action if action else RoomMessage)(found.name, member.nick, text)
         line = formatLine(event)
         # A snapshot: a delivery may end in a participant leaving.
-        for other in tuple(room.members):
+        for other in tuple(found.members):
             if other is not participant:
                 other.deliver(event, line)
         if self.historySize:
-            room.history.append((History(event), b"HIST " + line))
+            found.history.append((History(event), b"HIST " + line))
 
     def tell(self, participant: IChatParticipant, nick: str, text: str) -> str:
         """
@@ -299,19 +364,21 @@ class ChatHub:
 
     def quit(self, participant: IChatParticipant, reason: str = "") -> None:
         """
-        Let a participant go (it quit, or its connection was lost): its
-        room hears C{QUIT}, and its nickname is free again.  Does nothing
-        for a participant that never registered.
+        Let a participant go (it quit, or its connection was lost):
+        everyone who shared a room with it hears C{QUIT}, once, and its
+        nickname is free again.  Does nothing for a participant that never
+        registered.
         """
         member = self._members.pop(participant, None)
         if member is None:
             return
         del self._nicks[normalizeNick(member.nick)]
-        room = member.room
-        if room is not None:
+        rooms = list(member.rooms.values())
+        for room in rooms:
             room.members.pop(participant, None)
-            member.room = None
-            self._notify(room, Quit(member.nick, reason), None)
+        self._notifyRooms(member, Quit(member.nick, reason), None)
+        member.rooms.clear()
+        for room in rooms:
             self._forgetIfEmpty(room)
 
     # Internals
@@ -337,6 +404,22 @@ class ChatHub:
         if normalizeNick(nick) in self._nicks:
             raise ChatError("nick-taken", f"{nick} is taken; choose another")
 
+    def _roomOfMember(self, member: _Member, name: str | None) -> _Room:
+        """
+        @return: the room called C{name} that C{member} is in, or the one
+            it joined last if C{name} is C{None}.
+        @raise ChatError: C{not-in-room}.
+        """
+        if name is None:
+            room = member.room
+            if room is None:
+                raise ChatError("not-in-room", "you are in no room; /join one first")
+            return room
+        room = member.rooms.get(name.casefold())
+        if room is None:
+            raise ChatError("not-in-room", f"you are not in {name}")
+        return room
+
     def _room(self, name: str) -> _Room:
         key = name.casefold()
         room = self._rooms.get(key)
@@ -344,19 +427,18 @@ class ChatHub:
             room = self._rooms[key] = _Room(name, deque(maxlen=self.historySize))
         return room
 
-    def _leave(self, member: _Member, event: Parted) -> None:
-        room = member.room
-        assert room is not None
+    def _leave(self, member: _Member, room: _Room, event: Parted) -> None:
         self._notify(room, event, member.participant)
         # The participant may have quit while hearing its own PART.
         room.members.pop(member.participant, None)
-        if member.room is room:
-            member.room = None
+        if member.rooms.get(room.key) is room:
+            del member.rooms[room.key]
         self._forgetIfEmpty(room)
 
     def _forgetIfEmpty(self, room: _Room) -> None:
         if not room.members and room.name != self.defaultRoom:
-            self._rooms.pop(room.name.casefold(), None)
+            if self._rooms.get(room.key) is room:
+                del self._rooms[room.key]
 
     def _notify(
         self, room: _Room, event: ChatEvent, subject: IChatParticipant | None
@@ -371,4 +453,22 @@ class ChatHub:
                 subject.deliver(event, line)
             return
         for participant in tuple(room.members):
+            participant.deliver(event, line)
+
+    def _notifyRooms(
+        self, member: _Member, event: ChatEvent, subject: IChatParticipant | None
+    ) -> None:
+        """
+        Tell everyone who shares a room with C{member} about its C{event},
+        once each, following each room's notice limit, and C{subject} (the
+        member itself, or C{None} once it has gone) in any case.
+        """
+        line = formatLine(event)
+        recipients: dict[IChatParticipant, None] = {}
+        for room in member.rooms.values():
+            if not (self.noticeLimit and len(room.members) > self.noticeLimit):
+                recipients.update(dict.fromkeys(room.members))
+        if subject is not None:
+            recipients[subject] = None
+        for participant in recipients:
             participant.deliver(event, line)

@@ -1080,3 +1080,153 @@ class FormatOnceTests(ChatHubTestCase):
                 self.assertIs(other, line)
         for event, line in alice.received:
             self.assertEqual(line, formatLine(event))  # type: ignore[arg-type]
+
+
+class SeveralRoomsTests(ChatHubTestCase):
+    """
+    A participant can be in several rooms at once (IRC's channels): joined
+    with C{leaveOthers=False}, each room hears and keeps its own lines, and
+    notices about the participant reach each person once.
+    """
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.alice = self.registered("alice")
+        self.bob = self.registered("bob")
+        self.hub.join(self.alice, "#dev", leaveOthers=False)
+        self.alice.clear()
+        self.bob.clear()
+
+    def test_staysInEarlierRooms(self) -> None:
+        """
+        Joining with C{leaveOthers=False} keeps the rooms it was in;
+        L{ChatHub.roomsOf} lists them in the order they were joined, and
+        L{ChatHub.roomOf} is the last one.
+        """
+        self.assertEqual(self.hub.roomsOf(self.alice), ["#lobby", "#dev"])
+        self.assertEqual(self.hub.roomOf(self.alice), "#dev")
+        self.assertEqual(self.hub.who(self.bob), ["alice", "bob"])
+        self.assertEqual(self.hub.rooms(), [("#dev", 1), ("#lobby", 2)])
+
+    def test_joinAgainChangesNothing(self) -> None:
+        """
+        Joining a room it is in again (either way) delivers nothing and
+        leaves no other room.
+        """
+        self.hub.join(self.alice, "#LOBBY", leaveOthers=False)
+        self.hub.join(self.alice, "#dev", leaveOthers=False)
+        self.assertEqual(self.alice.events(), [])
+        self.assertEqual(self.hub.roomsOf(self.alice), ["#lobby", "#dev"])
+
+    def test_joinLeavingOthers(self) -> None:
+        """
+        The line protocol's C{/join} leaves every room it was in, each
+        hearing C{PART}, even when the participant joins one it is in.
+        """
+        self.hub.join(self.alice, "#dev")
+        self.assertEqual(self.hub.roomsOf(self.alice), ["#dev"])
+        self.assertEqual(self.bob.events(), [Parted("#lobby", "alice", "joined #dev")])
+        self.assertEqual(
+            self.alice.events(), [Parted("#lobby", "alice", "joined #dev")]
+        )
+
+    def test_sayInANamedRoom(self) -> None:
+        """
+        L{ChatHub.say} with a room says it there, and only there; that
+        room keeps it in its history.
+        """
+        self.hub.say(self.alice, "hello lobby", room="#Lobby")
+        self.assertEqual(
+            self.bob.events(), [RoomMessage("#lobby", "alice", "hello lobby")]
+        )
+        carol = self.registered("carol")
+        self.hub.join(carol, "#dev")
+        self.assertNotIn(
+            History(RoomMessage("#lobby", "alice", "hello lobby")), carol.events()
+        )
+
+    def test_sayWithoutARoomUsesTheLastJoined(self) -> None:
+        """
+        Without a room, L{ChatHub.say} says it in the room joined last.
+        """
+        self.hub.say(self.alice, "in dev")
+        self.assertEqual(self.bob.events(), [])
+
+    def test_sayInARoomNotJoined(self) -> None:
+        """
+        Saying something in a room the participant is not in is refused
+        with C{not-in-room}, whether the room exists or not.
+        """
+        self.assertRefused("not-in-room", self.hub.say, self.bob, "x", False, "#dev")
+        self.assertRefused("not-in-room", self.hub.say, self.bob, "x", False, "#none")
+
+    def test_partANamedRoom(self) -> None:
+        """
+        L{ChatHub.part} with a room leaves only that room.
+        """
+        self.hub.part(self.alice, "bye", room="#lobby")
+        self.assertEqual(self.hub.roomsOf(self.alice), ["#dev"])
+        self.assertEqual(self.bob.events(), [Parted("#lobby", "alice", "bye")])
+        self.assertRefused("not-in-room", self.hub.part, self.alice, "", "#lobby")
+
+    def test_whoOfAnotherRoom(self) -> None:
+        """
+        L{ChatHub.who} lists any room that exists, joined or not; one that
+        does not exist is C{no-such-room}.
+        """
+        self.assertEqual(self.hub.who(self.bob, "#DEV"), ["alice"])
+        self.assertRefused("no-such-room", self.hub.who, self.bob, "#none")
+
+    def test_whois(self) -> None:
+        """
+        L{ChatHub.whois} finds a nickname regardless of case, with its
+        rooms; an unknown one is C{None}.
+        """
+        self.assertEqual(self.hub.whois("ALICE"), ("alice", ["#lobby", "#dev"]))
+        self.assertIsNone(self.hub.whois("nobody"))
+
+    def test_renameHeardOnceEach(self) -> None:
+        """
+        Someone who shares two rooms with a participant hears its C{NICK}
+        once; so does the participant.
+        """
+        self.hub.join(self.bob, "#dev", leaveOthers=False)
+        self.alice.clear()
+        self.bob.clear()
+        self.hub.rename(self.alice, "alicia")
+        self.assertEqual(self.bob.events(), [NickChanged("alice", "alicia")])
+        self.assertEqual(self.alice.events(), [NickChanged("alice", "alicia")])
+
+    def test_quitHeardOnceEach(self) -> None:
+        """
+        Someone who shared two rooms with a participant that quits hears
+        C{QUIT} once; every room it was in forgets it, and rooms left
+        empty go.
+        """
+        carol = self.registered("carol")
+        self.hub.join(carol, "#dev", leaveOthers=False)
+        self.hub.join(self.alice, "#ops", leaveOthers=False)
+        carol.clear()
+        self.bob.clear()
+        self.hub.quit(self.alice, "bye")
+        self.assertEqual(carol.events(), [Quit("alice", "bye")])
+        self.assertEqual(self.bob.events(), [Quit("alice", "bye")])
+        self.assertEqual(self.hub.rooms(), [("#dev", 1), ("#lobby", 2)])
+
+    def test_noticeLimitPerRoom(self) -> None:
+        """
+        A room over the notice limit does not make its members hear a
+        C{NICK}; a smaller room the participant is also in still does.
+        """
+        hub = ChatHub(noticeLimit=2)
+        alice = self.registered("alice", hub)
+        bob = self.registered("bob", hub)
+        carol = self.registered("carol", hub)
+        hub.join(alice, "#dev", leaveOthers=False)
+        hub.join(bob, "#dev", leaveOthers=False)
+        for participant in (alice, bob, carol):
+            participant.clear()
+        hub.rename(alice, "alicia")
+        self.assertEqual(bob.events(), [NickChanged("alice", "alicia")])
+        self.assertEqual(carol.events(), [])
+        self.assertEqual(alice.events(), [NickChanged("alice", "alicia")])
