@@ -182,6 +182,7 @@ class IServiceContext(Interface):
         endpoints: Iterable[str],
         protocol: str,
         refusalLine: Callable[[str, str], bytes | None] | None = errorLine,
+        option: str | None = None,
     ) -> list[IService]:
         """
         Serve another protocol of the service (chat's IRC beside its line
@@ -197,6 +198,8 @@ class IServiceContext(Interface):
         @param protocol: the C{protocol} label of these listeners.
         @param refusalLine: what refused connections of this protocol are
             told, as for L{listen}.
+        @param option: the option that gave the endpoints, named in the
+            error if one cannot be listened on; C{--PROTOCOL} if C{None}.
         @return: one service per endpoint.
         @raise netlab.errors.StartupError: if the service has not called
             L{listen}, or C{factory} is not a protocol factory.

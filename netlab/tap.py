@@ -430,6 +430,7 @@ class _Context:
         endpoints: Iterable[str],
         protocol: str,
         refusalLine: Callable[[str, str], bytes | None] | None = errorLine,
+        option: str | None = None,
     ) -> list[IService]:
         guard = self.guard
         if guard is None:
@@ -438,7 +439,14 @@ class _Context:
             raise StartupError(f"{factory!r} is not a protocol factory")
         silent = refusalLine or (lambda code, text: None)
         return [
-            self._listener(guard, description, factory, protocol, silent)
+            self._listener(
+                guard,
+                description,
+                factory,
+                protocol,
+                silent,
+                option or f"--{protocol}",
+            )
             for description in endpoints
         ]
 
@@ -449,9 +457,10 @@ class _Context:
         factory: Any = None,
         protocol: str = "",
         refusalLine: Callable[[str, str], bytes | None] | None = None,
+        option: str = "--listen",
     ) -> IService:
         # The string is checked (StartupError) before its type is read.
-        listener = EndpointService(self.reactor, description, guard)
+        listener = EndpointService(self.reactor, description, guard, option)
         listener.factory = guard.listenerFactory(
             transportOf(description), factory, protocol, refusalLine
         )

@@ -230,11 +230,15 @@ class ChatHub:
 
     # Changes
 
-    def register(self, participant: IChatParticipant, nick: str) -> None:
+    def register(
+        self, participant: IChatParticipant, nick: str, joinDefault: bool = True
+    ) -> None:
         """
         Take a participant in under a nickname, and put it in the default
         room (it hears the room's history and its own C{JOIN}).
 
+        @param joinDefault: whether it joins the default room; an IRC user
+            joins the rooms it wants.
         @raise ChatError: C{nick-invalid}, C{nick-taken}, or C{registered} if
             it already is.
         """
@@ -244,7 +248,8 @@ class ChatHub:
         member = _Member(participant, nick)
         self._members[participant] = member
         self._nicks[normalizeNick(nick)] = member
-        self.join(participant, self.defaultRoom)
+        if joinDefault:
+            self.join(participant, self.defaultRoom)
 
     def rename(self, participant: IChatParticipant, nick: str) -> None:
         """

@@ -200,9 +200,7 @@ class ChatProtocol(Protocol):
     def connectionMade(self) -> None:
         self.transport.registerProducer(self, True)
         self._write = directWriter(self.transport)
-        self._send(
-            Notice("Welcome to netlab chat. Choose a nickname: type it, or /nick NAME.")
-        )
+        self._greet()
         if self._limits.registrationTimeout:
             self._registrationCall = self._clock.callLater(
                 self._limits.registrationTimeout, self._registrationTimedOut
@@ -229,6 +227,14 @@ class ChatProtocol(Protocol):
         waiting, self._lost = self._lost, None
         for d in waiting or ():
             d.callback(None)
+
+    def _greet(self) -> None:
+        """
+        Greet a new connection.
+        """
+        self._send(
+            Notice("Welcome to netlab chat. Choose a nickname: type it, or /nick NAME.")
+        )
 
     def whenLost(self) -> Deferred[None]:
         """
@@ -493,6 +499,13 @@ class ChatProtocol(Protocol):
         queued for it, at the end of the reactor's turn (see
         L{flushOutput}).
         """
+        self._queue(line)
+
+    def _queue(self, line: bytes) -> None:
+        """
+        Queue bytes for the client, to be sent at the end of the reactor's
+        turn.
+        """
         if not self._output:
             self._batch.add(self)
         self._output.append(line)
@@ -560,13 +573,17 @@ class ChatProtocol(Protocol):
         self._closing = True
         self._output.clear()
         self._hub.quit(self, "too slow to read")
-        self.transport.write(
-            b"ERR * backlog you did not read fast enough; disconnected\r\n"
-        )
+        self.transport.write(self._slowConsumerLine())
         # A client that reads nothing would keep the connection open for
         # ever waiting for that line: do not wait long (less long than a
         # guard's close deadline, so this one stays, guard or not).
         self._closeWithin(_SLOW_CONSUMER_CLOSE_TIMEOUT)
+
+    def _slowConsumerLine(self) -> bytes:
+        """
+        @return: what a client disconnected for reading too slowly is told.
+        """
+        return b"ERR * backlog you did not read fast enough; disconnected\r\n"
 
     # IPushProducer: the transport's output buffer is full, or drained.
 

@@ -17,6 +17,7 @@ from netlab.chat._hub import (
     DEFAULT_ROOM,
     ChatHub,
 )
+from netlab.chat._irc import DEFAULT_PING_INTERVAL, IRCFactory, ircRefusalLine
 from netlab.chat._metrics import chatGauges
 from netlab.chat._server import DEFAULT_PORT, ChatFactory, ChatLimits
 from netlab.chat._wire import Error, formatLine, isValidRoom
@@ -125,7 +126,23 @@ class ChatOptions(StreamOptions):
             "Seconds without a line before a client is disconnected (0: never).",
             nonNegative,
         ],
+        [
+            "irc-ping-interval",
+            None,
+            DEFAULT_PING_INTERVAL,
+            "Seconds of silence after which an IRC client is sent a PING; "
+            "one silent for twice this is disconnected (0: never).",
+            nonNegative,
+        ],
     ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self["irc"] = []
+
+    def opt_irc(self, description: str) -> None:
+        """Also speak IRC on this Twisted server endpoint string, e.g. tcp:6667 or ssl:6697:privateKey=key.pem:certKey=cert.pem; repeat it for several (none by default)."""  # noqa: E501
+        self["irc"].append(description)
 
 
 def _refusalLine(code: str, text: str) -> bytes:
@@ -149,13 +166,34 @@ def _build(options: usage.Options, context: IServiceContext) -> list[IService]:
         context.addGauge(name, documentation, read)
     # The chat protocol times out idle users itself (a line, not a byte,
     # is what counts there), so the guard does not.
-    return context.listen(
+    services = context.listen(
         factory,
         options,
         limits=context.streamLimits(options, idleTimeout=0),
         refusalLine=_refusalLine,
         goodbye="the server is shutting down; goodbye",
     )
+    services += _buildIRC(options, context, hub, limits)
+    return services
+
+
+def _buildIRC(
+    options: usage.Options, context: IServiceContext, hub: ChatHub, limits: ChatLimits
+) -> list[IService]:
+    """
+    The IRC listeners of C{--irc}, behind the line protocol's guard: one
+    set of limits, one drain, one hub.
+    """
+    if not options["irc"]:
+        return []
+    irc = IRCFactory(
+        hub,
+        context.reactor,
+        limits,
+        TrafficStats(context.name),
+        options["irc-ping-interval"],
+    )
+    return context.addListeners(irc, options["irc"], "irc", ircRefusalLine)
 
 
 chat = NetlabService(

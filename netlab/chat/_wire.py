@@ -100,6 +100,43 @@ def cleanText(text: str) -> str:
     return text.translate(_UNSAFE)
 
 
+_FORMATTING_CODES = "\x02\x03\x04\x0f\x11\x16\x1d\x1e\x1f"
+"""
+IRC's text formatting codes: bold, colour, hex colour, reset, monospace,
+reverse, italics, strikethrough, underline.
+"""
+
+# IRC text: everything cleanText makes safe, but the formatting codes.
+_UNSAFE_BUT_FORMATTING = {
+    code: replacement
+    for code, replacement in _UNSAFE.items()
+    if chr(code) not in _FORMATTING_CODES
+}
+
+_FORMATTING = re.compile(
+    "\x03(?:[0-9]{1,2}(?:,[0-9]{1,2})?)?"
+    "|\x04(?:[0-9a-fA-F]{6}(?:,[0-9a-fA-F]{6})?)?"
+    "|[\x02\x0f\x11\x16\x1d\x1e\x1f]"
+)
+
+
+def cleanIRCText(text: str) -> str:
+    """
+    L{cleanText} for text from an IRC user: IRC's formatting codes (bold,
+    colours, italics...) are kept, for the other IRC users; L{formatLine}
+    takes them out for everyone else.
+    """
+    return text.translate(_UNSAFE_BUT_FORMATTING)
+
+
+def stripFormatting(text: str) -> str:
+    """
+    @return: C{text} without IRC's formatting codes (a colour code with its
+        colour numbers).
+    """
+    return _FORMATTING.sub("", text)
+
+
 def isValidNick(nick: str) -> bool:
     """
     @return: whether C{nick} may be used as a nickname.
@@ -310,7 +347,8 @@ def formatLine(line: ServerLine) -> bytes:
     Write anything a server sends as one line, CRLF included.
 
     Free text is expected to be clean already (see L{cleanText}); any CR or
-    LF left in it is replaced, so one value is always one line.
+    LF left in it is replaced, so one value is always one line, and IRC's
+    formatting codes (see L{cleanIRCText}) are taken out.
     """
     if isinstance(line, RoomMessage):
         return _join("MSG", line.room, line.nick, _oneLine(line.text))
@@ -338,7 +376,11 @@ def formatLine(line: ServerLine) -> bytes:
 
 
 def _oneLine(text: str) -> str:
-    return text.replace("\r", "\ufffd").replace("\n", "\ufffd")
+    text = text.replace("\r", "\ufffd").replace("\n", "\ufffd")
+    if text.isprintable():
+        return text
+    # Text from an IRC user, with formatting codes.
+    return stripFormatting(text)
 
 
 def _fields(text: str, count: int) -> list[str]:
