@@ -1029,4 +1029,8 @@ class _Listener:
         self.guard.doStop()
 
     def logPrefix(self) -> str:
-        return self.guard.logPrefix()  # type: ignore[no-any-return]
+        if self._own:
+            return self.guard.logPrefix()  # type: ignore[no-any-return]
+        factory = self.factory
+        name = getattr(factory, "logPrefix", lambda: type(factory).__name__)()
+        return f"{name} ({type(self.guard).__name__})"

@@ -439,7 +439,8 @@ class MessageTests(IRCTestCase):
         self.assertEqual(
             self.alice.lines(),
             [
-                ":carol!carol@netlab PRIVMSG #lobby :\x02bold\x02 \x0304red\x03 \ufffd[2J"
+                ":carol!carol@netlab PRIVMSG #lobby "
+                ":\x02bold\x02 \x0304red\x03 \ufffd[2J"
             ],
         )
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from twisted.application.service import IService
-from twisted.internet.testing import MemoryReactorClock
+from twisted.internet.testing import MemoryReactorClock, StringTransport
+from twisted.logger import capturedLogs
 from twisted.python import usage
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
@@ -28,9 +29,12 @@ from netlab.chat import (
     ChatProtocol,
 )
 from netlab.chat import DEFAULT_PORT as CHAT_PORT
+from netlab.chat._irc import IRCFactory
 from netlab.policies import ConnectionLimits, GuardedConnection
+from tests._certificates import selfSigned, temporaryDirectory
 from tests._tapsupport import (
     _CHAT_DEFAULTS,
+    PEER,
     _connect,
     _guards,
     _listened,
@@ -39,6 +43,7 @@ from tests._tapsupport import (
     _RecordingTransport,
     _RefusalTestsMixin,
     _types,
+    _UDPMemoryReactor,
     parse,
 )
 
@@ -538,3 +543,120 @@ class GuardWiringTests(_RefusalTestsMixin, SynchronousTestCase):
             b"ERR * max-connections the server has too many connections (1); "
             b"try again later\r\n",
         )
+
+
+class IRCWiringTests(SynchronousTestCase):
+    """
+    C{--irc ENDPOINT}: IRC listeners beside the line protocol's, behind the
+    same guard, on the same hub.
+    """
+
+    def test_noIRCByDefault(self) -> None:
+        """
+        Without C{--irc} (and in C{all}) the chat service listens only for
+        its line protocol.
+        """
+        for words in (["chat"], ["all"]):
+            reactor = _UDPMemoryReactor()
+            service = tap.makeService(parse(*words), reactor)
+            service.startService()
+            self.addCleanup(service.stopService)
+            chat = [
+                factory
+                for _, factory, _, _ in reactor.tcpServers
+                if factory.guard.service == "chat"
+            ]
+            self.assertEqual(len(chat), 1, words)
+            self.assertEqual(chat[0].stats.protocol, "")
+
+    def test_ircListeners(self) -> None:
+        """
+        Each C{--irc} endpoint is listened on with an IRC factory of the
+        line protocol's hub, through the line protocol's guard, counted
+        under the C{irc} protocol label; the ping interval is the
+        option's.
+        """
+        reactor = MemoryReactorClock()
+        options = parse(
+            "chat",
+            "--listen",
+            "tcp:1",
+            "--irc",
+            "tcp:6667",
+            "--irc",
+            "tcp:6668",
+            "--irc-ping-interval",
+            "30",
+        )
+        service = tap.makeService(options, reactor)
+        service.startService()
+        self.addCleanup(service.stopService)
+        [guard] = _guards(service)
+        ports = {port: factory for port, factory, _, _ in reactor.tcpServers}
+        self.assertEqual(sorted(ports), [1, 6667, 6668])
+        for port in (6667, 6668):
+            listener = ports[port]
+            self.assertIs(listener.guard, guard)
+            self.assertIsInstance(listener.factory, IRCFactory)
+            self.assertIs(listener.factory.hub, guard.wrappedFactory.hub)
+            self.assertEqual(listener.factory.pingInterval, 30)
+            self.assertEqual(listener.stats.protocol, "irc")
+        self.assertIs(ports[6667].factory, ports[6668].factory)
+
+    def test_limitsShared(self) -> None:
+        """
+        C{--max-connections} counts line-protocol and IRC connections
+        together; a refused IRC connection is told why in an C{ERROR}
+        line.
+        """
+        reactor = MemoryReactorClock()
+        options = parse("chat", "--irc", "tcp:6667", "--max-connections", "1")
+        service = tap.makeService(options, reactor)
+        service.startService()
+        self.addCleanup(service.stopService)
+        ports = {port: factory for port, factory, _, _ in reactor.tcpServers}
+        line = ports[CHAT_PORT].buildProtocol(PEER)
+        line.makeConnection(StringTransport())
+        with capturedLogs():
+            refused = ports[6667].buildProtocol(PEER)
+            transport = StringTransport()
+            refused.makeConnection(transport)
+        self.assertEqual(
+            transport.value(),
+            b"ERROR :Closing link: the server has too many connections (1); "
+            b"try again later (max-connections)\r\n",
+        )
+
+    def test_badIRCEndpoint(self) -> None:
+        """
+        A malformed C{--irc} ends the process with one line naming it and
+        the option, before anything listens.
+        """
+        reactor = MemoryReactorClock()
+        error = self.assertRaises(
+            SystemExit, tap.makeService, parse("chat", "--irc", "tcp:x"), reactor
+        )
+        message = str(error.code)
+        self.assertNotIn("\n", message)
+        self.assertIn("tcp:x", message)
+        self.assertIn("--irc", message)
+        self.assertEqual(reactor.tcpServers, [])
+
+    def test_tlsEndpoint(self) -> None:
+        """
+        C{--irc ssl:...} gives IRC over TLS, counted under the C{tls}
+        transport.
+        """
+        files = selfSigned(temporaryDirectory(self))
+        reactor = MemoryReactorClock()
+        options = parse(
+            "chat",
+            "--irc",
+            f"ssl:6697:privateKey={files.key}:certKey={files.certificate}",
+        )
+        service = tap.makeService(options, reactor)
+        service.startService()
+        self.addCleanup(service.stopService)
+        ports = {server[0]: server[1] for server in reactor.sslServers}
+        self.assertEqual(ports[6697].transport, "tls")
+        self.assertEqual(ports[6697].stats.protocol, "irc")

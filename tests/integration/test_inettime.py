@@ -94,28 +94,33 @@ C{nc} is on this machine.
 """
 
 
-def _program(name: str) -> str:
+def _program(name: str, install: str = INSTALL) -> str:
     """
     @return: the path of the real program C{name} (L{NETCAT} for C{nc}).
+    @param install: what installs it, for the message if it is missing.
 
     Fails the test if it is missing and C{CI} is set; skips it otherwise.
     """
     path = os.pathsep.join([os.environ.get("PATH", os.defpath), *SBIN])
     found = shutil.which(NETCAT if name == "nc" else name, path=path)
     if found is None:
-        message = f"{name} is not installed: {INSTALL}"
+        message = f"{name} is not installed: {install}"
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
     return found
 
 
-def _spawnProgram(command: list[str], cwd: Path, stdin: bytes = b"") -> _Process:
+def _spawnProgram(
+    command: list[str], cwd: Path, stdin: bytes = b"", install: str = INSTALL
+) -> _Process:
     """
     Start the real program C{command[0]} (not one of the virtualenv's), in
     UTC, in C{cwd}, writing C{stdin} to it and then closing its input.
+
+    @param install: what installs it (see L{_program}).
     """
-    executable = _program(command[0])
+    executable = _program(command[0], install)
     process = _Process(command, stdin)
     environment = _environment()
     environment["TZ"] = "UTC"
