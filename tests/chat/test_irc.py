@@ -777,3 +777,31 @@ class DrainTests(IRCTestCase):
             ircRefusalLine("max-connections", "too many"),
             b"ERROR :Closing link: too many (max-connections)\r\n",
         )
+
+
+class FloodTests(IRCTestCase):
+    """
+    The line protocol's flood limit holds for IRC users: lines past the
+    burst wait, none is dropped.
+    """
+
+    limits = ChatLimits(lineRate=2, lineBurst=3)
+
+    def test_linesPastTheBurstWait(self) -> None:
+        """
+        Past the burst, an IRC user's lines are handled at the line rate,
+        in order, and reading pauses meanwhile.
+        """
+        bob = self.lineUser("bob")
+        alice = self.ircUser("alice", "#lobby")
+        bob.lines()
+        self.clock.advance(10)
+        alice.send(*[f"PRIVMSG #lobby :line {n}" for n in range(6)])
+        self.assertEqual(len(bob.lines()), 3)
+        self.assertEqual(alice.transport.producerState, "paused")
+        self.clock.advance(1.5)
+        later = bob.lines()
+        self.clock.advance(1.5)
+        later += bob.lines()
+        self.assertEqual(later, [f"MSG #lobby alice line {n}" for n in range(3, 6)])
+        self.assertEqual(alice.transport.producerState, "producing")
