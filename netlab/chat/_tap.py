@@ -18,8 +18,10 @@ from netlab.chat._hub import (
     ChatHub,
 )
 from netlab.chat._metrics import chatGauges
+from netlab.chat._origin import normalizeOrigin
 from netlab.chat._server import DEFAULT_PORT, ChatFactory, ChatLimits
 from netlab.chat._wire import Error, formatLine, isValidRoom
+from netlab.errors import StartupError
 from netlab.policies import TrafficStats
 from netlab.service import IServiceContext, NetlabService, StreamOptions
 
@@ -127,6 +129,19 @@ class ChatOptions(StreamOptions):
         ],
     ]
 
+    def opt_web(self, description: str) -> None:
+        """Also serve the chat to browsers on this server endpoint: a web page at / and its WebSocket at /ws, over HTTP (HTTPS with ssl: or tls:), e.g. tcp:8080; repeat it to listen on several."""  # noqa: E501
+        self.setdefault("web", []).append(description)
+
+    def opt_web_origin(self, origin: str) -> None:
+        """Let pages of this origin (scheme://host[:port]) open the web chat's WebSocket, instead of only the page whose host and port the request names; repeat it for several."""  # noqa: E501
+        if normalizeOrigin(origin) is None:
+            raise usage.UsageError(
+                f"--web-origin: {origin!r} is not an origin; give "
+                "scheme://host[:port], e.g. https://chat.example.org"
+            )
+        self.setdefault("web-origin", []).append(origin)
+
 
 def _refusalLine(code: str, text: str) -> bytes:
     return formatLine(Error("*", code, text))
@@ -149,13 +164,42 @@ def _build(options: usage.Options, context: IServiceContext) -> list[IService]:
         context.addGauge(name, documentation, read)
     # The chat protocol times out idle users itself (a line, not a byte,
     # is what counts there), so the guard does not.
-    return context.listen(
+    services = context.listen(
         factory,
         options,
         limits=context.streamLimits(options, idleTimeout=0),
         refusalLine=_refusalLine,
         goodbye="the server is shutting down; goodbye",
     )
+    return services + _buildWeb(options, context, hub, limits)
+
+
+def _buildWeb(
+    options: usage.Options, context: IServiceContext, hub: ChatHub, limits: ChatLimits
+) -> list[IService]:
+    """
+    C{--web}: the chat's web site on each endpoint, its browsers in the
+    same hub, behind the line protocol's guard (its limits, its drain) and
+    counted under the C{protocol} label C{web}.
+    """
+    endpoints = options.get("web", [])
+    if not endpoints:
+        return []
+    try:
+        from netlab.chat._web import chatWebSite, httpRefusal
+    except ImportError as e:
+        raise StartupError(
+            f"--web needs Twisted's websocket extra ({e}): "
+            "pip install 'twisted[websocket]'"
+        ) from None
+    site = chatWebSite(
+        hub,
+        context.reactor,
+        limits,
+        options.get("web-origin", []),
+        TrafficStats(context.name, protocol="web"),
+    )
+    return context.addListeners(site, endpoints, "web", httpRefusal)
 
 
 chat = NetlabService(
