@@ -451,6 +451,7 @@ class _CappedBuffer:
         if self._size + size > self._cap:
             self._over = True
             self._data = self._empty
+            self._size = 0
             self._tooBig()
             return
         self._data += new
@@ -510,6 +511,8 @@ class _OriginCheck(Resource):
     def render(self, request: Any) -> Any:
         if request.postpath not in ([], [b""]):
             return _NotFound().render(request)
+        if request.method != b"GET":
+            return _notAllowed(request, b"GET")
         origin = request.getHeader(b"origin")
         if origin is not None:
             host = request.getHeader(b"host")
@@ -548,6 +551,11 @@ def _plain(request: Any, code: int, text: str) -> bytes:
     return text.encode("utf-8")
 
 
+def _notAllowed(request: Any, allow: bytes = b"GET, HEAD") -> bytes:
+    request.setHeader(b"Allow", allow)
+    return _plain(request, 405, f"use {allow.decode()}\n")
+
+
 class _NotFound(Resource):
     isLeaf = True
 
@@ -568,9 +576,11 @@ class _File(Resource):
         self._type = contentType
         self._etag = b'"' + hashlib.sha256(body).hexdigest()[:20].encode() + b'"'
 
-    def render_GET(self, request: Any) -> bytes:
+    def render(self, request: Any) -> bytes:
         if request.postpath not in ([], [b""]):
             return _NotFound().render(request)
+        if request.method not in (b"GET", b"HEAD"):
+            return _notAllowed(request)
         request.setHeader(b"Content-Type", self._type)
         request.setHeader(b"Cache-Control", b"no-cache")
         if request.setETag(self._etag):

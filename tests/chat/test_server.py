@@ -1718,7 +1718,7 @@ class CleanupTests(ChatServerTestCase):
             transport.
         """
         protocol = client.protocol
-        owners = [protocol, client.transport]
+        owners: list[object] = [protocol, client.transport]
         owners += [getattr(protocol, name, None) for name in protocol.__slots__]
         return [
             call
