@@ -44,6 +44,8 @@ CHAT_OPTIONS = [
     "--backlog-hard",
     "--registration-timeout",
     "--idle-timeout",
+    "--web",
+    "--web-origin",
 ]
 
 

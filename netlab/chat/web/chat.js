@@ -23,6 +23,7 @@
     chat: $("chat"),
     roomName: $("room-name"),
     toggleSide: $("toggle-side"),
+    closeSide: $("close-side"),
     log: $("log"),
     sayForm: $("say-form"),
     say: $("say"),
@@ -39,6 +40,7 @@
     registered: false,
     room: null, // the room we are in
     lastRoom: null, // the room to go back to after reconnecting
+    rejoin: null, // the room to go back to once registered again
     members: [],
     quitting: false, // we asked to leave: no reconnection
     attempts: 0, // reconnections since the last success
@@ -284,7 +286,7 @@
   function openSide() {
     ui.side.classList.remove("closed");
     ui.toggleSide.setAttribute("aria-expanded", "true");
-    const first = ui.side.querySelector("button, input");
+    const first = ui.side.querySelector("#rooms button, input");
     if (first) {
       first.focus();
     }
@@ -315,6 +317,11 @@
         setRoom(event.room);
         note("You joined " + event.room + ".", "event");
         send({ type: "who" });
+        const back = state.rejoin;
+        state.rejoin = null;
+        if (back && back.toLowerCase() !== event.room.toLowerCase()) {
+          join(back);
+        }
       } else {
         addMember(event.nick);
         entry("event", [nickSpan(event.nick), span("text", "joined " + event.room)]);
@@ -381,6 +388,7 @@
         setRoom(event.room);
       } else if (command === "part") {
         setRoom(null);
+        state.lastRoom = null;
       }
     },
     err(event) {
@@ -417,14 +425,7 @@
     state.roomsTimer = setInterval(refreshRooms, ROOMS_EVERY);
     refreshRooms();
     // Back to the room we were in, once the default room's join is done.
-    const back = state.lastRoom;
-    if (again && back) {
-      setTimeout(() => {
-        if (state.registered && state.room !== back) {
-          join(back);
-        }
-      }, 0);
-    }
+    state.rejoin = again ? state.lastRoom : null;
   }
 
   function remember(nick) {
@@ -478,6 +479,7 @@
     const wasRegistered = state.registered;
     state.socket = null;
     state.registered = false;
+    state.room = null;
     clearInterval(state.roomsTimer);
     if (state.quitting) {
       state.quitting = false;
@@ -670,6 +672,11 @@
       closeSide();
       ui.toggleSide.focus();
     }
+  });
+
+  ui.closeSide.addEventListener("click", () => {
+    closeSide();
+    ui.say.focus();
   });
 
   document.addEventListener("keydown", (key) => {
