@@ -711,7 +711,6 @@ class _WebChatFactory:
         self._limits = limits
         self._site = site
         self._batch: OutputBatch[WebChatProtocol] = OutputBatch(clock)
-        self.connections: set[WebChatProtocol] = set()
 
     def buildProtocol(self, request: Request) -> WebChatProtocol:
         channel: Any = request.channel
@@ -729,9 +728,7 @@ class _WebChatFactory:
             request,
             self._batch,
             stats,
-            self.connections.discard,
         )
-        self.connections.add(protocol)
         if isinstance(channel, _Channel):
             channel.webSocket = protocol
         return protocol

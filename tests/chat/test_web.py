@@ -1272,6 +1272,15 @@ class GuardedTests(WebTestCase):
         self.assertEqual((counts.transport, counts.openConnections), ("tcp", 1))
         self.assertEqual(counts.messages, 2)
 
+    def test_originRefusalCounted(self) -> None:
+        """
+        A WebSocket refused for its page's origin is counted as a
+        C{web-origin} refusal of the web's transport.
+        """
+        self.assertFalse(self.browser().upgrade("http://evil.example:8080"))
+        [counts] = [c for c in self.guard.byTransport() if c.protocol == "web"]
+        self.assertEqual(counts.refusals, {"web-origin": 1})
+
     def test_guardedCloseDeadline(self) -> None:
         """
         Behind a guard, closing leaves the deadline to the guard's close

@@ -308,6 +308,12 @@ def test_browserChat(tmp_path: Path) -> None:
             # History on joining; the person list and the room list.
             _logIn(alice, "alice")
             expect(_entry(alice, "hist", "words from before")).to_contain_text("carol")
+            # A nickname refused is said in place, and another one taken.
+            bob.keyboard.type("Alice")
+            bob.keyboard.press("Enter")
+            expect(bob.locator("#login-error")).to_contain_text("Alice is taken")
+            expect(bob.locator("#nick")).to_be_focused()
+            bob.locator("#nick").fill("")
             _logIn(bob, "bob")
             carol.until(b"JOIN #lobby bob")
             expect(alice.locator("#members")).to_contain_text("bob")
