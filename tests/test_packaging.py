@@ -125,6 +125,29 @@ class WheelTests(SynchronousTestCase):
         ]:
             self.assertIn(name, names)
 
+    def test_webPage(self) -> None:
+        """
+        The wheel holds the chat's web page, every file of
+        C{netlab/chat/web/}, as package data.
+        """
+        names = builtWheel()
+        files = sorted(
+            path.relative_to(PROJECT).as_posix()
+            for path in (PROJECT / "netlab" / "chat" / "web").iterdir()
+        )
+        self.assertEqual(
+            files,
+            [
+                "netlab/chat/web/chat.css",
+                "netlab/chat/web/chat.js",
+                "netlab/chat/web/favicon.svg",
+                "netlab/chat/web/index.html",
+            ],
+        )
+        for name in files:
+            self.assertIn(name, names)
+            self.assertEqual(names[name], (PROJECT / name).read_bytes(), name)
+
     def test_everyModule(self) -> None:
         """
         Every module of the source tree's netlab package is in the wheel, so
@@ -224,6 +247,46 @@ class InstalledPluginTests(SynchronousTestCase):
                     path.is_relative_to(tree), f"imported from the source tree: {path}"
                 )
             self.assertTrue({"site-packages", "dist-packages"} & set(path.parts), path)
+
+    def test_installedWebPage(self) -> None:
+        """
+        The installed netlab, used outside the source tree, serves the
+        chat's web page from its own files.
+        """
+        probe = (
+            "import json\n"
+            "from importlib import resources\n"
+            "from twisted.internet.task import Clock\n"
+            "from netlab.chat import ChatHub\n"
+            "from netlab.chat._web import PAGE_FILES, chatWebSite\n"
+            "chatWebSite(ChatHub(), Clock())\n"
+            "web = resources.files('netlab.chat') / 'web'\n"
+            "print(json.dumps({name: str(web / name) for name, _ in "
+            "PAGE_FILES.values()}))\n"
+        )
+        with tempfile.TemporaryDirectory() as elsewhere:
+            result = subprocess.run(
+                [sys.executable, "-c", probe],
+                capture_output=True,
+                text=True,
+                timeout=RUN_TIMEOUT,
+                env=_environment(),
+                cwd=elsewhere,
+            )
+        self.assertEqual(result.returncode, 0, result.stderr)
+        found = json.loads(result.stdout)
+        self.assertEqual(
+            sorted(found), ["chat.css", "chat.js", "favicon.svg", "index.html"]
+        )
+        for name, where in found.items():
+            path = Path(where)
+            self.assertFalse(path.is_relative_to(PROJECT / "netlab"), path)
+            self.assertTrue({"site-packages", "dist-packages"} & set(path.parts), path)
+            self.assertEqual(
+                path.read_bytes(),
+                (PROJECT / "netlab" / "chat" / "web" / name).read_bytes(),
+                f"{name}: the installed copy is not the tree's; reinstall",
+            )
 
     def test_twistdListsNetlab(self) -> None:
         """

@@ -42,7 +42,8 @@ from netlab.chat._ircwire import (
     unwrapAction,
     wrapAction,
 )
-from netlab.chat._server import ChatFactory, ChatLimits, ChatProtocol, _OutputBatch
+from netlab.chat._participant import OutputBatch
+from netlab.chat._server import ChatFactory, ChatLimits, ChatProtocol
 from netlab.chat._wire import (
     Action,
     Error,
@@ -134,6 +135,7 @@ class IRCProtocol(ChatProtocol):
         "_joining",
         "_lastHeard",
         "_pendingNick",
+        "_registered",
         "_pingCall",
         "_pingInterval",
         "_pinged",
@@ -145,7 +147,7 @@ class IRCProtocol(ChatProtocol):
         hub: ChatHub,
         clock: IReactorTime,
         limits: ChatLimits,
-        batch: _OutputBatch | None = None,
+        batch: OutputBatch[ChatProtocol] | None = None,
         forget: Callable[[ChatProtocol], object] | None = None,
         stats: TrafficStats | None = None,
         pingInterval: float = DEFAULT_PING_INTERVAL,
@@ -162,6 +164,7 @@ class IRCProtocol(ChatProtocol):
         # IRC's own bound: 512 bytes, CR LF included.
         self._lineBuffer = LineBuffer(MAX_LINE - 1)
         self._pendingNick: str | None = None
+        self._registered = False
         self._user = False
         self._capPending = False
         self._joining: list[History] | None = None
@@ -284,7 +287,7 @@ class IRCProtocol(ChatProtocol):
         if command not in ("PING", "PONG"):
             # A client's PONG is no sign of a person: it does not keep an
             # idle connection open.
-            self._touch()
+            self._deadlines.touch()
         handler = getattr(self, f"irc_{command}", None)
         if handler is None:
             if self._registered:
@@ -381,8 +384,7 @@ class IRCProtocol(ChatProtocol):
             self._refused("NICK", (nick,), e)
             return
         self._registered = True
-        if self._registrationCall is not None and self._registrationCall.active():
-            self._registrationCall.cancel()
+        self._deadlines.registered()
         self._welcome(nick)
 
     def _welcome(self, nick: str) -> None:

@@ -24,10 +24,22 @@ from twisted.python.failure import Failure
 from twisted.python.versions import Version
 from zope.interface import implementer
 
-from netlab._flow import CLOSE_TIMEOUT, closeWhenWritten, directWriter
+from netlab._flow import directWriter
 from netlab._lines import LineBuffer
 from netlab._peer import formatPeer
 from netlab.chat._hub import ChatHub, IChatParticipant
+from netlab.chat._participant import (
+    BACKLOG,
+    BACKLOG_ERROR,
+    SLOW_CONSUMER_CLOSE_TIMEOUT,
+    Backlog,
+    ChatCommands,
+    Deadlines,
+    InputPacer,
+    OutputBatch,
+    ReadGate,
+    closeWithDeadline,
+)
 from netlab.chat._wire import (
     ChatEvent,
     Error,
@@ -37,7 +49,7 @@ from netlab.chat._wire import (
     formatLine,
     parseCommand,
 )
-from netlab.errors import ChatError, ProtocolError
+from netlab.errors import ProtocolError
 from netlab.policies import GuardedConnection, IDrainable, TrafficStats
 
 __all__ = ["DEFAULT_PORT", "ChatFactory", "ChatLimits", "ChatProtocol"]
@@ -48,11 +60,6 @@ netlab's chat port.
 """
 
 _log = Logger()
-
-_SLOW_CONSUMER_CLOSE_TIMEOUT = 5.0
-"""
-Seconds a client dropped for reading too slowly gets to take its last line.
-"""
 
 _HELP = (
     "Type a line to say it to your room. Commands:",
@@ -104,8 +111,12 @@ class ChatLimits:
 @implementer(IChatParticipant, IPushProducer, IDrainable)
 class ChatProtocol(Protocol):
     """
-    One chat connection: turns lines into hub calls, and what the hub
+    One chat connection: turns lines into commands, and what the hub
     delivers into lines.
+
+    What the commands do, and the limits, are collaborators shared with the
+    other kinds of chat connection (see L{netlab.chat._participant}): this
+    class only reads and writes lines.
 
     It is also the streaming producer of its own transport: Twisted pauses
     it when the client does not take its lines (more than 64 KiB waiting),
@@ -114,34 +125,26 @@ class ChatProtocol(Protocol):
 
     transport: Any  # a TCP transport: also a producer and a consumer
 
-    # Slots: a chat server holds thousands of these; past 30 attributes an
-    # instance dictionary costs over a kilobyte more.
+    # Slots: a chat server holds thousands of these.
     __slots__ = (
         "_abortCall",
         "_backlog",
-        "_backloggedSince",
         "_batch",
         "_clock",
         "_closing",
+        "_commands",
+        "_deadlines",
         "_forget",
+        "_gate",
         "_heard",
         "_hub",
-        "_idleCall",
         "_isLost",
         "_limits",
         "_lineBuffer",
-        "_lines",
         "_lost",
         "_output",
-        "_pausedForBacklog",
-        "_pausedForRate",
-        "_refilled",
-        "_registered",
-        "_registrationCall",
-        "_resumeCall",
-        "_softCall",
+        "_pacer",
         "_stats",
-        "_tokens",
         "_write",
     )
 
@@ -150,7 +153,7 @@ class ChatProtocol(Protocol):
         hub: ChatHub,
         clock: IReactorTime,
         limits: ChatLimits,
-        batch: _OutputBatch | None = None,
+        batch: OutputBatch[ChatProtocol] | None = None,
         forget: Callable[[ChatProtocol], object] | None = None,
         stats: TrafficStats | None = None,
     ) -> None:
@@ -169,27 +172,37 @@ class ChatProtocol(Protocol):
         self._stats = stats if stats is not None else TrafficStats("chat")
         self._hub = hub
         self._forget = forget
-        self._batch = batch or _OutputBatch(clock)
+        self._batch = batch or OutputBatch(clock)
         self._output: list[bytes] = []
         self._clock = clock
         self._limits = limits
         self._lineBuffer = LineBuffer(limits.maxLineLength)
-        # Lines received and not yet handled (the rate limit), None in
-        # place of an over-long one: it is answered in its turn.
-        self._lines: list[bytes | None] = []
-        self._tokens = limits.lineBurst
-        self._refilled = clock.seconds()
-        self._pausedForRate = False
-        self._pausedForBacklog = False
-        self._resumeCall: IDelayedCall | None = None
-        self._registrationCall: IDelayedCall | None = None
-        self._idleCall: IDelayedCall | None = None
+        self._gate = ReadGate()
+        # Lines are handled as the rate limit allows, None in place of an
+        # over-long one: it is answered in its turn.
+        self._pacer: InputPacer[bytes | None] = InputPacer(
+            clock, limits.lineRate, limits.lineBurst, self._gate, self._handle
+        )
+        self._backlog = Backlog(
+            clock,
+            limits.backlogSoft,
+            limits.backlogSoftSeconds,
+            limits.backlogHard,
+            self._dropSlowConsumer,
+        )
+        self._deadlines = Deadlines(
+            clock, limits.registrationTimeout, limits.idleTimeout, self._close
+        )
+        self._commands = ChatCommands(
+            hub,
+            self,
+            self._send,
+            self._deadlines.registered,
+            self._closeAfterQuit,
+            "/msg NICK TEXT",
+        )
         self._abortCall: IDelayedCall | None = None
-        self._softCall: IDelayedCall | None = None
-        self._backloggedSince: float | None = None
-        self._backlog = 0
         self._closing = False
-        self._registered = False
         self._lost: list[Deferred[None]] | None = None
         self._isLost = False
         self._heard = False
@@ -199,34 +212,10 @@ class ChatProtocol(Protocol):
 
     def connectionMade(self) -> None:
         self.transport.registerProducer(self, True)
+        self._gate.producer = self.transport
         self._write = directWriter(self.transport)
         self._greet()
-        if self._limits.registrationTimeout:
-            self._registrationCall = self._clock.callLater(
-                self._limits.registrationTimeout, self._registrationTimedOut
-            )
-        self._touch()
-
-    def connectionLost(self, reason: Failure = connectionDone) -> None:
-        self._closing = True
-        for call in (
-            self._resumeCall,
-            self._registrationCall,
-            self._idleCall,
-            self._abortCall,
-            self._softCall,
-        ):
-            if call is not None and call.active():
-                call.cancel()
-        self._isLost = True
-        self._lines.clear()
-        self._output.clear()
-        self._hub.quit(self, "connection closed")
-        if self._forget is not None:
-            self._forget(self)
-        waiting, self._lost = self._lost, None
-        for d in waiting or ():
-            d.callback(None)
+        self._deadlines.start()
 
     def _greet(self) -> None:
         """
@@ -235,6 +224,23 @@ class ChatProtocol(Protocol):
         self._send(
             Notice("Welcome to netlab chat. Choose a nickname: type it, or /nick NAME.")
         )
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self._closing = True
+        self._gate.stop()
+        self._pacer.stop()
+        self._backlog.stop()
+        self._deadlines.stop()
+        if self._abortCall is not None and self._abortCall.active():
+            self._abortCall.cancel()
+        self._isLost = True
+        self._output.clear()
+        self._hub.quit(self, "connection closed")
+        if self._forget is not None:
+            self._forget(self)
+        waiting, self._lost = self._lost, None
+        for d in waiting or ():
+            d.callback(None)
 
     def whenLost(self) -> Deferred[None]:
         """
@@ -257,32 +263,26 @@ class ChatProtocol(Protocol):
     def _close(self, line: ChatEvent | Error | None) -> None:
         """
         Tell the client why, and close once that is written, or abort after
-        a deadline: a client that reads nothing (or never finishes its TLS
-        handshake) must not hold the connection for ever.
-
-        Behind a L{netlab.policies.ConnectionGuard} the deadline is the
-        guard's (its C{closeTimeout}, or the grace of the drain that asked
-        for the close), which also knows to let a lingering close finish;
-        alone, or behind a guard whose C{closeTimeout} is 0, the protocol's
-        own, L{CLOSE_TIMEOUT} seconds.
+        a deadline (see L{closeWithDeadline}): a client that reads nothing
+        (or never finishes its TLS handshake) must not hold the connection
+        for ever.
         """
         if not self._closing:
             if line is not None:
                 self._send(line)
             self.flushOutput()
-            self._closing = True
-            transport = self.transport
-            if (
-                isinstance(transport, GuardedConnection)
-                and transport.factory.limits.closeTimeout
-            ):
-                closeWhenWritten(transport)  # type: ignore[arg-type]
-            else:
-                # Alone, or behind a guard whose close deadline is off.
-                self._closeWithin(CLOSE_TIMEOUT)
+            self._stopReading()
+            self._keepDeadline(closeWithDeadline(self.transport, self._clock))
 
-    def _closeWithin(self, timeout: float) -> None:
-        call = closeWhenWritten(self.transport, self._clock, timeout)
+    def _closeAfterQuit(self) -> None:
+        self._close(None)
+
+    def _stopReading(self) -> None:
+        self._closing = True
+        self._gate.stop()
+        self._pacer.stop()
+
+    def _keepDeadline(self, call: IDelayedCall | None) -> None:
         if self._isLost:
             # Closing was immediate.
             if call is not None and call.active():
@@ -295,10 +295,9 @@ class ChatProtocol(Protocol):
     def dataReceived(self, data: bytes) -> None:
         if not self._heard:
             self._heard = True
-            if self._backloggedSince is not None:
-                self._pauseReading(backlog=True)
-        self._lines += self._lineBuffer.feed(data)[0]
-        self._process()
+            if self._backlog.since is not None:
+                self._gate.pause(BACKLOG)
+        self._pacer.feed(self._lineBuffer.feed(data)[0])
 
     def _tooLong(self) -> None:
         self._send(
@@ -307,84 +306,6 @@ class ChatProtocol(Protocol):
                 "line-too-long",
                 f"lines may be {self._limits.maxLineLength} bytes at most; "
                 "that one was dropped",
-            )
-        )
-
-    def _process(self) -> None:
-        """
-        Handle waiting lines as fast as the rate limit allows; past it, stop
-        reading until the client is within it again.
-        """
-        lines = self._lines
-        rate = self._limits.lineRate
-        handled = 0
-        while handled < len(lines) and not self._closing:
-            if rate:
-                now = self._clock.seconds()
-                self._tokens = min(
-                    self._limits.lineBurst,
-                    self._tokens + (now - self._refilled) * rate,
-                )
-                self._refilled = now
-                if self._tokens < 1:
-                    del lines[:handled]
-                    self._pauseReading(rate=True)
-                    if self._resumeCall is None or not self._resumeCall.active():
-                        self._resumeCall = self._clock.callLater(
-                            (1 - self._tokens) / rate, self._process
-                        )
-                    return
-                self._tokens -= 1
-            line = lines[handled]
-            handled += 1
-            self._handle(line)
-        del lines[:handled]
-        self._resumeReading(rate=True)
-
-    def _pauseReading(self, rate: bool = False, backlog: bool = False) -> None:
-        if not (self._pausedForRate or self._pausedForBacklog):
-            self.transport.pauseProducing()
-        self._pausedForRate |= rate
-        self._pausedForBacklog |= backlog
-
-    def _resumeReading(self, rate: bool = False, backlog: bool = False) -> None:
-        wasPaused = self._pausedForRate or self._pausedForBacklog
-        if rate:
-            self._pausedForRate = False
-        if backlog:
-            self._pausedForBacklog = False
-        if (
-            wasPaused
-            and not (self._pausedForRate or self._pausedForBacklog)
-            and not self._closing
-        ):
-            self.transport.resumeProducing()
-
-    def _touch(self) -> None:
-        idle = self._limits.idleTimeout
-        if idle:
-            if self._idleCall is not None and self._idleCall.active():
-                self._idleCall.reset(idle)
-            else:
-                self._idleCall = self._clock.callLater(idle, self._idleTimedOut)
-
-    def _registrationTimedOut(self) -> None:
-        if not self._registered:
-            self._close(
-                Error(
-                    "*",
-                    "registration-timeout",
-                    f"no nickname chosen in {self._limits.registrationTimeout:g}s; "
-                    "goodbye",
-                )
-            )
-
-    def _idleTimedOut(self) -> None:
-        self._close(
-            Error(
-                "*",
-                "idle-timeout",
-                f"nothing received for {self._limits.idleTimeout:g}s; goodbye",
             )
         )
 
@@ -400,7 +321,7 @@ class ChatProtocol(Protocol):
             # Someone pressed Enter: there is nothing to say, or answer.
             return
         self._stats.messages += 1
-        self._touch()
+        self._deadlines.touch()
         try:
             command = parseCommand(line)
         except ProtocolError:
@@ -418,78 +339,26 @@ class ChatProtocol(Protocol):
                 )
             )
             return
-        if not self._registered and not line.startswith(b"/"):
+        commands = self._commands
+        if not commands.registered and not line.startswith(b"/"):
             # Before registering, a plain line is the nickname.
             name, args = "nick", args.strip()
-        handler = getattr(self, f"command_{name}", None)
-        if handler is None:
+        if name == "help":
+            self._help()
+        elif not commands.knows(name):
             self._send(Error(name, "unknown-command", f"no /{name} command; try /help"))
-            return
-        if not self._registered and name not in ("nick", "help", "quit"):
-            self._send(
-                Error(name, "not-registered", "choose a nickname first: /nick NAME")
-            )
-            return
-        try:
-            handler(args)
-        except ChatError as e:
-            self._send(Error(name, e.code, e.text))
+        elif name == "msg":
+            nick, _, text = args.partition(" ")
+            commands.run(name, nick, text)
+        elif name in ("rooms", "who"):
+            commands.run(name)
+        else:
+            commands.run(name, args)
 
-    def command_say(self, text: str) -> None:
-        self._hub.say(self, text)
-
-    def command_me(self, text: str) -> None:
-        self._hub.say(self, text, action=True)
-
-    def command_nick(self, nick: str) -> None:
-        nick = nick.strip()
-        if not self._registered:
-            # The reply comes first, then the automatic join's history and
-            # JOIN, which registering delivers.
-            self._hub.checkNick(nick)
-            self._send(Reply("nick", (nick,)))
-            self._hub.register(self, nick)
-            self._registered = True
-            if self._registrationCall is not None and self._registrationCall.active():
-                self._registrationCall.cancel()
-            return
-        self._hub.rename(self, nick)
-        self._send(Reply("nick", (nick,)))
-
-    def command_join(self, room: str) -> None:
-        self._hub.join(self, room.strip())
-        self._send(Reply("join", (self._hub.roomOf(self) or room.strip(),)))
-
-    def command_part(self, reason: str) -> None:
-        room = self._hub.roomOf(self)
-        self._hub.part(self, reason)
-        self._send(Reply("part", (room or "",)))
-
-    def command_rooms(self, args: str) -> None:
-        values: list[str] = []
-        for room, count in self._hub.rooms():
-            values += [room, str(count)]
-        self._send(Reply("rooms", tuple(values)))
-
-    def command_who(self, args: str) -> None:
-        nicks = self._hub.who(self)
-        self._send(Reply("who", (self._hub.roomOf(self) or "", *nicks)))
-
-    def command_msg(self, args: str) -> None:
-        nick, _, text = args.partition(" ")
-        if not nick or not text:
-            raise ChatError("usage", "/msg NICK TEXT")
-        self._send(Reply("msg", (self._hub.tell(self, nick, text),)))
-
-    def command_help(self, args: str) -> None:
+    def _help(self) -> None:
         for text in _HELP:
             self._send(Notice(text))
         self._send(Reply("help"))
-
-    def command_quit(self, reason: str) -> None:
-        self._send(Reply("quit"))
-        self._hub.quit(self, reason)
-        self._close(None)
 
     # IChatParticipant
 
@@ -521,17 +390,9 @@ class ChatProtocol(Protocol):
             return
         data = output[0] if len(output) == 1 else b"".join(output)
         output.clear()
-        if self._backloggedSince is not None:
-            self._backlog += len(data)
-            limits = self._limits
-            if self._backlog > limits.backlogHard:
-                self._dropSlowConsumer()
-                return
-            if self._backlog > limits.backlogSoft and self._softCall is None:
-                # Over the soft limit: it has that long to catch up.
-                self._softCall = self._clock.callLater(
-                    limits.backlogSoftSeconds, self._softLimitHeld
-                )
+        if self._backlog.since is not None and not self._backlog.count(len(data)):
+            self._dropSlowConsumer()
+            return
         self._write(data)
 
     def disconnect(self, reason: str) -> None:
@@ -541,96 +402,46 @@ class ChatProtocol(Protocol):
         """
         self._close(Notice(reason))
 
-    def _softLimitHeld(self) -> None:
-        self._softCall = None
-        if (
-            self._backloggedSince is not None
-            and self._backlog > self._limits.backlogSoft
-        ):
-            self._dropSlowConsumer()
-
     def _dropSlowConsumer(self) -> None:
         if self._closing:
             return
-        limits = self._limits
-        if self._backlog > limits.backlogHard:
-            limit = f"over --backlog-hard ({limits.backlogHard} bytes)"
-        else:
-            limit = (
-                f"over --backlog-soft ({limits.backlogSoft} bytes) for "
-                f"{limits.backlogSoftSeconds:g}s"
-            )
-        _log.warn(
-            "chat: disconnecting {nick} ({peer}), too slow to read: {backlog} "
-            "bytes waiting to be sent to it, {limit}; backlogged for "
-            "{seconds:.3f}s",
-            nick=self._hub.nickOf(self),
-            peer=formatPeer(self.transport),
-            backlog=self._backlog,
-            limit=limit,
-            seconds=self._clock.seconds() - (self._backloggedSince or 0),
-        )
-        self._closing = True
+        self._backlog.logDrop(self._hub.nickOf(self), formatPeer(self.transport))
+        self._stopReading()
         self._output.clear()
         self._hub.quit(self, "too slow to read")
         self.transport.write(self._slowConsumerLine())
         # A client that reads nothing would keep the connection open for
         # ever waiting for that line: do not wait long (less long than a
         # guard's close deadline, so this one stays, guard or not).
-        self._closeWithin(_SLOW_CONSUMER_CLOSE_TIMEOUT)
+        self._keepDeadline(
+            closeWithDeadline(
+                self.transport, self._clock, timeout=SLOW_CONSUMER_CLOSE_TIMEOUT
+            )
+        )
 
     def _slowConsumerLine(self) -> bytes:
         """
         @return: what a client disconnected for reading too slowly is told.
         """
-        return b"ERR * backlog you did not read fast enough; disconnected\r\n"
+        return formatLine(BACKLOG_ERROR)
 
     # IPushProducer: the transport's output buffer is full, or drained.
 
     def pauseProducing(self) -> None:
-        if self._backloggedSince is None:
-            self._backloggedSince = self._clock.seconds()
-            self._backlog = 0
+        self._backlog.paused()
         if self._heard:
-            self._pauseReading(backlog=True)
+            self._gate.pause(BACKLOG)
         # Until the client has sent anything, a pause is not a client that
         # does not read: over TLS it is the TLS layer holding the welcome
         # until the handshake is done, and reading must go on for that to
         # happen.  (The backlog limits still count.)
 
     def resumeProducing(self) -> None:
-        self._backloggedSince = None
-        self._backlog = 0
-        if self._softCall is not None:
-            if self._softCall.active():
-                self._softCall.cancel()
-            self._softCall = None
-        self._resumeReading(backlog=True)
+        self._backlog.resumed()
+        self._gate.resume(BACKLOG)
 
     def stopProducing(self) -> None:
         pass
-
-
-class _OutputBatch:
-    """
-    Connections with output queued during this turn of the reactor, to be
-    sent at its end: a burst of lines then costs each recipient one write,
-    not one per line, and a single line still goes out at once.
-    """
-
-    def __init__(self, clock: IReactorTime) -> None:
-        self._clock = clock
-        self._waiting: list[ChatProtocol] = []
-
-    def add(self, protocol: ChatProtocol) -> None:
-        if not self._waiting:
-            self._clock.callLater(0, self.flush)
-        self._waiting.append(protocol)
-
-    def flush(self) -> None:
-        waiting, self._waiting = self._waiting, []
-        for protocol in waiting:
-            protocol.flushOutput()
 
 
 _SHUTDOWN_DEPRECATED = Version("netlab", 0, 1, 0)
@@ -683,7 +494,7 @@ class ChatFactory(ServerFactory):
         self.clock = clock
         self.limits = limits or ChatLimits()
         self._connections: set[ChatProtocol] = set()
-        self._batch = _OutputBatch(clock)
+        self._batch: OutputBatch[ChatProtocol] = OutputBatch(clock)
 
     def buildProtocol(self, addr: IAddress | None) -> ChatProtocol:
         protocol = ChatProtocol(

@@ -19,8 +19,10 @@ from netlab.chat._hub import (
 )
 from netlab.chat._irc import DEFAULT_PING_INTERVAL, IRCFactory, ircRefusalLine
 from netlab.chat._metrics import chatGauges
+from netlab.chat._origin import normalizeOrigin
 from netlab.chat._server import DEFAULT_PORT, ChatFactory, ChatLimits
 from netlab.chat._wire import Error, formatLine, isValidRoom
+from netlab.errors import StartupError
 from netlab.policies import TrafficStats
 from netlab.service import IServiceContext, NetlabService, StreamOptions
 
@@ -139,10 +141,25 @@ class ChatOptions(StreamOptions):
     def __init__(self) -> None:
         super().__init__()
         self["irc"] = []
+        self["web"] = []
+        self["web-origin"] = []
 
     def opt_irc(self, description: str) -> None:
         """Also speak IRC on this Twisted server endpoint string, e.g. tcp:6667 or ssl:6697:privateKey=key.pem:certKey=cert.pem; repeat it for several (none by default)."""  # noqa: E501
         self["irc"].append(description)
+
+    def opt_web(self, description: str) -> None:
+        """Also serve the chat to browsers on this server endpoint: a web page at / and its WebSocket at /ws, over HTTP (HTTPS with ssl: or tls:), e.g. tcp:8080; repeat it to listen on several."""  # noqa: E501
+        self["web"].append(description)
+
+    def opt_web_origin(self, origin: str) -> None:
+        """Let pages of this origin (scheme://host[:port]) open the web chat's WebSocket, instead of only the page whose host and port the request names; repeat it for several."""  # noqa: E501
+        if normalizeOrigin(origin) is None:
+            raise usage.UsageError(
+                f"--web-origin: {origin!r} is not an origin; give "
+                "scheme://host[:port], e.g. https://chat.example.org"
+            )
+        self["web-origin"].append(origin)
 
 
 def _refusalLine(code: str, text: str) -> bytes:
@@ -174,7 +191,7 @@ def _build(options: usage.Options, context: IServiceContext) -> list[IService]:
         goodbye="the server is shutting down; goodbye",
     )
     services += _buildIRC(options, context, hub, limits)
-    return services
+    return services + _buildWeb(options, context, hub, limits)
 
 
 def _buildIRC(
@@ -194,6 +211,34 @@ def _buildIRC(
         options["irc-ping-interval"],
     )
     return context.addListeners(irc, options["irc"], "irc", ircRefusalLine)
+
+
+def _buildWeb(
+    options: usage.Options, context: IServiceContext, hub: ChatHub, limits: ChatLimits
+) -> list[IService]:
+    """
+    C{--web}: the chat's web site on each endpoint, its browsers in the
+    same hub, behind the line protocol's guard (its limits, its drain) and
+    counted under the C{protocol} label C{web}.
+    """
+    endpoints = options["web"]
+    if not endpoints:
+        return []
+    try:
+        from netlab.chat._web import chatWebSite, httpRefusal
+    except ImportError as e:
+        raise StartupError(
+            f"--web needs Twisted's websocket extra ({e}): "
+            "pip install 'twisted[websocket]'"
+        ) from None
+    site = chatWebSite(
+        hub,
+        context.reactor,
+        limits,
+        options["web-origin"],
+        TrafficStats(context.name, protocol="web"),
+    )
+    return context.addListeners(site, endpoints, "web", httpRefusal)
 
 
 chat = NetlabService(

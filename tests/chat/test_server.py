@@ -1713,14 +1713,20 @@ class CleanupTests(ChatServerTestCase):
 
     def callsFor(self, client: Client) -> list[object]:
         """
-        @return: the delayed calls pending for C{client}'s protocol or
+        @return: the delayed calls pending for C{client}'s protocol, its
+            collaborators (its rate, backlog and deadlines) or its
             transport.
         """
+        protocol = client.protocol
+        owners: list[object] = [protocol, client.transport]
+        owners += [getattr(protocol, name, None) for name in protocol.__slots__]
         return [
             call
             for call in self.pendingCalls()
-            if getattr(getattr(call, "func", None), "__self__", None)
-            in (client.protocol, client.transport)
+            if any(
+                getattr(getattr(call, "func", None), "__self__", None) is owner
+                for owner in owners
+            )
         ]
 
     def assertCleanAfterLost(self, client: Client) -> None:

@@ -8,13 +8,18 @@ Reactor-free: services are built on a L{MemoryReactorClock}.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from twisted.application.service import IService
+from twisted.internet.address import IPv4Address
 from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.logger import capturedLogs
 from twisted.python import usage
 from twisted.trial.unittest import SynchronousTestCase
+from twisted.web.server import Site
+from wsproto import ConnectionType, WSConnection
+from wsproto.events import AcceptConnection, CloseConnection, Request, TextMessage
 from zope.interface.verify import verifyObject
 
 from netlab import tap
@@ -660,3 +665,170 @@ class IRCWiringTests(SynchronousTestCase):
         ports = {server[0]: server[1] for server in reactor.sslServers}
         self.assertEqual(ports[6697].transport, "tls")
         self.assertEqual(ports[6697].stats.protocol, "irc")
+
+
+def _webListener(reactor: MemoryReactorClock) -> Any:
+    """
+    @return: the listener factory of the first C{--web} endpoint a started
+        chat service listens on.
+    """
+    [listener] = [
+        factory
+        for _, factory, _, _ in reactor.tcpServers
+        if getattr(getattr(factory, "stats", None), "protocol", "") == "web"
+    ][:1]
+    return listener
+
+
+class WebTests(SynchronousTestCase):
+    """
+    C{--web} and C{--web-origin}: the chat's web site, behind the line
+    protocol's guard.
+    """
+
+    def test_noWebByDefault(self) -> None:
+        """
+        Without C{--web}, chat serves no web site, nor does C{all}.
+        """
+        for args in [("chat",), ("all",)]:
+            children = list(tap.makeService(parse(*args), MemoryReactorClock()))
+            for child in children:
+                factory = getattr(child, "factory", None)
+                self.assertNotEqual(
+                    getattr(getattr(factory, "stats", None), "protocol", ""),
+                    "web",
+                    args,
+                )
+
+    def test_options(self) -> None:
+        """
+        C{--web} and C{--web-origin} may be given several times.
+        """
+        options = parse(
+            "chat",
+            "--web",
+            "tcp:8080",
+            "--web",
+            "tcp6:8081",
+            "--web-origin",
+            "https://chat.example",
+            "--web-origin",
+            "http://localhost:8080",
+        ).subOptions
+        self.assertEqual(options["web"], ["tcp:8080", "tcp6:8081"])
+        self.assertEqual(
+            options["web-origin"], ["https://chat.example", "http://localhost:8080"]
+        )
+        self.assertEqual(parse("chat").subOptions["web"], [])
+
+    def test_badOrigin(self) -> None:
+        """
+        A C{--web-origin} that is not an origin is refused, saying what one
+        looks like.
+        """
+        with self.assertRaises(usage.UsageError) as raised:
+            parse("chat", "--web-origin", "chat.example")
+        self.assertIn("scheme://host[:port]", str(raised.exception))
+
+    def test_listeners(self) -> None:
+        """
+        Each C{--web} endpoint is a listener of the line protocol's guard,
+        counted under the C{protocol} label C{web} and its transport, its
+        factory the chat's web site on the same hub.
+        """
+        reactor = MemoryReactorClock()
+        service = tap.makeService(
+            parse(
+                "chat",
+                "--listen",
+                "tcp:1234",
+                "--web",
+                "tcp:8080",
+                "--web",
+                "unix:/nowhere/chat.sock",
+            ),
+            reactor,
+        )
+        children = list(service)
+        self.assertEqual(
+            _types(service), [EnoughFiles, DrainService, *[EndpointService] * 3]
+        )
+        guard = children[1].target
+        factories = [child.factory for child in children[2:]]
+        self.assertEqual(
+            [(f.guard, f.transport, f.stats.protocol) for f in factories],
+            [(guard, "tcp", ""), (guard, "tcp", "web"), (guard, "unix", "web")],
+        )
+        self.assertIsInstance(factories[1].factory, Site)
+        self.assertIs(factories[1].factory, factories[2].factory)
+        self.assertEqual(factories[1].stats.service, "chat")
+
+    def test_webServes(self) -> None:
+        """
+        A web connection to the started service gets the page, and its
+        WebSocket users are told goodbye (a note, then 1001) when the
+        service stops.
+        """
+        reactor = MemoryReactorClock()
+        service = tap.makeService(
+            parse("chat", "--listen", "tcp:1234", "--web", "tcp:8080"), reactor
+        )
+        service.startService()
+        listener = _webListener(reactor)
+        connection = listener.buildProtocol(IPv4Address("TCP", "127.0.0.1", 5))
+        self.assertIsInstance(connection, GuardedConnection)
+        transport = StringTransport()
+        connection.makeConnection(transport)
+        ws = WSConnection(ConnectionType.CLIENT)
+        connection.dataReceived(ws.send(Request(host="localhost:8080", target="/ws")))
+        ws.receive_data(transport.value())
+        transport.clear()
+        self.assertIsInstance(next(ws.events()), AcceptConnection)
+        connection.dataReceived(
+            ws.send(TextMessage(json.dumps({"type": "nick", "nick": "alice"})))
+        )
+        reactor.advance(0)
+        self.assertEqual(
+            [p for p in _chatFactory(reactor).hub.participants()],
+            [connection.wrappedProtocol.webSocket],
+        )
+        stopping = service.stopService()
+        ws.receive_data(transport.value())
+        events = list(ws.events())
+        texts = [json.loads(e.data) for e in events if isinstance(e, TextMessage)]
+        self.assertEqual(
+            texts[-1], {"type": "note", "text": "the server is shutting down; goodbye"}
+        )
+        [close] = [e for e in events if isinstance(e, CloseConnection)]
+        self.assertEqual(close.code, 1001)
+        self.assertTrue(transport.disconnecting)
+        _lost(connection)
+        self.successResultOf(stopping)
+
+    def test_webRefusal(self) -> None:
+        """
+        A web connection over the shared limits gets an HTTP 503 response.
+        """
+        reactor = MemoryReactorClock()
+        service = tap.makeService(
+            parse(
+                "chat",
+                "--listen",
+                "tcp:1234",
+                "--web",
+                "tcp:8080",
+                "--max-connections",
+                "1",
+            ),
+            reactor,
+        )
+        service.startService()
+        self.addCleanup(service.stopService)
+        _connectChat(reactor, [], "alice")
+        refused = _webListener(reactor).buildProtocol(IPv4Address("TCP", "10.0.0.2", 1))
+        transport = StringTransport()
+        refused.makeConnection(transport)
+        self.assertTrue(
+            transport.value().startswith(b"HTTP/1.1 503 Service Unavailable\r\n")
+        )
+        self.assertIn(b"too many connections (1)", transport.value())

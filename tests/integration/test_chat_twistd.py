@@ -46,6 +46,8 @@ CHAT_OPTIONS = [
     "--idle-timeout",
     "--irc",
     "--irc-ping-interval",
+    "--web",
+    "--web-origin",
 ]
 
 

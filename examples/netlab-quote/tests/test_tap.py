@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +56,16 @@ class RecordingContext:
     ) -> list[IService]:
         self.listened.append((factory, refusalLine))
         return [Service()]
+
+    def addListeners(
+        self,
+        factory: Any,
+        endpoints: Iterable[str],
+        protocol: str,
+        refusalLine: Callable[[str, str], bytes | None] | None = None,
+        option: str | None = None,
+    ) -> list[IService]:
+        return [Service() for _ in endpoints]
 
     def streamLimits(
         self, options: usage.Options, idleTimeout: float | None = None
