@@ -135,10 +135,10 @@ class IRCProtocol(ChatProtocol):
         "_joining",
         "_lastHeard",
         "_pendingNick",
-        "_registered",
         "_pingCall",
         "_pingInterval",
         "_pinged",
+        "_registered",
         "_user",
     )
 

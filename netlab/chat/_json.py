@@ -37,6 +37,7 @@ from netlab.chat._wire import (
     RoomMessage,
     ServerLine,
     cleanText,
+    stripFormatting,
 )
 
 __all__ = [
@@ -81,7 +82,8 @@ def toObject(line: ServerLine) -> dict[str, Any]:
         case; the fields of the event by name (C{sender} and C{recipient}
         of a private message are C{from} and C{to}); a history line's
         event as an object under C{event}; a reply's values under names of
-        their own (see L{netlab.chat._json}).
+        their own (see L{netlab.chat._json}).  IRC's formatting codes are
+        taken out of text, as for the line protocol.
     """
     if isinstance(line, Reply):
         return _reply(line)
@@ -89,7 +91,11 @@ def toObject(line: ServerLine) -> dict[str, Any]:
         return {"type": "hist", "event": toObject(line.event)}
     result: dict[str, Any] = {"type": _TYPES[type(line)]}
     for field in attrs.fields(type(line)):
-        result[_RENAMED.get(field.name, field.name)] = getattr(line, field.name)
+        value = getattr(line, field.name)
+        if isinstance(value, str) and not value.isprintable():
+            # Text from an IRC user: its formatting codes are for IRC.
+            value = stripFormatting(value)
+        result[_RENAMED.get(field.name, field.name)] = value
     return result
 
 

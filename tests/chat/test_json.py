@@ -378,3 +378,18 @@ class ParseMessageTests(SynchronousTestCase):
             for arg in result.args:
                 self.assertEqual([c for c in arg if isUnsafe(c)], [])
                 arg.encode("utf-8")
+
+
+class FormattingTests(SynchronousTestCase):
+    """
+    Text from IRC users reaches browsers without IRC's formatting codes.
+    """
+
+    def test_stripped(self) -> None:
+        """
+        Bold and colour codes are taken out of a message's text.
+        """
+        self.assertEqual(
+            toObject(RoomMessage("#lobby", "alice", "\x02bold\x02 \x0304red")),
+            {"type": "msg", "room": "#lobby", "nick": "alice", "text": "bold red"},
+        )
