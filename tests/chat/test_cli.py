@@ -748,6 +748,28 @@ class ChatTerminalTests(SynchronousTestCase):
         self.successResultOf(self.terminal.closed)
 
 
+class _FakeStdio:
+    """
+    Standard input and output line by line, in memory: each console is a
+    L{LineReader}, connected to C{transport}.
+    """
+
+    screen = False
+
+    def __init__(self) -> None:
+        self.transport = StringTransport()
+        self.consoles: list[LineReader] = []
+
+    def console(self, handler: Any, maxLineLength: int, echo: bool = False) -> Any:
+        reader = LineReader(handler, maxLineLength)
+        self.consoles.append(reader)
+        return reader
+
+    def connect(self, console: LineReader) -> StringTransport:
+        console.makeConnection(self.transport)
+        return self.transport
+
+
 class ChatOnTests(SynchronousTestCase):
     """
     Tests for L{_chatOn}, the part of C{runChat} after registering.
@@ -759,16 +781,12 @@ class ChatOnTests(SynchronousTestCase):
         for it to be closed, and closes the session.
         """
         session = _FakeSession()
-        transport = StringTransport()
-        terminals: list[LineReader] = []
-
-        def connectTerminal(terminal: LineReader) -> StringTransport:
-            terminals.append(terminal)
-            terminal.makeConnection(transport)
-            return transport
+        stdio = _FakeStdio()
+        transport = stdio.transport
+        terminals = stdio.consoles
 
         d = Deferred.fromCoroutine(
-            _chatOn(session, connectTerminal)  # type: ignore[arg-type]
+            _chatOn(session, stdio)  # type: ignore[arg-type]
         )
         self.assertIn(b"connected as alice", transport.value())
         terminals[0].dataReceived(b"/quit\n")
@@ -785,16 +803,11 @@ class ChatOnTests(SynchronousTestCase):
         L{ConnectionClosed} once the terminal is closed.
         """
         session = _FakeSession()
-        transport = StringTransport()
-        terminals: list[LineReader] = []
-
-        def connectTerminal(terminal: LineReader) -> StringTransport:
-            terminals.append(terminal)
-            terminal.makeConnection(transport)
-            return transport
+        stdio = _FakeStdio()
+        terminals = stdio.consoles
 
         d = Deferred.fromCoroutine(
-            _chatOn(session, connectTerminal)  # type: ignore[arg-type]
+            _chatOn(session, stdio)  # type: ignore[arg-type]
         )
         session.closed.callback(None)
         self.assertNoResult(d)
