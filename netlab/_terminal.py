@@ -96,6 +96,7 @@ _FUNCTION_KEYS = {
     b"[DELETE]": "Delete",
     b"[PGUP]": "PageUp",
     b"[PGDN]": "PageDown",
+    b"[NUMPAD_MIDDLE]": "Begin",
     **{f"[F{n}]".encode(): f"F{n}" for n in range(1, 13)},
 }
 """
@@ -679,7 +680,9 @@ def fitInput(
     """
     width = max(width, 2)
     prompt = _clipStart(prompt, width // 2)
-    room = max(width - clusterWidth(prompt) - 1, 1)
+    room = width - clusterWidth(prompt) - 1
+    if room < 1:
+        prompt, room = "", width - 1
     if clusterWidth(text) <= room:
         offset = 0
     else:
