@@ -250,6 +250,7 @@ class ChatTerminal:
         self._quitting = False
         self._trackRoom = trackRoom
         self._roster = Roster()
+        self._roster.reset(session.room)
         self.reader = makeConsole(self, MAX_RECEIVE_LENGTH)
         self.done: Deferred[None] = Deferred()
         self.closed = self.reader.closed
