@@ -981,7 +981,7 @@ class TerminalReader(TerminalProtocol):
     def _showLine(self, text: str, emphasis: Emphasis) -> None:
         assert self._screen is not None
         self._screen.showLine(text, emphasis)
-        if self._handler.prompt() != self._prompt:
+        if cleanText(self._handler.prompt()) != self._prompt:
             self._drawInput()
 
     # The terminal.
