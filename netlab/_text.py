@@ -6,13 +6,9 @@ client commands alike.
 
 from __future__ import annotations
 
-__all__ = ["cleanText"]
+__all__ = ["UNSAFE", "cleanText"]
 
-# Every C0 and C1 control, DEL, and the Unicode bidirectional overrides and
-# isolates (which can make text read differently from what it is) become
-# U+FFFD: no escape sequence (ESC, CSI, OSC...), bell, backspace or bare CR
-# from one user reaches another user's terminal.
-_UNSAFE = {
+UNSAFE = {
     **dict.fromkeys(range(0x00, 0x20), "\ufffd"),
     0x7F: "\ufffd",
     **dict.fromkeys(range(0x80, 0xA0), "\ufffd"),
@@ -20,6 +16,13 @@ _UNSAFE = {
     **dict.fromkeys(range(0x2066, 0x206A), "\ufffd"),
     0x09: " ",
 }
+"""
+What L{cleanText} replaces, as a C{str.translate} table: every C0 and C1
+control, DEL, and the Unicode bidirectional overrides and isolates (which can
+make text read differently from what it is) become U+FFFD, so that no escape
+sequence (ESC, CSI, OSC...), bell, backspace or bare CR reaches a terminal; a
+tab becomes a space.  For variants that keep some of them.
+"""
 
 
 def cleanText(text: str) -> str:
@@ -31,4 +34,4 @@ def cleanText(text: str) -> str:
     @param text: decoded text, from a user or a server.
     @return: the text, same length, with nothing a terminal would act on.
     """
-    return text.translate(_UNSAFE)
+    return text.translate(UNSAFE)
