@@ -34,6 +34,7 @@ import importlib.util
 import os
 import signal
 import sys
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from enum import Enum
 from typing import Any, Protocol, TextIO
@@ -373,7 +374,7 @@ class Action(Enum):
 
     REDRAW = "redraw"
     """
-    Ctrl-L: draw the screen's layout again.
+    Ctrl-L: clear the screen and draw it again.
     """
 
 
@@ -736,10 +737,16 @@ class Screen:
     last row is the input line, which output never touches, and where the
     cursor is left.  Draws through an insults C{ITerminalTransport}.
 
-    The terminal's own scrollback and wrapping are used: output is never
-    drawn again, so it is not kept.  A terminal of fewer than three rows
-    has no scroll region: its one output row shows the latest line.
+    The terminal's own wrapping is used.  The latest lines are kept, enough
+    to fill a screen, so that a resize (which each terminal moves its
+    contents about for in its own way) or Ctrl-L can draw the screen again
+    from scratch.  A terminal of fewer than three rows has no scroll
+    region: its one output row shows the latest line.
+
+    @cvar KEPT: how many of the latest lines are kept.
     """
+
+    KEPT = 500
 
     def __init__(
         self, terminal: ServerProtocol, width: int, height: int, colour: bool
@@ -755,6 +762,7 @@ class Screen:
         self._colour = colour
         self._offset = 0
         self._column = 0
+        self._latest: deque[tuple[str, Emphasis]] = deque(maxlen=self.KEPT)
         self.restored = False
 
     @property
@@ -777,26 +785,25 @@ class Screen:
 
     def resize(self, width: int, height: int) -> None:
         """
-        The terminal's size changed: lay it out again, erasing the input
-        line where it was if it is still on the screen; draw the input line
-        next.
+        The terminal's size changed: draw it all again at the new size (see
+        L{redraw}).
         """
-        if self.restored:
-            return
-        old = self._height - 1
         self._width, self._height = width, height
-        if old < height - 1:
-            self._terminal.cursorPosition(0, old)
-            self._terminal.eraseLine()
-        self._layout()
+        self.redraw()
 
     def redraw(self) -> None:
         """
-        Lay the screen out again, as it should be (after something else
-        wrote to the terminal); draw the input line next.
+        Clear the screen and draw it again: the layout, and the latest lines
+        at the bottom of the scroll region; draw the input line next.
         """
-        if not self.restored:
-            self._layout()
+        if self.restored:
+            return
+        self._terminal.eraseDisplay()
+        self._layout()
+        # Each line takes a row at least: these are enough to fill it.
+        latest = list(self._latest)[-max(self._height - 1, 1) :]
+        for text, emphasis in latest:
+            self._show(text, emphasis)
 
     def showLine(self, text: str, emphasis: Emphasis = Emphasis.NONE) -> None:
         """
@@ -808,6 +815,10 @@ class Screen:
         """
         if self.restored:
             return
+        self._latest.append((text, emphasis))
+        self._show(text, emphasis)
+
+    def _show(self, text: str, emphasis: Emphasis) -> None:
         terminal = self._terminal
         if self._height >= 3:
             terminal.cursorPosition(0, self._height - 2)

@@ -630,17 +630,37 @@ class ScreenTests(SynchronousTestCase):
 
     def test_resize(self) -> None:
         """
-        After a resize the layout is that of the new size, and the old
-        input line is erased.
+        After a resize the screen is drawn again at the new size: the
+        latest lines at the bottom of the new region, nothing left where
+        the input line was.
         """
+        for line in ("one", "two", "three", "four", "five"):
+            self.screen.showLine(line)
         self.terminal.emulator.resize(8, 30)
         self.screen.resize(30, 8)
         self.screen.showInput("> ", "typing", 6)
-        self.screen.showLine("after")
-        rows = self.terminal.read()
-        self.assertEqual(rows[4], "")
-        self.assertEqual(rows[6:], ["after", "> typing"])
+        self.assertEqual(
+            self.terminal.read(),
+            ["", "", "one", "two", "three", "four", "five", "> typing"],
+        )
         self.assertEqual(tuple(self.terminal.emulator.margins or ()), (0, 6))
+        self.terminal.emulator.resize(4, 30)
+        self.screen.resize(30, 4)
+        self.screen.showInput("> ", "typing", 6)
+        self.assertEqual(self.terminal.read(), ["three", "four", "five", "> typing"])
+
+    def test_redraw(self) -> None:
+        """
+        Redrawing (Ctrl-L) clears what something else wrote and draws the
+        latest lines again, with their emphasis.
+        """
+        self.screen.showLine("kept", Emphasis.DIRECT)
+        self.protocol.cursorPosition(3, 1)
+        self.protocol.write(b"garbage")
+        self.screen.redraw()
+        self.screen.showInput("> ", "typing", 6)
+        self.assertEqual(self.terminal.read(), ["", "", "", "kept", "> typing"])
+        self.assertTrue(self.terminal.emulator.buffer[3][0].bold)
 
     def test_small(self) -> None:
         """
