@@ -143,8 +143,7 @@ class Tmux:
             spaces.
         """
         out = await self.tmux("capture-pane", "-p", "-t", name)
-        rows = [row.rstrip() for row in out.split("\n")]
-        return rows[:HEIGHT]
+        return [row.rstrip() for row in out.removesuffix("\n").split("\n")]
 
     async def cursor(self, name: str) -> tuple[int, int]:
         """
@@ -232,7 +231,8 @@ async def test_twoPeopleChat(tmp_path: Path) -> None:
     Two people chat in C{netlab chat} on real terminals: a message that
     arrives while alice has typed half a line shows above her input line,
     whose half line, prompt and cursor stay as they were; Enter then says
-    the whole line.  Tab completes a nickname.  Ctrl-D on an empty line
+    the whole line.  A resize draws the screen again at the new size.  Tab
+    completes a nickname.  Ctrl-D on an empty line
     leaves (status 0), Ctrl-C leaves at once (status 130); both put the
     terminal back as it was.
     """
@@ -263,6 +263,16 @@ async def test_twoPeopleChat(tmp_path: Path) -> None:
             assert rows[-1] == half, rows
             assert rows[-2] == message, rows
             assert await tmux.cursor("alice") == (len(half), HEIGHT - 1)
+
+            # A resize (SIGWINCH) draws it all again at the new size.
+            await tmux.tmux("resize-window", "-t", "alice", "-x", "80", "-y", "20")
+            rows = await tmux.until(
+                "alice",
+                lambda rows: len(rows) == 20 and rows[-1] == half,
+                "the screen at its new size",
+            )
+            assert rows[-2] == message, rows
+            assert await tmux.cursor("alice") == (len(half), 19)
 
             # Enter sends the whole line.
             await tmux.type("alice", "ne")
