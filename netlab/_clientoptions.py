@@ -24,12 +24,25 @@ from netlab._options import (
 )
 
 __all__ = [
+    "PLAIN_FLAG",
     "ConnectionOptions",
     "MessageOptions",
     "connectionParameters",
     "udpAsker",
     "udpParameters",
 ]
+
+
+PLAIN_FLAG: list[Any] = [
+    "plain",
+    None,
+    "Plain lines even on a terminal, as for a pipe: no input line of its "
+    "own, no line editing, history or completion.",
+]
+"""
+C{--plain}, for the commands that give a person at a terminal an input line
+of its own (see L{netlab._terminal.standardIO}).
+"""
 
 
 def connectionParameters(

@@ -1,6 +1,7 @@
 """
 Tests for L{netlab._stdin}: the line reader under every interactive client
-command, and the prompt loop built on it.
+command, and the prompt loop built on consoles, line by line and on a
+terminal with an input line of its own; and L{converse}, which chooses.
 """
 
 from __future__ import annotations
@@ -17,10 +18,20 @@ from twisted.trial.unittest import SynchronousTestCase
 from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
-from netlab._stdin import ILineHandler, LineReader, PromptLoop
+from netlab._stdin import (
+    Emphasis,
+    IConsole,
+    ILineHandler,
+    ITerminalHandler,
+    LineReader,
+    PromptLoop,
+    converse,
+)
+from netlab._terminal import TerminalReader, TerminalServer
 from netlab.errors import ConnectionClosed, NetlabError
 from netlab.timestamp import TimeFormat, TimestampReply
 from netlab.timestamp._cli import _show
+from tests.test_terminal import _Screen
 
 WHEN = datetime(2026, 11, 22, 23, 46, 13)
 
@@ -72,7 +83,18 @@ class LineReaderTests(SynchronousTestCase):
         of input apart from the end of output.
         """
         self.assertTrue(verifyObject(IHalfCloseableProtocol, self.reader))
+        self.assertTrue(verifyObject(IConsole, self.reader))
         self.assertTrue(verifyObject(ILineHandler, self.handler))
+
+    def test_writeLine(self) -> None:
+        """
+        A line is written in UTF-8 with a line feed; plain lines have no
+        emphasis.
+        """
+        self.reader.makeConnection(self.transport)
+        self.reader.writeLine("café")
+        self.reader.writeLine("psst", Emphasis.DIRECT)
+        self.assertEqual(self.transport.value(), "café\npsst\n".encode())
 
     def test_lines(self) -> None:
         """
@@ -233,9 +255,13 @@ class PromptLoopTests(SynchronousTestCase):
 
     def test_interface(self) -> None:
         """
-        The loop provides L{ILineHandler}.
+        The loop provides L{ITerminalHandler}: its prompt is the classic
+        one, and it completes nothing.
         """
-        self.assertTrue(verifyObject(ILineHandler, self._loop()[0]))
+        loop = self._loop()[0]
+        self.assertTrue(verifyObject(ITerminalHandler, loop))
+        self.assertEqual(loop.prompt(), "> ")
+        self.assertEqual(list(loop.completions("a", True)), [])
 
     def test_prompt(self) -> None:
         """
@@ -519,3 +545,116 @@ class PromptLoopEndTests(SynchronousTestCase):
         failure = self.failureResultOf(loop.done, NetlabError)
         self.assertIn("standard output was closed", str(failure.value))
         self.assertIsNone(self.successResultOf(loop.closed))
+
+
+class PromptLoopScreenTests(SynchronousTestCase):
+    """
+    Tests for L{PromptLoop} over a L{TerminalReader}: C{netlab ts} and
+    C{netlab echo} for a person at a terminal.
+    """
+
+    def setUp(self) -> None:
+        self.asked: list[tuple[bytes, Deferred[TimestampReply]]] = []
+
+        def ask(data: bytes) -> Deferred[TimestampReply]:
+            d: Deferred[TimestampReply] = Deferred()
+            self.asked.append((data, d))
+            return d
+
+        def console(handler: Any, maxLineLength: int) -> TerminalReader:
+            return TerminalReader(handler, maxLineLength, echo=True)
+
+        self.loop = PromptLoop(ask, prompt=False, show=_show, makeConsole=console)
+        reader = self.loop.reader
+        assert isinstance(reader, TerminalReader)
+        self.screen = _Screen(40, 6)
+        self.keys = TerminalServer(reader)
+        reader.terminalSize(40, 6)
+        self.keys.makeConnection(self.screen.transport)
+
+    def test_transcript(self) -> None:
+        """
+        Each line asked shows after its prompt, then its reply; lines typed
+        while a reply is awaited wait their turn, and typing goes on.
+        """
+        self.keys.dataReceived(b"a\rb\rc")
+        self.assertEqual([data for data, _ in self.asked], [b"a"])
+        self.asked[0][1].callback(_reply(b"a"))
+        self.assertEqual([data for data, _ in self.asked], [b"a", b"b"])
+        self.asked[1][1].callback(_reply(b"b"))
+        self.assertEqual(
+            self.screen.read()[-5:],
+            [
+                "> a",
+                "> b",
+                "[Sun Nov 22 23:46:13 2026] a",
+                "[Sun Nov 22 23:46:13 2026] b",
+                "> c",
+            ],
+        )
+
+    def test_emptyLineEnds(self) -> None:
+        """
+        An empty line still ends the loop, as documented.
+        """
+        self.keys.dataReceived(b"\r")
+        self.successResultOf(self.loop.done)
+        self.assertEqual(self.asked, [])
+
+    def test_endOfInputEnds(self) -> None:
+        """
+        Ctrl-D on an empty line ends the loop.
+        """
+        self.keys.dataReceived(b"\x04")
+        self.successResultOf(self.loop.done)
+
+
+class _Stdio:
+    """
+    Standard input and output in memory, with or without a screen.
+    """
+
+    def __init__(self, screen: bool) -> None:
+        self.screen = screen
+        self.made: list[tuple[Any, int, bool]] = []
+        self.transport = StringTransport()
+
+    def console(self, handler: Any, maxLineLength: int, echo: bool = False) -> Any:
+        self.made.append((handler, maxLineLength, echo))
+        return LineReader(handler, maxLineLength)
+
+    def connect(self, console: LineReader) -> StringTransport:
+        console.makeConnection(self.transport)
+        return self.transport
+
+
+class ConverseTests(SynchronousTestCase):
+    """
+    Tests for L{converse}'s interactive loop.
+    """
+
+    def _converse(self, stdio: _Stdio) -> Deferred[None]:
+        def ask(data: bytes) -> Deferred[TimestampReply]:
+            return succeed(_reply(data))
+
+        return Deferred.fromCoroutine(
+            converse(None, {"message": []}, ask, _show, stdio=stdio)
+        )
+
+    def test_screen(self) -> None:
+        """
+        With a screen, the loop's console echoes what is typed and the
+        loop writes no prompt of its own; closing waits for the console.
+        """
+        stdio = _Stdio(screen=True)
+        d = self._converse(stdio)
+        [(handler, length, echo)] = stdio.made
+        self.assertTrue(echo)
+        self.assertEqual(length, PromptLoop.MAX_LENGTH)
+        console = handler.reader
+        console.dataReceived(b"hi\n\n")
+        self.assertEqual(stdio.transport.value(), b"[Sun Nov 22 23:46:13 2026] hi\n")
+        self.assertTrue(stdio.transport.disconnecting)
+        self.assertNoResult(d)
+        console.connectionLost(Failure(ConnectionDone()))
+        self.successResultOf(d)

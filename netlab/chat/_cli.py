@@ -5,28 +5,39 @@ L{netlab.chat._client}'s session API.
 Lines typed are sent as they are typed: plain text is said in the current
 room, and C{/join}, C{/part}, C{/who}, C{/rooms}, C{/msg}, C{/me}, C{/nick},
 C{/quit} and C{/help} are commands; what others say and do is shown as it
-happens, formatted for a person by L{formatForPerson}.  Standard input and
-output are driven by the reactor, through L{netlab._stdin.LineReader}.  End
-of input quits, as C{/quit} does.  Registered in the entry point group
+happens, formatted for a person by L{formatForPerson}, private messages and
+mentions of one's nickname emphasised (L{emphasisFor}).  Standard input and
+output are driven by the reactor: on a terminal through
+L{netlab._terminal.TerminalReader}, with an input line of its own whose
+prompt names the room and Tab completing nicknames (from a
+L{netlab.chat._roster.Roster}) and commands; otherwise, or with C{--plain},
+line by line through L{netlab._stdin.LineReader}.  End of input (Ctrl-D)
+quits, as C{/quit} does.  Registered in the entry point group
 C{netlab.clients} as L{client}.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import ITransport
-from twisted.internet.stdio import StandardIO
 from twisted.logger import Logger
 from twisted.python import usage
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from netlab._clientoptions import ConnectionOptions, connectionParameters
+from netlab._clientoptions import PLAIN_FLAG, ConnectionOptions, connectionParameters
 from netlab._options import TLS_FLAGS, clientEndpoint
-from netlab._stdin import ILineHandler, LineReader
+from netlab._stdin import (
+    ConsoleFactory,
+    Emphasis,
+    IStdio,
+    ITerminalHandler,
+    LineReader,
+)
+from netlab._terminal import standardIO
 from netlab.chat._client import (
     DEFAULT_TIMEOUT,
     MAX_RECEIVE_LENGTH,
@@ -34,6 +45,7 @@ from netlab.chat._client import (
     SessionEvent,
     connectChat,
 )
+from netlab.chat._roster import Roster
 from netlab.chat._server import DEFAULT_PORT
 from netlab.chat._wire import (
     Action,
@@ -55,7 +67,15 @@ from netlab.chat._wire import (
 from netlab.errors import ChatError, ConnectionClosed, NetlabError, ProtocolError
 from netlab.service import NetlabClient
 
-__all__ = ["ChatClientOptions", "client", "formatForPerson", "runChat"]
+__all__ = [
+    "ChatClientOptions",
+    "ChatTerminal",
+    "client",
+    "emphasisFor",
+    "formatForPerson",
+    "mentions",
+    "runChat",
+]
 
 _log = Logger()
 
@@ -71,14 +91,18 @@ class ChatClientOptions(ConnectionOptions):
         "in the current room, or is a command (/join #room, /part, /who, "
         "/rooms, /msg NICK TEXT, /me TEXT, /nick NEW, /quit [REASON], /help; "
         "// starts a line that begins with a slash). What others say is "
-        "shown as it happens. End of input quits."
+        "shown as it happens. End of input (Ctrl-D) quits. On a terminal, "
+        "what arrives scrolls above an input line of its own, with line "
+        "editing, Up/Down through what was sent, and Tab completing "
+        "nicknames and commands; --plain (or a pipe) reads and prints plain "
+        "lines instead."
     )
     optParameters: list[list[Any]] = [
         ["nick", "n", None, "The nickname to chat under (required)."],
         *connectionParameters(DEFAULT_PORT, DEFAULT_TIMEOUT),
     ]
 
-    optFlags: list[list[Any]] = [*TLS_FLAGS]
+    optFlags: list[list[Any]] = [*TLS_FLAGS, PLAIN_FLAG]
 
     def postOptions(self) -> None:
         super().postOptions()
@@ -132,6 +156,34 @@ def formatForPerson(event: SessionEvent | Reply, me: str | None = None) -> str:
     return cleanText(f"*** {event.command}: {values}")
 
 
+def mentions(text: str, nick: str) -> bool:
+    """
+    @return: whether C{text} mentions C{nick}, as a word of its own (not
+        part of a longer nickname), whatever its case.
+    """
+    pattern = rf"(?<![A-Za-z0-9_-]){re.escape(nick)}(?![A-Za-z0-9_-])"
+    return re.search(pattern, text, re.IGNORECASE) is not None
+
+
+def emphasisFor(event: SessionEvent | Reply, me: str) -> Emphasis:
+    """
+    @param me: this client's nickname.
+    @return: how much an event should stand out: a private message
+        received is L{Emphasis.DIRECT}; a message or action of someone
+        else's that mentions C{me} (see L{mentions}), history included, is
+        L{Emphasis.HIGHLIGHT}; the rest, none.
+    """
+    if isinstance(event, History):
+        event = event.event
+    if isinstance(event, PrivateMessage):
+        if normalizeNick(event.sender) != normalizeNick(me):
+            return Emphasis.DIRECT
+    elif isinstance(event, (RoomMessage, Action)):
+        if normalizeNick(event.nick) != normalizeNick(me) and mentions(event.text, me):
+            return Emphasis.HIGHLIGHT
+    return Emphasis.NONE
+
+
 def _formatFailure(failure: Failure) -> str:
     reason = failure.value
     if isinstance(reason, ChatError):
@@ -147,13 +199,20 @@ _HELP = (
     "*** /nick NEW, /quit [reason], /help (the server's help)",
 )
 
+_KEYS_HELP = (
+    "*** keys: Tab completes nicknames and commands, Up/Down go through what",
+    "*** you sent, Ctrl-A/E/U/W/K/Y edit, Ctrl-D (on an empty line) leaves,",
+    "*** Ctrl-C leaves at once",
+)
 
-@implementer(ILineHandler)
+
+@implementer(ITerminalHandler)
 class ChatTerminal:
     """
     A person's terminal, over standard input and output, for a
     L{ChatSession}: each line typed becomes a command or something said,
-    and every event and reply is printed.
+    and every event and reply is printed, private messages and mentions
+    emphasised where the console can show it (see L{emphasisFor}).
 
     It listens to the session from when it is made, so it can be made
     right after the session registers without missing the first events;
@@ -164,8 +223,11 @@ class ChatTerminal:
     session has closed: with input from a pipe, the replies to the commands
     in it are all printed.
 
-    @ivar reader: the L{LineReader} to connect to standard input and
-        output.
+    On a console with an input line of its own, the prompt names the room
+    and the nickname (C{[#lobby] alice> }), and Tab completes commands and
+    the nicknames of the room (C{bob: } at the start of a line).
+
+    @ivar reader: the console to connect to standard input and output.
     @ivar done: fires when the chat is over: after C{/quit}, or end of
         input (which quits); fails with L{ConnectionClosed} if the server
         closed the connection first.
@@ -173,10 +235,23 @@ class ChatTerminal:
         disconnected, or its output closed (the reader's C{closed}).
     """
 
-    def __init__(self, session: ChatSession) -> None:
+    def __init__(
+        self,
+        session: ChatSession,
+        makeConsole: ConsoleFactory = LineReader,
+        trackRoom: bool = False,
+    ) -> None:
+        """
+        @param makeConsole: makes the console (L{reader}).
+        @param trackRoom: ask who is in each room joined (C{/who}), for
+            completing nicknames; for a console with an input line.
+        """
         self._session = session
         self._quitting = False
-        self.reader = LineReader(self, MAX_RECEIVE_LENGTH)
+        self._trackRoom = trackRoom
+        self._roster = Roster()
+        self._roster.reset(session.room)
+        self.reader = makeConsole(self, MAX_RECEIVE_LENGTH)
         self.done: Deferred[None] = Deferred()
         self.closed = self.reader.closed
         session.addListener(self._event)
@@ -195,11 +270,57 @@ class ChatTerminal:
 
     # Output.
 
-    def _print(self, text: str) -> None:
-        self.reader.write(text.encode("utf-8", "replace") + b"\n")
+    def _print(self, text: str, emphasis: Emphasis = Emphasis.NONE) -> None:
+        self.reader.writeLine(text, emphasis)
 
     def _event(self, event: SessionEvent) -> None:
-        self._print(formatForPerson(event, self._session.nick))
+        me = self._session.nick
+        room = self._roster.room
+        self._roster.heard(event, me)
+        if self._trackRoom and self._roster.room not in (None, room):
+            self._askWho(self._roster.room)
+        self._print(formatForPerson(event, me), emphasisFor(event, me))
+
+    def _askWho(self, room: str | None) -> None:
+        """
+        Ask who is in the room just joined, for completing nicknames; a
+        failure is not the person's business.
+        """
+
+        def found(nicks: list[str]) -> None:
+            if self._roster.room == room:
+                self._roster.reset(room, nicks)
+
+        def failed(failure: Failure) -> None:
+            failure.trap(NetlabError)
+
+        self._session.who().addCallbacks(found, failed)
+
+    # What the input line shows and completes.
+
+    def prompt(self) -> str:
+        """
+        @return: C{[#room] nick> }, or C{nick> } outside any room.
+        """
+        nick, room = self._session.nick, self._session.room
+        return f"[{room}] {nick}> " if room else f"{nick}> "
+
+    def completions(self, word: str, first: bool) -> Sequence[str]:
+        """
+        @return: for a first word with a slash, the commands it starts
+            (C{/join }); otherwise the nicknames of the room it starts,
+            followed by C{": "} at the start of a line and a space
+            elsewhere.
+        """
+        if first and word.startswith("/"):
+            name = word[1:].lower()
+            return [
+                f"/{each} " for each in sorted(self._commands) if each.startswith(name)
+            ]
+        suffix = ": " if first else " "
+        return [
+            nick + suffix for nick in self._roster.complete(word, self._session.nick)
+        ]
 
     def _failed(self, failure: Failure) -> None:
         self._print(_formatFailure(failure))
@@ -298,7 +419,7 @@ class ChatTerminal:
         self._session.tell(nick, text).addCallbacks(show, self._failed)
 
     def _help(self, args: str) -> None:
-        for line in _HELP:
+        for line in _HELP + (_KEYS_HELP if self._trackRoom else ()):
             self._print(line)
         self._other("/help")
 
@@ -352,34 +473,34 @@ async def runChat(reactor: Any, options: ChatClientOptions) -> int:
     session = await connectChat(
         clientEndpoint(reactor, options), options["nick"], options["timeout"], reactor
     )
-    await _chatOn(session, lambda reader: StandardIO(reader, reactor=reactor))
+    await _chatOn(session, standardIO(reactor, options["plain"]))
     return 0
 
 
-async def _chatOn(
-    session: ChatSession, connectTerminal: Callable[[LineReader], ITransport]
-) -> None:
+async def _chatOn(session: ChatSession, stdio: IStdio) -> None:
     """
     Chat on a registered session through a terminal, until the chat is
-    over and what was printed has been written out.
+    over and what was printed has been written out (and the terminal put
+    back as it was); then close the session, whatever happened.
 
-    @param connectTerminal: connects a L{ChatTerminal}'s reader to the
-        person's terminal (standard input and output) and returns the
-        transport.
+    @param stdio: standard input and output, which make and connect the
+        L{ChatTerminal}'s console.
     """
     # Made at once, so it hears the history and the JOIN that follow.
-    terminal = ChatTerminal(session)
+    terminal = ChatTerminal(session, stdio.console, trackRoom=stdio.screen)
     terminal._print(
         cleanText(f"*** connected as {session.nick}; /help for help, /quit to leave")
     )
-    transport = connectTerminal(terminal.reader)
+    transport = stdio.connect(terminal.reader)
     try:
         await terminal.done
     finally:
         # Wait until what was printed has been written out.
         transport.loseConnection()
-        await terminal.closed
-        await session.close()
+        try:
+            await terminal.closed
+        finally:
+            await session.close()
 
 
 def _run(reactor: Any, options: usage.Options) -> Deferred[int]:

@@ -34,6 +34,7 @@ import re
 
 import attrs
 
+from netlab._text import UNSAFE, cleanText
 from netlab.errors import ProtocolError
 
 __all__ = [
@@ -73,32 +74,6 @@ A room: C{#} and 1 to 31 letters, digits, C{_} or C{-}.
 
 _RESERVED = frozenset({"server", "netlab"})
 
-# Every C0 and C1 control, DEL, and the Unicode bidirectional overrides and
-# isolates (which can make text read differently from what it is) become
-# U+FFFD: no escape sequence (ESC, CSI, OSC...), bell, backspace or bare CR
-# from one user reaches another user's terminal.
-_UNSAFE = {
-    **dict.fromkeys(range(0x00, 0x20), "\ufffd"),
-    0x7F: "\ufffd",
-    **dict.fromkeys(range(0x80, 0xA0), "\ufffd"),
-    **dict.fromkeys(range(0x202A, 0x202F), "\ufffd"),
-    **dict.fromkeys(range(0x2066, 0x206A), "\ufffd"),
-    0x09: " ",
-}
-
-
-def cleanText(text: str) -> str:
-    """
-    Make user text safe to show on another user's terminal: tabs become
-    spaces, every other control character (C0, DEL, C1: so ESC, CSI, OSC,
-    bell, backspace, bare CR...) and every bidirectional override becomes
-    U+FFFD.
-
-    @param text: decoded text from a user.
-    @return: the text, same length, with nothing a terminal would act on.
-    """
-    return text.translate(_UNSAFE)
-
 
 _FORMATTING_CODES = "\x02\x03\x04\x0f\x11\x16\x1d\x1e\x1f"
 """
@@ -109,7 +84,7 @@ reverse, italics, strikethrough, underline.
 # IRC text: everything cleanText makes safe, but the formatting codes.
 _UNSAFE_BUT_FORMATTING = {
     code: replacement
-    for code, replacement in _UNSAFE.items()
+    for code, replacement in UNSAFE.items()
     if chr(code) not in _FORMATTING_CODES
 }
 

@@ -2,10 +2,11 @@
 C{netlab echo}: the echo service's client command.
 
 With message words it sends them and prints the echo; without, on a
-terminal (or with C{--lines}) it echoes each line typed, and otherwise (or
-with C{--pipe}) copies standard input through the server to standard
-output, byte for byte.  Registered in the entry point group
-C{netlab.clients} as L{client}.
+terminal (or with C{--lines}) it echoes each line typed (on a terminal, in
+an input line of its own with line editing and history, unless
+C{--plain}), and otherwise (or with C{--pipe}) copies standard input
+through the server to standard output, byte for byte.  Registered in the
+entry point group C{netlab.clients} as L{client}.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from twisted.web.iweb import UNKNOWN_LENGTH, IBodyProducer
 from zope.interface import implementer
 
 from netlab._clientoptions import (
+    PLAIN_FLAG,
     MessageOptions,
     connectionParameters,
     udpAsker,
@@ -30,6 +32,7 @@ from netlab._clientoptions import (
 )
 from netlab._options import TLS_FLAGS, clientEndpoint
 from netlab._stdin import converse
+from netlab._terminal import standardIO
 from netlab.echo._client import (
     DEFAULT_TIMEOUT,
     DEFAULT_UDP_INTERVAL,
@@ -59,7 +62,9 @@ class EchoClientOptions(MessageOptions):
     longdesc = (
         "With a MESSAGE, send it and print the echo. Without one, on a "
         "terminal (or with --lines), send each line typed and print its echo "
-        "(an empty line or end of input quits); otherwise (or with --pipe) "
+        "(an empty line or end of input quits; on a terminal, with line "
+        "editing and Up/Down through what was sent, unless --plain); "
+        "otherwise (or with --pipe) "
         "copy standard input through the server to standard output, byte for "
         "byte, and exit once the echo of the last byte has arrived."
     )
@@ -68,6 +73,7 @@ class EchoClientOptions(MessageOptions):
         ["lines", "l", "Line by line, even when standard input is not a terminal."],
         ["pipe", None, "Copy standard input through the server, byte for byte."],
         *TLS_FLAGS,
+        PLAIN_FLAG,
     ]
     optParameters = [
         *connectionParameters(DEFAULT_PORT, DEFAULT_TIMEOUT, udp=True),
@@ -174,6 +180,7 @@ async def runEcho(reactor: Any, options: EchoClientOptions) -> int:
     @raise netlab.errors.NetlabError: if talking to the server failed, or
         the echo differs from what was sent.
     """
+    stdio = standardIO(reactor, options["plain"])
     if options["udp"]:
         await converse(
             reactor,
@@ -181,6 +188,7 @@ async def runEcho(reactor: Any, options: EchoClientOptions) -> int:
             udpAsker(reactor, options, echoUDP),
             _line,
             _TOO_LONG_ADVICE,
+            stdio,
         )
         return 0
     endpoint = clientEndpoint(reactor, options)
@@ -192,7 +200,7 @@ async def runEcho(reactor: Any, options: EchoClientOptions) -> int:
         return 0
     client = await connectEcho(endpoint, options["timeout"], reactor)
     try:
-        await converse(reactor, options, client.request, _line, _TOO_LONG_ADVICE)
+        await converse(reactor, options, client.request, _line, _TOO_LONG_ADVICE, stdio)
     finally:
         await client.close()
     return 0

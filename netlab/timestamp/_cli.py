@@ -3,8 +3,10 @@ C{netlab ts}: the timestamp service's client command.
 
 C{netlab ts hello} stamps one message and exits; C{netlab ts} alone is the
 classic interactive loop of C{tsTclnt}: a C{> } prompt, one reply per line
-typed, an empty line or end of input to quit.  Registered in the entry
-point group C{netlab.clients} as L{client}.
+typed, an empty line or end of input to quit.  On a terminal the prompt is
+an input line of its own, with line editing and history (see
+L{netlab._terminal}); C{--plain} and pipes get plain lines.  Registered in
+the entry point group C{netlab.clients} as L{client}.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from twisted.internet.defer import Deferred
 from twisted.python import usage
 
 from netlab._clientoptions import (
+    PLAIN_FLAG,
     MessageOptions,
     connectionParameters,
     udpAsker,
@@ -22,6 +25,7 @@ from netlab._clientoptions import (
 )
 from netlab._options import TLS_FLAGS, clientEndpoint
 from netlab._stdin import converse
+from netlab._terminal import standardIO
 from netlab.service import NetlabClient
 from netlab.timestamp._client import (
     DEFAULT_TIMEOUT,
@@ -45,12 +49,14 @@ class TimestampClientOptions(MessageOptions):
     longdesc = (
         "With a MESSAGE, have it stamped and print the reply; without one, "
         "read lines from standard input, printing one reply per line (an "
-        "empty line or end of input quits). Replies are printed as the "
-        "server sends them: [time] data."
+        "empty line or end of input quits; on a terminal, with line editing "
+        "and Up/Down through what was sent, unless --plain). Replies are "
+        "printed as the server sends them: [time] data."
     )
     optFlags: list[list[Any]] = [
         ["udp", "u", "Use the UDP timestamp service (tsuserv)."],
         *TLS_FLAGS,
+        PLAIN_FLAG,
     ]
     optParameters = [
         *connectionParameters(DEFAULT_PORT, DEFAULT_TIMEOUT, udp=True),
@@ -85,9 +91,14 @@ async def runTimestamp(reactor: Any, options: TimestampClientOptions) -> int:
     @return: the exit status, 0.
     @raise netlab.errors.NetlabError: if talking to the server failed.
     """
+    stdio = standardIO(reactor, options["plain"])
     if options["udp"]:
         await converse(
-            reactor, options, udpAsker(reactor, options, getTimestampUDP), _show
+            reactor,
+            options,
+            udpAsker(reactor, options, getTimestampUDP),
+            _show,
+            stdio=stdio,
         )
         return 0
     client = await connectTimestamp(
@@ -97,7 +108,7 @@ async def runTimestamp(reactor: Any, options: TimestampClientOptions) -> int:
         reactor,
     )
     try:
-        await converse(reactor, options, client.request, _show)
+        await converse(reactor, options, client.request, _show, stdio=stdio)
     finally:
         await client.close()
     return 0

@@ -1,7 +1,8 @@
 """
 Tests for L{netlab.chat._cli}: the options of C{netlab chat}, how events
 are shown to a person, and the terminal over a fake session and over a real
-session to the real server in memory.
+session to the real server in memory, line by line and with an input line
+of its own (read back through a terminal emulator).
 """
 
 from __future__ import annotations
@@ -21,13 +22,16 @@ from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
 from netlab._options import HandshakeFirst, clientEndpoint
-from netlab._stdin import ILineHandler, LineReader
+from netlab._stdin import Emphasis, ILineHandler, ITerminalHandler, LineReader
+from netlab._terminal import TerminalReader, TerminalServer
 from netlab.chat._cli import (
     ChatClientOptions,
     ChatTerminal,
     _chatOn,
     client,
+    emphasisFor,
     formatForPerson,
+    mentions,
 )
 from netlab.chat._client import DEFAULT_TIMEOUT, ChatSession, connectChat
 from netlab.chat._hub import ChatHub
@@ -49,6 +53,7 @@ from netlab.errors import ChatError, ConnectionClosed, NetlabError
 from netlab.service import INetlabClient
 from netlab.testing import MemoryEndpoint
 from tests.test_cli import parse
+from tests.test_terminal import _Screen
 
 
 class ClientTests(SynchronousTestCase):
@@ -149,6 +154,14 @@ class ChatClientOptionsTests(SynchronousTestCase):
                 "tcp:example:2000",
             )
             self.assertIn("tls:", str(e))
+
+    def test_plain(self) -> None:
+        """
+        C{--plain} asks for plain lines even on a terminal; it is off by
+        default.
+        """
+        self.assertFalse(self._parse("-n", "alice")["plain"])
+        self.assertTrue(self._parse("-n", "alice", "--plain")["plain"])
 
     def test_noMessageWords(self) -> None:
         """
@@ -342,6 +355,75 @@ class FormatForPersonTests(SynchronousTestCase):
         self.assertEqual(shown, "[#lobby] <alice> \ufffd[2J\ufffd\ufffdhi")
         shown = formatForPerson(Notice("\x9b31m"))
         self.assertNotIn("\x9b", shown)
+
+
+class MentionsTests(SynchronousTestCase):
+    """
+    Tests for L{mentions}.
+    """
+
+    def test_mentions(self) -> None:
+        """
+        A nickname is mentioned as a word of its own, in any case, with
+        punctuation around it.
+        """
+        for text in ("hi alice", "ALICE: look", "(Alice)", "alice.", "@alice!"):
+            self.assertTrue(mentions(text, "alice"), text)
+
+    def test_notMentioned(self) -> None:
+        """
+        Part of a longer nickname, or of a word, is no mention.
+        """
+        for text in ("malice", "alice_", "alice-bot", "alices", "hi bob"):
+            self.assertFalse(mentions(text, "alice"), text)
+
+
+class EmphasisForTests(SynchronousTestCase):
+    """
+    Tests for L{emphasisFor}.
+    """
+
+    def test_private(self) -> None:
+        """
+        A private message received is said to the person alone; one sent
+        is not emphasised.
+        """
+        self.assertIs(
+            emphasisFor(PrivateMessage("bob", "alice", "psst"), "alice"),
+            Emphasis.DIRECT,
+        )
+        self.assertIs(
+            emphasisFor(PrivateMessage("ALICE", "bob", "hi"), "alice"), Emphasis.NONE
+        )
+
+    def test_mention(self) -> None:
+        """
+        Someone else's message or action that mentions the nickname is a
+        highlight, in the history too; one's own is not.
+        """
+        for event in (
+            RoomMessage("#lobby", "bob", "hi alice"),
+            Action("#lobby", "bob", "waves at alice"),
+            History(RoomMessage("#lobby", "bob", "alice: earlier")),
+        ):
+            self.assertIs(emphasisFor(event, "alice"), Emphasis.HIGHLIGHT, event)
+        self.assertIs(
+            emphasisFor(RoomMessage("#lobby", "alice", "I am alice"), "alice"),
+            Emphasis.NONE,
+        )
+
+    def test_others(self) -> None:
+        """
+        Everything else is not emphasised.
+        """
+        for event in (
+            RoomMessage("#lobby", "bob", "hi all"),
+            Joined("#lobby", "alice"),
+            Notice("alice, welcome"),
+            Error("say", "not-in-room", "alice, join a room"),
+            Reply("who", ("#lobby", "alice")),
+        ):
+            self.assertIs(emphasisFor(event, "alice"), Emphasis.NONE, event)
 
 
 class _FakeSession:
@@ -711,9 +793,73 @@ class ChatTerminalTests(SynchronousTestCase):
 
     def test_lineHandler(self) -> None:
         """
-        The terminal is the L{ILineHandler} of its reader.
+        The terminal is the L{ILineHandler} of its reader, and an
+        L{ITerminalHandler}, for consoles with an input line of their own.
         """
         self.assertTrue(verifyObject(ILineHandler, self.terminal))
+        self.assertTrue(verifyObject(ITerminalHandler, self.terminal))
+
+    def test_emphasis(self) -> None:
+        """
+        Events are written with their emphasis: a private message received
+        is said to the person alone, a mention of them is a highlight.
+        """
+        lines: list[tuple[str, Emphasis]] = []
+        self.patch(
+            self.terminal.reader,
+            "writeLine",
+            lambda text, emphasis=Emphasis.NONE: lines.append((text, emphasis)),
+        )
+        self.session.hear(PrivateMessage("bob", "alice", "psst"))
+        self.session.hear(RoomMessage("#lobby", "bob", "alice: hi"))
+        self.session.hear(RoomMessage("#lobby", "bob", "hi all"))
+        self.assertEqual(
+            lines,
+            [
+                ("<- bob: psst", Emphasis.DIRECT),
+                ("[#lobby] <bob> alice: hi", Emphasis.HIGHLIGHT),
+                ("[#lobby] <bob> hi all", Emphasis.NONE),
+            ],
+        )
+
+    def test_prompt(self) -> None:
+        """
+        The prompt names the room and the nickname, or only the nickname
+        outside any room.
+        """
+        self.assertEqual(self.terminal.prompt(), "[#lobby] alice> ")
+        self.session.room = None
+        self.session.nick = "alicia"
+        self.assertEqual(self.terminal.prompt(), "alicia> ")
+
+    def test_completeCommands(self) -> None:
+        """
+        A first word with a slash completes to the commands it starts.
+        """
+        self.assertEqual(self.terminal.completions("/j", True), ["/join "])
+        self.assertEqual(self.terminal.completions("/M", True), ["/me ", "/msg "])
+        self.assertEqual(len(self.terminal.completions("/", True)), 9)
+        self.assertEqual(self.terminal.completions("/j", False), [])
+
+    def test_completeNicknames(self) -> None:
+        """
+        Other words complete to the nicknames of the room heard of (not
+        one's own), with C{": "} at the start of a line.
+        """
+        self.session.hear(Joined("#lobby", "bob"))
+        self.session.hear(Joined("#lobby", "alicia"))
+        self.session.hear(Joined("#dev", "bart"))
+        self.assertEqual(self.terminal.completions("b", True), ["bob: "])
+        self.assertEqual(self.terminal.completions("", False), ["alicia ", "bob "])
+        self.session.hear(Quit("bob"))
+        self.assertEqual(self.terminal.completions("b", True), [])
+
+    def test_notTrackingRoom(self) -> None:
+        """
+        By default (line by line), joining asks the server nothing more.
+        """
+        self.session.hear(Joined("#dev", "alice"))
+        self.assertEqual(self.session.calls, [])
 
     def test_lineTooLong(self) -> None:
         """
@@ -748,6 +894,87 @@ class ChatTerminalTests(SynchronousTestCase):
         self.successResultOf(self.terminal.closed)
 
 
+class ChatTerminalTrackingTests(SynchronousTestCase):
+    """
+    Tests for L{ChatTerminal} with C{trackRoom}, as on a console with an
+    input line of its own.
+    """
+
+    def setUp(self) -> None:
+        self.session = _FakeSession()
+        self.terminal = ChatTerminal(
+            self.session,  # type: ignore[arg-type]
+            trackRoom=True,
+        )
+        self.terminal.reader.makeConnection(StringTransport())
+
+    def test_asksWhoOnJoin(self) -> None:
+        """
+        Joining a room asks who is in it, silently, for completing their
+        nicknames.
+        """
+        self.session.hear(Joined("#dev", "alice"))
+        [(name, args, d)] = self.session.calls
+        self.assertEqual((name, args), ("who", ()))
+        d.callback(["alice", "bob", "carol"])
+        self.assertEqual(self.terminal.completions("", True), ["bob: ", "carol: "])
+        self.session.hear(Joined("#dev", "dave"))
+        self.assertEqual(len(self.session.calls), 1)
+
+    def test_answerForAnotherRoom(self) -> None:
+        """
+        An answer that comes after leaving for another room is not used.
+        """
+        self.session.hear(Joined("#dev", "alice"))
+        self.session.hear(Joined("#ops", "alice"))
+        first = self.session.calls[0][2]
+        first.callback(["alice", "bob"])
+        self.assertEqual(self.terminal.completions("", True), [])
+
+    def test_whoFails(self) -> None:
+        """
+        If asking fails, nobody is told.
+        """
+        self.session.hear(Joined("#dev", "alice"))
+        self.session.calls[0][2].errback(ChatError("not-in-room", "no"))
+        self.assertEqual(self.terminal.completions("", True), [])
+
+    def test_helpTellsTheKeys(self) -> None:
+        """
+        C{/help} also tells the keys of the input line.
+        """
+        transport = StringTransport()
+        terminal = ChatTerminal(
+            self.session,  # type: ignore[arg-type]
+            trackRoom=True,
+        )
+        terminal.reader.makeConnection(transport)
+        terminal.reader.dataReceived(b"/help\n")
+        self.assertIn(b"Tab completes", transport.value())
+
+
+class _FakeStdio:
+    """
+    Standard input and output line by line, in memory: each console is a
+    L{LineReader}, connected to C{transport}.
+    """
+
+    screen = False
+
+    def __init__(self) -> None:
+        self.transport = StringTransport()
+        self.consoles: list[LineReader] = []
+
+    def console(self, handler: Any, maxLineLength: int, echo: bool = False) -> Any:
+        reader = LineReader(handler, maxLineLength)
+        self.consoles.append(reader)
+        return reader
+
+    def connect(self, console: LineReader) -> StringTransport:
+        console.makeConnection(self.transport)
+        return self.transport
+
+
 class ChatOnTests(SynchronousTestCase):
     """
     Tests for L{_chatOn}, the part of C{runChat} after registering.
@@ -759,16 +986,12 @@ class ChatOnTests(SynchronousTestCase):
         for it to be closed, and closes the session.
         """
         session = _FakeSession()
-        transport = StringTransport()
-        terminals: list[LineReader] = []
-
-        def connectTerminal(terminal: LineReader) -> StringTransport:
-            terminals.append(terminal)
-            terminal.makeConnection(transport)
-            return transport
+        stdio = _FakeStdio()
+        transport = stdio.transport
+        terminals = stdio.consoles
 
         d = Deferred.fromCoroutine(
-            _chatOn(session, connectTerminal)  # type: ignore[arg-type]
+            _chatOn(session, stdio)  # type: ignore[arg-type]
         )
         self.assertIn(b"connected as alice", transport.value())
         terminals[0].dataReceived(b"/quit\n")
@@ -785,20 +1008,46 @@ class ChatOnTests(SynchronousTestCase):
         L{ConnectionClosed} once the terminal is closed.
         """
         session = _FakeSession()
-        transport = StringTransport()
-        terminals: list[LineReader] = []
-
-        def connectTerminal(terminal: LineReader) -> StringTransport:
-            terminals.append(terminal)
-            terminal.makeConnection(transport)
-            return transport
+        stdio = _FakeStdio()
+        terminals = stdio.consoles
 
         d = Deferred.fromCoroutine(
-            _chatOn(session, connectTerminal)  # type: ignore[arg-type]
+            _chatOn(session, stdio)  # type: ignore[arg-type]
         )
         session.closed.callback(None)
         self.assertNoResult(d)
         terminals[0].connectionLost(Failure(ConnectionDone()))
+        self.failureResultOf(d, ConnectionClosed)
+
+    def test_sessionClosedWhateverHappens(self) -> None:
+        """
+        If the console fails as it closes, the session is closed all the
+        same, and the failure is what the chat ends with.
+        """
+        session = _FakeSession()
+        stdio = _FakeStdio()
+        d = Deferred.fromCoroutine(
+            _chatOn(session, stdio)  # type: ignore[arg-type]
+        )
+        stdio.consoles[0].dataReceived(b"/quit\n")
+        session.calls[0][2].callback(None)
+        stdio.consoles[0].closed.errback(Failure(ZeroDivisionError("a bug")))
+        self.failureResultOf(d, ZeroDivisionError)
+        self.assertEqual(session.closes, 1)
+
+    def test_screenTracksTheRoom(self) -> None:
+        """
+        With standard input and output that draw an input line, the
+        terminal asks who is in each room it joins.
+        """
+        session = _FakeSession()
+        stdio = _FakeStdio()
+        stdio.screen = True
+        d = Deferred.fromCoroutine(_chatOn(session, stdio))  # type: ignore[arg-type]
+        session.hear(Joined("#dev", "alice"))
+        self.assertEqual(session.calls[0][0], "who")
+        session.closed.callback(None)
+        stdio.consoles[0].connectionLost(Failure(ConnectionDone()))
         self.failureResultOf(d, ConnectionClosed)
 
 
@@ -867,3 +1116,116 @@ class ChatTerminalMemoryTests(SynchronousTestCase):
             ["*** bob is now robert", "*** robert quit (later)"],
         )
         self.successResultOf(bob.done)
+
+
+class _Person:
+    """
+    Someone chatting on a terminal in memory.
+
+    @ivar terminal: their L{ChatTerminal}.
+    @ivar keys: where what they type goes: the insults protocol.
+    @ivar screen: what they see.
+    """
+
+    def __init__(
+        self, terminal: ChatTerminal, keys: TerminalServer, screen: _Screen
+    ) -> None:
+        self.terminal = terminal
+        self.keys = keys
+        self.screen = screen
+
+
+class ChatTerminalScreenTests(SynchronousTestCase):
+    """
+    Tests for L{ChatTerminal} over a L{TerminalReader}, over a real
+    L{ChatSession} to the real server in memory: what two people see on
+    their terminals, read back through a terminal emulator.
+    """
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.endpoint = MemoryEndpoint(ChatFactory(ChatHub(), self.clock))
+
+    def _flush(self) -> None:
+        for _ in range(10):
+            self.endpoint.flush()
+            self.clock.advance(0)
+
+    def _person(self, nick: str) -> _Person:
+        terminals: list[ChatTerminal] = []
+
+        def console(handler: Any, maxLineLength: int) -> TerminalReader:
+            return TerminalReader(handler, maxLineLength, interrupt=lambda: None)
+
+        def attach(session: ChatSession) -> None:
+            terminals.append(ChatTerminal(session, console, trackRoom=True))
+
+        connectChat(self.endpoint, nick, clock=self.clock).addCallback(attach)
+        self._flush()
+        [terminal] = terminals
+        reader = terminal.reader
+        assert isinstance(reader, TerminalReader)
+        screen = _Screen(50, 8)
+        server = TerminalServer(reader)
+        reader.terminalSize(50, 8)
+        server.makeConnection(screen.transport)
+        self._flush()
+        return _Person(terminal, server, screen)
+
+    def test_conversation(self) -> None:
+        """
+        What bob says arrives above alice's half-typed line, which stays
+        intact at her prompt, the mention of her emphasised; Enter then
+        says the whole line; Tab completes bob's nickname; the prompt
+        follows her to another room.
+        """
+        alice = self._person("alice")
+        bob = self._person("bob")
+        alice.keys.dataReceived(b"half a li")
+        bob.keys.dataReceived("hi alice, café?\r".encode())
+        self._flush()
+        rows = alice.screen.read()
+        self.assertEqual(
+            rows[-3:],
+            [
+                "*** bob joined #lobby",
+                "[#lobby] <bob> hi alice, café?",
+                "[#lobby] alice> half a li",
+            ],
+        )
+        self.assertEqual(alice.screen.cursor, (25, 7))
+        self.assertTrue(alice.screen.emulator.buffer[6][0].bold)
+        alice.keys.dataReceived(b"ne\r")
+        self._flush()
+        self.assertEqual(
+            bob.screen.read()[-2:], ["[#lobby] <alice> half a line", "[#lobby] bob>"]
+        )
+        alice.keys.dataReceived(b"b\tthanks\r")
+        self._flush()
+        self.assertEqual(bob.screen.read()[-2], "[#lobby] <alice> bob: thanks")
+        alice.keys.dataReceived(b"/jo\t#dev\r")
+        self._flush()
+        self.assertEqual(alice.screen.read()[-1], "[#dev] alice>")
+
+    def test_private(self) -> None:
+        """
+        A private message stands out on its recipient's screen.
+        """
+        alice = self._person("alice")
+        bob = self._person("bob")
+        bob.keys.dataReceived(b"/msg alice psst\r")
+        self._flush()
+        self.assertEqual(alice.screen.read()[-2], "<- bob: psst")
+        cell = alice.screen.emulator.buffer[6][0]
+        self.assertEqual((cell.bold, cell.fg), (True, "magenta"))
+
+    def test_quit(self) -> None:
+        """
+        Ctrl-D on an empty line quits, as C{/quit} does.
+        """
+        alice = self._person("alice")
+        bob = self._person("bob")
+        alice.keys.dataReceived(b"\x04")
+        self._flush()
+        self.successResultOf(alice.terminal.done)
+        self.assertEqual(bob.screen.read()[-2], "*** alice quit")

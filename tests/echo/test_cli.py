@@ -74,6 +74,14 @@ class EchoOptionsTests(SynchronousTestCase):
         self.assertIsNone(options["connect"])
         self.assertEqual(options["message"], [])
 
+    def test_plain(self) -> None:
+        """
+        C{echo} has C{--plain}, for plain lines even on a terminal; off by
+        default.
+        """
+        self.assertFalse(self._parse()["plain"])
+        self.assertTrue(self._parse("--plain")["plain"])
+
     def test_message(self) -> None:
         """
         The words after the options are the message, as bytes.
