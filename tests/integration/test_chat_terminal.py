@@ -92,6 +92,7 @@ class Tmux:
         self._program = program
         self.socket = f"netlab-test-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._started = False
+        self._path: Path | None = None
 
     async def tmux(self, *args: str) -> str:
         """
@@ -136,6 +137,8 @@ class Tmux:
             "-d",
             *window,
         )
+        found = await self.tmux("display-message", "-p", "#{socket_path}")
+        self._path = Path(found.strip())
 
     async def screen(self, name: str) -> list[str]:
         """
@@ -189,7 +192,8 @@ class Tmux:
 
     async def kill(self) -> None:
         """
-        Kill the server, and with it whatever still runs in its windows.
+        Kill the server, and with it whatever still runs in its windows, and
+        remove its socket.
         """
         if self._started:
             await getProcessOutputAndValue(
@@ -197,6 +201,8 @@ class Tmux:
                 ["-L", self.socket, "-f", "/dev/null", "kill-server"],
                 env=_environment(),
             )
+        if self._path is not None and self._path.name == self.socket:
+            self._path.unlink(missing_ok=True)
 
 
 def _lastRow(rows: list[str]) -> str:
