@@ -301,6 +301,7 @@ class GuardedConnection(ProtocolWrapper):
         wrappedProtocol: Any,
         host: str | None,
         stats: TrafficStats | None = None,
+        refusalLine: Callable[[str, str], bytes | None] | None = None,
     ) -> None:
         """
         @param factory: the guard.
@@ -308,9 +309,13 @@ class GuardedConnection(ProtocolWrapper):
         @param host: the source address, or C{None}.
         @param stats: the counters of the listener it came in by; the
             guard's own (L{ConnectionGuard.stats}) if C{None}.
+        @param refusalLine: what it is told if the guard closes it for
+            being idle, in its protocol's words; the guard's own line if
+            C{None}.
         """
         super().__init__(factory, wrappedProtocol)  # type: ignore[arg-type]
         self.host = host
+        self.refusalLine = refusalLine
         self.stats = stats if stats is not None else factory.stats
         self.bytesReceived = 0
         self.bytesSent = 0
@@ -765,7 +770,7 @@ class ConnectionGuard(WrappingFactory):
                 factory.stats = home
         if wrapped is None:
             return None
-        return GuardedConnection(self, wrapped, host, stats)
+        return GuardedConnection(self, wrapped, host, stats, refusalLine)
 
     def _refuse(
         self,
@@ -914,8 +919,12 @@ class ConnectionGuard(WrappingFactory):
                 idle.append(p)
         if idle:
             text = f"nothing sent or received for {timeout:g}s; goodbye"
-            line = self._refusalLine("idle-timeout", text)
+            lines: dict[object, bytes | None] = {}
             for p in idle:
+                refusal = p.refusalLine or self._refusalLine
+                if refusal not in lines:
+                    lines[refusal] = refusal("idle-timeout", text)
+                line = lines[refusal]
                 refusals = p.stats.refusals
                 refusals["idle-timeout"] = refusals.get("idle-timeout", 0) + 1
                 p._closedIdle = True

@@ -2282,3 +2282,35 @@ class OtherProtocolListenerTests(ListenerTestCase):
         self.assertEqual((line.started, other.started), (1, 1))
         irc.doStop()
         self.assertEqual((line.stopped, other.stopped), (1, 1))
+
+
+class OtherProtocolIdleTests(ListenerTestCase):
+    """
+    A connection the guard closes for being idle is told so in its own
+    protocol's words.
+    """
+
+    def test_idleLineByProtocol(self) -> None:
+        """
+        Each listener's refusal line is the one its idle connections get.
+        """
+        guard = ConnectionGuard(
+            RecorderFactory(),
+            self.clock,
+            ConnectionLimits(0, 0, idleTimeout=10),
+            "chat",
+            refusalLine,
+        )
+        line = guard.listenerFactory("tcp")
+        other = guard.listenerFactory(
+            "tcp",
+            RecorderFactory(),
+            "irc",
+            lambda code, text: b"ERROR :" + code.encode(),
+        )
+        _, lineTransport = self.via(line)
+        _, otherTransport = self.via(other, at(BOB))
+        with capturedLogs():
+            self.clock.advance(10)
+        self.assertTrue(lineTransport.value().startswith(b"error idle-timeout"))
+        self.assertEqual(otherTransport.value(), b"ERROR :idle-timeout")

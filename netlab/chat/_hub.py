@@ -34,6 +34,7 @@ __all__ = [
     "DEFAULT_HISTORY",
     "DEFAULT_NOTICE_LIMIT",
     "DEFAULT_ROOM",
+    "DEFAULT_ROOM_LIMIT",
     "ChatHub",
     "IChatParticipant",
 ]
@@ -46,6 +47,12 @@ The room every participant joins on registering.
 DEFAULT_HISTORY = 20
 """
 How many past messages of a room are replayed to whoever joins it.
+"""
+
+DEFAULT_ROOM_LIMIT = 20
+"""
+The most rooms one participant may be in at once (IRC users join several;
+line-protocol users are in one).
 """
 
 DEFAULT_NOTICE_LIMIT = 1000
@@ -135,6 +142,7 @@ class ChatHub:
         defaultRoom: str = DEFAULT_ROOM,
         historySize: int = DEFAULT_HISTORY,
         noticeLimit: int = DEFAULT_NOTICE_LIMIT,
+        roomLimit: int = DEFAULT_ROOM_LIMIT,
     ) -> None:
         """
         @param defaultRoom: the room participants join on registering.
@@ -142,6 +150,8 @@ class ChatHub:
         @param noticeLimit: in rooms with more participants than this,
             C{JOIN}, C{PART}, C{NICK} and C{QUIT} notices go only to the
             participant concerned; 0 for no limit.
+        @param roomLimit: the most rooms one participant may be in at once;
+            0 for no limit.
         @raise ValueError: for an invalid room name or a negative size.
         """
         if not isValidRoom(defaultRoom):
@@ -151,6 +161,7 @@ class ChatHub:
         self.defaultRoom = defaultRoom
         self.historySize = historySize
         self.noticeLimit = noticeLimit
+        self.roomLimit = roomLimit
         self._members: dict[IChatParticipant, _Member] = {}
         self._nicks: dict[str, _Member] = {}
         self._rooms: dict[str, _Room] = {}
@@ -201,6 +212,15 @@ class ChatHub:
             if found is None:
                 raise ChatError("no-such-room", f"there is no room {room!r}")
         return sorted((m.nick for m in found.members.values()), key=str.casefold)
+
+    def inRoom(self, participant: IChatParticipant, room: str) -> str | None:
+        """
+        @return: the name of the room called C{room} (regardless of case)
+            if the participant is in it, or C{None}.
+        """
+        member = self._members.get(participant)
+        found = member.rooms.get(room.casefold()) if member else None
+        return found.name if found else None
 
     def whois(self, nick: str) -> tuple[str, list[str]] | None:
         """
@@ -288,6 +308,17 @@ class ChatHub:
             raise ChatError(
                 "room-invalid",
                 f"{name!r} is not a room name: # and up to 31 letters, digits, _ or -",
+            )
+        key = name.casefold()
+        if (
+            not leaveOthers
+            and self.roomLimit
+            and key not in member.rooms
+            and len(member.rooms) >= self.roomLimit
+        ):
+            raise ChatError(
+                "too-many-rooms",
+                f"you may be in {self.roomLimit} rooms at most; part one first",
             )
         room = self._room(name)
         if leaveOthers:

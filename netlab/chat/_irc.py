@@ -316,6 +316,8 @@ class IRCProtocol(ChatProtocol):
             self._numeric(_NO_SUCH_NICK, target, "No such nick/channel")
         elif error.code == "room-invalid":
             self._numeric(_NO_SUCH_CHANNEL, target, error.text)
+        elif error.code == "too-many-rooms":
+            self._numeric("405", target, "You have joined too many channels")
         elif error.code == "not-in-room":
             code = _CANNOT_SEND if command in ("PRIVMSG", "NOTICE") else _NOT_ON_CHANNEL
             self._numeric(code, target, "You're not on that channel")
@@ -402,7 +404,10 @@ class IRCProtocol(ChatProtocol):
             "NETWORK=netlab",
             "PREFIX=()",
             "CHANMODES=,,,",
-            "MAXTARGETS=4",
+            f"CHANLIMIT=#:{self._hub.roomLimit or ''}",
+            f"MAXTARGETS={_MAX_TARGETS}",
+            f"TARGMAX=PRIVMSG:{_MAX_TARGETS},NOTICE:{_MAX_TARGETS},"
+            f"NAMES:{_MAX_TARGETS},WHOIS:{_MAX_TARGETS}",
             "are supported by this server",
         )
         self._numeric("375", f"- {SERVER_NAME} Message of the day -")
@@ -427,7 +432,7 @@ class IRCProtocol(ChatProtocol):
                 self._refused("JOIN", (room,), e)
 
     def _join(self, room: str) -> None:
-        if room.casefold() in (r.casefold() for r in self._hub.roomsOf(self)):
+        if self._hub.inRoom(self, room) is not None:
             return
         self._joining = []
         try:
@@ -436,17 +441,18 @@ class IRCProtocol(ChatProtocol):
             history, self._joining = self._joining, None
         if self._isLost or self._hub.nickOf(self) is None:
             return
-        name = next(
-            (r for r in self._hub.roomsOf(self) if r.casefold() == room.casefold()),
-            room,
-        )
+        name = self._hub.inRoom(self, room) or room
         self._numeric("331", name, "No topic is set")
         self._names(name)
         if history:
-            self._notice(f"-- history of {name} --")
+            # In the room's window, where a client shows the history.
+            self._roomNotice(name, f"-- history of {name} --")
             for entry in history:
                 self._deliverEvent(entry.event)
-            self._notice("-- end of history --")
+            self._roomNotice(name, "-- end of history --")
+
+    def _roomNotice(self, room: str, text: str) -> None:
+        self._queue(formatMessage(SERVER_NAME, "NOTICE", room, text, trailing=True))
 
     def irc_PART(self, params: tuple[str, ...]) -> None:
         if not params:
@@ -465,7 +471,7 @@ class IRCProtocol(ChatProtocol):
                 self._names(room, end=False)
             self._numeric("366", "*", "End of /NAMES list")
             return
-        for room in _targets(params[0]):
+        for room in _targets(params[0])[:_MAX_TARGETS]:
             self._names(room)
 
     def _names(self, room: str, end: bool = True) -> None:
@@ -509,7 +515,9 @@ class IRCProtocol(ChatProtocol):
             return
         target = params[0]
         if target.startswith("#"):
-            if len(params) > 1 and params[1].lstrip("+").startswith("b"):
+            if not self._roomExists(target):
+                self._numeric(_NO_SUCH_CHANNEL, target, "No such channel")
+            elif len(params) > 1 and params[1].lstrip("+").startswith("b"):
                 self._numeric("368", target, "End of channel ban list")
             elif len(params) == 1:
                 self._numeric("324", target, "+", trailing=False)
@@ -519,6 +527,13 @@ class IRCProtocol(ChatProtocol):
             self._numeric("221", "+", trailing=False)
         else:
             self._numeric(_USERS_DONT_MATCH, "Cannot change mode for other users")
+
+    def _roomExists(self, room: str) -> bool:
+        try:
+            self._hub.who(self, room)
+        except ChatError:
+            return False
+        return True
 
     # Messages
 
@@ -537,7 +552,11 @@ class IRCProtocol(ChatProtocol):
             # CTCP requests and replies other than ACTION are not relayed.
             return
         action, text = read[0], cleanIRCText(read[1])
-        for target in _targets(params[0])[:4]:
+        targets = _targets(params[0])
+        if len(targets) > _MAX_TARGETS and not notice:
+            for extra in targets[_MAX_TARGETS:]:
+                self._numeric("407", extra, "Too many targets")
+        for target in targets[:_MAX_TARGETS]:
             try:
                 if target.startswith("#"):
                     self._hub.say(self, text, action=action, room=target)
@@ -581,7 +600,7 @@ class IRCProtocol(ChatProtocol):
             self._numeric(_NO_NICK_GIVEN, "No nickname given")
             return
         # WHOIS [server] nick[,nick]
-        for wanted in _targets(params[-1]):
+        for wanted in _targets(params[-1])[:_MAX_TARGETS]:
             found = self._hub.whois(wanted)
             if found is None:
                 self._numeric(_NO_SUCH_NICK, wanted, "No such nick/channel")
@@ -631,9 +650,10 @@ class IRCProtocol(ChatProtocol):
 
     def irc_QUIT(self, params: tuple[str, ...]) -> None:
         reason = cleanIRCText(params[0]) if params else ""
+        nick = self._me()
         self._hub.quit(self, reason)
         self._queue(
-            formatMessage("", "ERROR", f"Closing link: {self._me()} (Quit: {reason})")
+            formatMessage("", "ERROR", f"Closing link: {nick} (Quit: {reason})")
         )
         self._close(None)
 
@@ -679,6 +699,11 @@ class IRCProtocol(ChatProtocol):
         elif isinstance(event, Notice):
             self._notice(event.text)
 
+
+_MAX_TARGETS = 4
+"""
+The most targets of one C{PRIVMSG}, C{NOTICE}, C{NAMES} or C{WHOIS}.
+"""
 
 _BEFORE_REGISTRATION = frozenset(
     {"CAP", "NICK", "USER", "PASS", "PING", "PONG", "QUIT"}

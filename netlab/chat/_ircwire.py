@@ -85,13 +85,18 @@ def formatMessage(
     prefix: str, command: str, *params: str, trailing: bool = False
 ) -> bytes:
     """
-    Write one message from the server, CR LF included: the last parameter
-    is written as a trailing one (after C{:}) when it has to be (it is
-    empty, has a space, or starts with C{:}).
+    Write one message from the server, CR LF included, never longer than
+    IRC's L{MAX_LINE}: the last parameter is written as a trailing one
+    (after C{:}) when it has to be (it is empty, has a space, or starts
+    with C{:}), and cut, between two characters, if the line would be too
+    long (a long message is split with L{splitText} before, so that
+    nothing is lost where it matters).
 
-    Parameters are expected to be clean (see L{netlab.chat._wire.cleanText})
-    and each middle one a single word; any CR, LF or NUL is replaced, so one
-    message is always one line.
+    Middle parameters are words: one that is empty, has a space or a
+    control character, or starts with C{:} (an echo of what a client
+    sent, say) is written as C{*}, so that it cannot be read as more
+    parameters, or as the end of them.  CR, LF and NUL in the last one are
+    replaced, so one message is always one line.
 
     @param prefix: the source, without its C{:}; none if empty.
     @param trailing: whether to write the last parameter as a trailing
@@ -100,15 +105,24 @@ def formatMessage(
     words = [f":{prefix}", command] if prefix else [command]
     if params:
         *middle, last = params
-        words += middle
+        words += [word if _isWord(word) else "*" for word in middle]
+        if "\r" in last or "\n" in last or "\0" in last:
+            last = last.replace("\r", "\ufffd").replace("\n", "\ufffd")
+            last = last.replace("\0", "\ufffd")
         if trailing or not last or " " in last or last.startswith(":"):
             last = ":" + last
         words.append(last)
-    text = " ".join(words)
-    if "\r" in text or "\n" in text or "\0" in text:
-        text = text.replace("\r", "\ufffd").replace("\n", "\ufffd")
-        text = text.replace("\0", "\ufffd")
-    return text.encode("utf-8") + b"\r\n"
+    line = " ".join(words).encode("utf-8")
+    if len(line) > MAX_LINE - 2:
+        cut = MAX_LINE - 2
+        while (line[cut] & 0xC0) == 0x80:
+            cut -= 1
+        line = line[:cut]
+    return line + b"\r\n"
+
+
+def _isWord(word: str) -> bool:
+    return bool(word) and word[0] != ":" and " " not in word and word.isprintable()
 
 
 def splitText(text: str, budget: int) -> list[str]:

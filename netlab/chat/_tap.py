@@ -15,6 +15,7 @@ from netlab.chat._hub import (
     DEFAULT_HISTORY,
     DEFAULT_NOTICE_LIMIT,
     DEFAULT_ROOM,
+    DEFAULT_ROOM_LIMIT,
     ChatHub,
 )
 from netlab.chat._irc import DEFAULT_PING_INTERVAL, IRCFactory, ircRefusalLine
@@ -68,6 +69,14 @@ class ChatOptions(StreamOptions):
             DEFAULT_NOTICE_LIMIT,
             "In rooms with more people than this, join, part, nick and quit "
             "notices go only to the person concerned (0: no limit).",
+            wholeNumber,
+        ],
+        [
+            "max-rooms",
+            None,
+            DEFAULT_ROOM_LIMIT,
+            "Rooms one user may be in at once: IRC users join several, "
+            "line-protocol users are in one (0: no limit).",
             wholeNumber,
         ],
         [
@@ -167,7 +176,12 @@ def _refusalLine(code: str, text: str) -> bytes:
 
 
 def _build(options: usage.Options, context: IServiceContext) -> list[IService]:
-    hub = ChatHub(options["default-room"], options["history"], options["notice-limit"])
+    hub = ChatHub(
+        options["default-room"],
+        options["history"],
+        options["notice-limit"],
+        options["max-rooms"],
+    )
     limits = ChatLimits(
         maxLineLength=options["max-line-length"],
         lineRate=options["line-rate"],

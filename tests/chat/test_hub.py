@@ -1230,3 +1230,42 @@ class SeveralRoomsTests(ChatHubTestCase):
         self.assertEqual(bob.events(), [NickChanged("alice", "alicia")])
         self.assertEqual(carol.events(), [])
         self.assertEqual(alice.events(), [NickChanged("alice", "alicia")])
+
+
+class RoomLimitTests(ChatHubTestCase):
+    """
+    A participant may be in the hub's C{roomLimit} rooms at most.
+    """
+
+    def test_limit(self) -> None:
+        """
+        Past the limit, joining another room with C{leaveOthers=False} is
+        refused with C{too-many-rooms}; joining one it is in, or moving
+        (C{leaveOthers=True}), is not.
+        """
+        self.hub = ChatHub(roomLimit=2)
+        alice = self.registered("alice")
+        self.hub.join(alice, "#dev", leaveOthers=False)
+        self.assertRefused("too-many-rooms", self.hub.join, alice, "#ops", False)
+        self.hub.join(alice, "#DEV", leaveOthers=False)
+        self.hub.join(alice, "#ops")
+        self.assertEqual(self.hub.roomsOf(alice), ["#ops"])
+
+    def test_noLimit(self) -> None:
+        """
+        A limit of 0 is none.
+        """
+        self.hub = ChatHub(roomLimit=0)
+        alice = self.registered("alice")
+        for n in range(30):
+            self.hub.join(alice, f"#r{n}", leaveOthers=False)
+        self.assertEqual(len(self.hub.roomsOf(alice)), 31)
+
+    def test_inRoom(self) -> None:
+        """
+        L{ChatHub.inRoom} names a room the participant is in, whatever the
+        case asked.
+        """
+        alice = self.registered("alice")
+        self.assertEqual(self.hub.inRoom(alice, "#LOBBY"), "#lobby")
+        self.assertIsNone(self.hub.inRoom(alice, "#dev"))

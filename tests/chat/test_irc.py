@@ -265,9 +265,9 @@ class ChannelTests(IRCTestCase):
                 ":netlab 331 alice #lobby :No topic is set",
                 ":netlab 353 alice = #lobby :alice bob",
                 ":netlab 366 alice #lobby :End of /NAMES list",
-                ":netlab NOTICE alice :-- history of #lobby --",
+                ":netlab NOTICE #lobby :-- history of #lobby --",
                 ":bob!bob@netlab PRIVMSG #lobby :hello",
-                ":netlab NOTICE alice :-- end of history --",
+                ":netlab NOTICE #lobby :-- end of history --",
                 ":alice!alice@netlab JOIN #dev",
                 ":netlab 331 alice #dev :No topic is set",
                 ":netlab 353 alice = #dev :alice",
@@ -292,6 +292,31 @@ class ChannelTests(IRCTestCase):
         alice = self.ircUser("alice")
         alice.send("JOIN #bad.name")
         self.assertEqual(self.numerics(alice.lines()), ["403"])
+
+    def test_tooManyRooms(self) -> None:
+        """
+        Past the hub's room limit (advertised as C{CHANLIMIT}), a C{JOIN}
+        gets C{405}.
+        """
+        self.hub.roomLimit = 2
+        peer = _Peer(self.irc.buildProtocol(None), self.clock)
+        peer.send("NICK alice", "USER a 0 * :A")
+        self.assertIn(" CHANLIMIT=#:2 ", " ".join(peer.lines()))
+        peer.send("JOIN #a,#b,#c")
+        self.assertEqual(self.numerics(peer.lines())[-1], "405")
+        self.assertEqual(self.hub.roomsOf(peer.protocol), ["#a", "#b"])
+
+    def test_echoedWordsStayWords(self) -> None:
+        """
+        What a client sent, echoed in a reply as a middle parameter, is
+        written as C{*} when it is not one clean word, so that it cannot
+        be read as more parameters.
+        """
+        alice = self.ircUser("alice")
+        alice.send("JOIN :#a b", "NICK :\x1b[2Jx y")
+        lines = alice.lines()
+        self.assertTrue(lines[0].startswith(":netlab 403 alice * :"), lines)
+        self.assertTrue(lines[1].startswith(":netlab 432 alice * :"), lines)
 
     def test_joinZero(self) -> None:
         """
@@ -418,6 +443,39 @@ class MessageTests(IRCTestCase):
             self.numerics(self.alice.lines()), ["401", "404", "411", "412"]
         )
 
+    def test_tooManyTargets(self) -> None:
+        """
+        Targets past the fourth get C{407}; the first four get the message.
+        """
+        self.alice.send("PRIVMSG bob,bob,bob,bob,carol,dave :hi")
+        self.assertEqual(
+            self.alice.lines(),
+            [
+                ":netlab 407 alice carol :Too many targets",
+                ":netlab 407 alice dave :Too many targets",
+            ],
+        )
+        self.assertEqual(len(self.bob.lines()), 4)
+
+    def test_longReasonsFitTheLine(self) -> None:
+        """
+        A line-protocol user's long part or quit reason reaches IRC users
+        in one line of at most 512 bytes, so that nothing after the cut
+        can read as another line.
+        """
+        forged = " " + "x" * 480 + " :bob!bob@netlab PRIVMSG #lobby :not bob"
+        self.bob.send("/part" + forged)
+        self.bob.send("/join #lobby")
+        self.bob.send("/quit" + forged)
+        self.clock.advance(0)
+        lines = self.alice.transport.value().split(b"\r\n")[:-1]
+        self.assertEqual(
+            [line.split(b" ")[1] for line in lines], [b"PART", b"JOIN", b"QUIT"]
+        )
+        for line in lines:
+            self.assertLessEqual(len(line) + 2, 512, line)
+            self.assertNotIn(b"not bob", line)
+
     def test_otherCTCPNotRelayed(self) -> None:
         """
         CTCP requests other than C{ACTION} go nowhere.
@@ -494,6 +552,14 @@ class MessageTests(IRCTestCase):
         self.assertEqual(self.bob.lines(), ["NICK alice alicia"])
         self.bob.send("/nick robert")
         self.assertEqual(self.alice.lines(), [":bob!bob@netlab NICK :robert"])
+
+    def test_quitAfterRename(self) -> None:
+        """
+        The C{ERROR} line of a C{QUIT} names the nickname the user had
+        last.
+        """
+        self.alice.send("NICK alicia", "QUIT")
+        self.assertEqual(self.alice.lines()[-1], "ERROR :Closing link: alicia (Quit: )")
 
     def test_quit(self) -> None:
         """
