@@ -44,6 +44,7 @@ CHAT_OPTIONS = [
     "--backlog-hard",
     "--registration-timeout",
     "--idle-timeout",
+    "--max-rooms",
     "--irc",
     "--irc-ping-interval",
     "--web",
