@@ -22,7 +22,7 @@ from pathlib import Path
 
 import attrs
 import pytest_twisted
-from twisted.internet.endpoints import TCP4ClientEndpoint
+from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.internet.task import deferLater
 
 from netlab.chat import (
@@ -34,8 +34,10 @@ from netlab.chat import (
     connectChat,
 )
 
+from .test_chat_loopback import ChatClient
 from .test_echo_loopback import inThread
 from .test_inettime import _spawnProgram
+from .test_operations import _netlab, _scrape, _value
 from .test_twistd import (
     RUNNERS,
     STOP_TIMEOUT,
@@ -65,10 +67,14 @@ class _Ports:
 
 
 @contextlib.asynccontextmanager
-async def chatServing(tmp_path: Path, *options: str) -> AsyncIterator[_Ports]:
+async def chatServing(
+    tmp_path: Path, *options: str, server: list[_Process] | None = None
+) -> AsyncIterator[_Ports]:
     """
     Run C{twistd -n netlab chat} with the line protocol and IRC on free
     ports of 127.0.0.1 while the context lasts; it must end cleanly.
+
+    @param server: if given, the server's process is appended to it.
     """
     ports = _Ports(_freePort(), _freePort())
     command = [
@@ -82,10 +88,12 @@ async def chatServing(tmp_path: Path, *options: str) -> AsyncIterator[_Ports]:
         *options,
     ]
     ready = both(acceptingTCP(ports.line), acceptingTCP(ports.irc))
-    async with serving(command, tmp_path, ready) as server:
+    async with serving(command, tmp_path, ready) as process:
+        if server is not None:
+            server.append(process)
         yield ports
-    assert server.exitCode == 0, server.describe()
-    assert "Traceback" not in server.out + server.err, server.describe()
+    assert process.exitCode == 0, process.describe()
+    assert "Traceback" not in process.out + process.err, process.describe()
 
 
 async def eventually(check: Callable[[], object], what: str) -> None:
@@ -342,3 +350,41 @@ async def test_ircLibrary(tmp_path: Path) -> None:
     assert who["bob"][2] == "netlab", who
     assert seen["whoisuser"][0][:3] == ["bob", "bob", "netlab"], seen["whoisuser"]
     assert "127.0.0.1" not in repr(seen)
+
+
+@pytest_twisted.ensureDeferred
+async def test_metricsAndDrain(tmp_path: Path) -> None:
+    """
+    IRC connections are counted in C{--metrics} under C{protocol="irc"},
+    beside the line protocol's; on SIGTERM an IRC user is told why in a
+    C{NOTICE} and an C{ERROR} line before its connection closes, and the
+    server exits 0.
+    """
+    metrics = _freePort()
+    processes: list[_Process] = []
+    async with chatServing(
+        tmp_path,
+        "--metrics",
+        f"tcp:{metrics}:interface=127.0.0.1",
+        server=processes,
+    ) as ports:
+        irc = ChatClient()
+        endpoint = TCP4ClientEndpoint(_reactor(), "127.0.0.1", ports.irc, timeout=10)
+        await connectProtocol(endpoint, irc).addTimeout(TIMEOUT, _reactor())
+        irc.send(b"NICK alice", b"USER alice 0 * :Alice")
+        await irc.until(lambda: any(b" 376 " in line for line in irc.lines), "the MOTD")
+        _, samples = await inThread(_scrape, metrics)
+        labels = {"service": "chat", "transport": "tcp"}
+        assert (
+            _value(samples, "netlab_connections_open", protocol="irc", **labels) == 1
+        ), _netlab(samples)
+        assert _value(samples, "netlab_connections_open", **labels) == 0, _netlab(
+            samples
+        )
+        processes[0].kill("TERM")
+        await irc.waitClosed(STOP_TIMEOUT)
+        assert irc.lines[-2:] == [
+            b":netlab NOTICE alice :the server is shutting down; goodbye",
+            b"ERROR :Closing link: the server is shutting down; goodbye",
+        ], irc.lines
+        await processes[0].whenEnded(STOP_TIMEOUT)
