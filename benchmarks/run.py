@@ -795,6 +795,19 @@ class Settings:
     serverCpus: set[int] | None = None
 
 
+def processCpuSeconds(pid: int) -> float:
+    """
+    @return: the CPU time (user and system) of the process C{pid} alone,
+        in seconds, or -1 if it cannot be read.
+    """
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return -1.0
+
+
 def measure(settings: Settings, scenario: Scenario, server: Server) -> Measurement:
     """
     Start C{server} afresh, run the load generator against it once, stop it.
@@ -832,6 +845,7 @@ def measure(settings: Settings, scenario: Scenario, server: Server) -> Measureme
                 command += ["--size", str(scenario.size)]
             command += [*scenario.options, *scenario.serverOptions.get(server.key, ())]
             timeout = duration + settings.warmup + LOADGEN_SLACK
+            ownCpu = processCpuSeconds(pid)
             try:
                 done = subprocess.run(
                     command,
@@ -844,9 +858,14 @@ def measure(settings: Settings, scenario: Scenario, server: Server) -> Measureme
             except subprocess.TimeoutExpired:
                 timedOut = f"load generator timed out ({timeout:g} s)"
                 return Measurement({}, None, timedOut)
+            ownCpu = processCpuSeconds(pid) - ownCpu
     except ServerFailed as e:
         return Measurement({}, None, f"server failed: {e} (log: {log})")
     fields, line = parseResult(done.stdout)
+    if ownCpu >= 0 and line is not None:
+        # The server's own process alone (with --workers, the parent),
+        # over the whole load-generator run.
+        fields["own_cpu_s"] = f"{ownCpu:.3f}"
     failure: str | None = None
     if done.returncode != 0:
         lastError = (done.stderr.strip().splitlines() or [""])[-1]
@@ -945,10 +964,10 @@ KINDS = {
     "accept": Kind(
         "accept_rate",
         "connections/s (min-max)",
-        "µs/connection",
+        "parent CPU µs/connection",
         lambda m: (
-            1e6 / m.number("accept_rate")
-            if m.number("accept_rate") > 0
+            m.number("own_cpu_s") * 1e6 / m.number("conn_ok")
+            if m.number("conn_ok") > 0
             else float("nan")
         ),
     ),

@@ -46,7 +46,12 @@ from twisted.internet.interfaces import (
     IReactorTime,
 )
 from twisted.internet.protocol import Factory, ProcessProtocol, Protocol
-from twisted.logger import Logger, eventFromJSON, globalLogPublisher
+from twisted.logger import (
+    InvalidLogLevelError,
+    Logger,
+    LogLevel,
+    globalLogPublisher,
+)
 from twisted.protocols.basic import LineOnlyReceiver
 from twisted.protocols.tls import TLSMemoryBIOFactory
 from twisted.python.failure import Failure
@@ -275,6 +280,30 @@ class _Worker:
     scrapes: dict[int, Deferred[str]] = attrs.Factory(dict)
 
 
+def _logRecord(line: bytes) -> dict[str, Any] | None:
+    """
+    @return: the log event a worker wrote as C{line} (see
+        L{netlab._worker.logRecords}), or C{None} if it is not one.
+    """
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(record, dict) or not isinstance(record.get("netlab_text"), str):
+        return None
+    try:
+        level = LogLevel.levelWithName(str(record.get("log_level")))
+    except InvalidLogLevelError:
+        level = LogLevel.info
+    time = record.get("log_time")
+    record.update(
+        log_level=level,
+        log_format="{netlab_text}",
+        log_time=time if isinstance(time, (int, float)) else None,
+    )
+    return record
+
+
 class _WorkerProcess(ProcessProtocol):
     """
     A worker process as the parent sees it: its log events (JSON lines on
@@ -300,14 +329,8 @@ class _WorkerProcess(ProcessProtocol):
             return
         worker = self.worker
         if childFD == 1:
-            try:
-                event = eventFromJSON(line.decode("utf-8"))
-            except ValueError:
-                event = None
-            if isinstance(event, dict):
-                if "netlab_text" in event:
-                    event.pop("log_flattened", None)
-                    event["log_format"] = "{netlab_text}"
+            event = _logRecord(line)
+            if event is not None:
                 event["log_system"] = f"worker {worker.index}"
                 event["netlab_worker"] = worker.index
                 event["netlab_worker_pid"] = worker.pid

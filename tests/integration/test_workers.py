@@ -108,6 +108,14 @@ def _workerPids(samples: Samples) -> dict[str, int]:
     }
 
 
+def _bothReady(samples: Samples) -> bool:
+    """
+    @return: whether both workers are running and ready.
+    """
+    alive = _value(samples, "netlab_workers_alive", worker="parent")
+    return len(_workerPids(samples)) == 2 and alive == 2
+
+
 def _openOn(samples: Samples, worker: str, service: str = "echo") -> float:
     return (
         _value(
@@ -226,9 +234,7 @@ async def test_killedWorkerIsRestarted(tmp_path: Path) -> None:
         _echoCommand(port, metrics), tmp_path, acceptingTCP(metrics)
     ) as server:
         when = _metricsOf(metrics)
-        samples = await _until(
-            when(lambda s: len(_workerPids(s)) == 2), "two workers", server
-        )
+        samples = await _until(when(_bothReady), "two workers", server)
         killed = _workerPids(samples)["1"]
         os.kill(killed, signal.SIGKILL)
         answers = []
@@ -263,7 +269,7 @@ async def test_sigtermDrainsConnectedClients(tmp_path: Path) -> None:
         _echoCommand(port, metrics), tmp_path, acceptingTCP(metrics)
     ) as server:
         when = _metricsOf(metrics)
-        await _until(when(lambda s: len(_workerPids(s)) == 2), "two workers", server)
+        await _until(when(_bothReady), "two workers", server)
         with contextlib.ExitStack() as stack:
             clients = stack.enter_context(_clients(port, 4))
             await _until(
@@ -355,7 +361,7 @@ async def test_limitsAcrossWorkers(tmp_path: Path) -> None:
     )
     async with serving(command, tmp_path, acceptingTCP(metrics)) as server:
         when = _metricsOf(metrics)
-        await _until(when(lambda s: len(_workerPids(s)) == 2), "two workers", server)
+        await _until(when(_bothReady), "two workers", server)
 
         def overLimit() -> tuple[list[bytes], bytes, bytes]:
             clients = [
@@ -432,7 +438,7 @@ async def test_tlsInWorkers(tmp_path: Path) -> None:
 
     async with serving(command, tmp_path, acceptingTCP(metrics)) as server:
         when = _metricsOf(metrics)
-        await _until(when(lambda s: len(_workerPids(s)) == 2), "two workers", server)
+        await _until(when(_bothReady), "two workers", server)
 
         def overTLS() -> tuple[bytes, bytes]:
             with tls(
