@@ -608,3 +608,71 @@ class ParentAssemblyTests(SynchronousTestCase):
         stopper._installHandlers()
         self.assertEqual(installed[signal.SIGINT], signal.SIG_IGN)
         self.assertEqual(installed[signal.SIGTERM], stopper.received)
+
+
+class LogForwardingTests(SynchronousTestCase):
+    """
+    A worker's log events reach the parent's log: written by
+    L{netlab._worker.logRecords}, read by the parent's process protocol.
+    """
+
+    def test_roundTrip(self) -> None:
+        """
+        An event written by a worker is published in the parent with its
+        text (its fields' formats applied), level, namespace, time and plain
+        fields, marked with the worker's number and PID.
+        """
+        import io
+
+        from netlab._worker import logRecords
+        from netlab._workers import _Worker, _WorkerProcess
+
+        output = io.StringIO()
+        logRecords(output)(
+            {
+                "log_format": "closed after {duration:.3f}s from {peer}",
+                "log_level": LogLevel.warn,
+                "log_namespace": "netlab.policies",
+                "log_time": 1234.5,
+                "duration": 0.123456,
+                "peer": "127.0.0.1:5",
+                "unserialisable": object(),
+            }
+        )
+        worker = _Worker(2, pid=77)
+        process = _WorkerProcess(None, worker)  # type: ignore[arg-type]
+        with capturedLogs() as events:
+            line = output.getvalue().encode()
+            # In two pieces, as a pipe may give it.
+            process.childDataReceived(1, line[:10])
+            process.childDataReceived(1, line[10:])
+        [event] = events
+        from twisted.logger import formatEvent
+
+        self.assertEqual(formatEvent(event), "closed after 0.123s from 127.0.0.1:5")
+        self.assertEqual(event["log_level"], LogLevel.warn)
+        self.assertEqual(event["log_namespace"], "netlab.policies")
+        self.assertEqual(event["log_time"], 1234.5)
+        self.assertEqual(event["peer"], "127.0.0.1:5")
+        self.assertEqual(event["log_system"], "worker 2")
+        self.assertEqual((event["netlab_worker"], event["netlab_worker_pid"]), (2, 77))
+        self.assertNotIn("unserialisable", event)
+
+    def test_otherOutput(self) -> None:
+        """
+        Anything else a worker writes (standard error, a stray print) is
+        logged as a warning naming the worker.
+        """
+        from netlab._workers import _Worker, _WorkerProcess
+
+        process = _WorkerProcess(None, _Worker(1, pid=5))  # type: ignore[arg-type]
+        with capturedLogs() as events:
+            process.childDataReceived(2, b"Traceback (most recent call last):\n")
+            process.childDataReceived(1, b"not json\n")
+        self.assertEqual(
+            [(e["log_level"], e["line"]) for e in events],
+            [
+                (LogLevel.warn, "Traceback (most recent call last):"),
+                (LogLevel.warn, "not json"),
+            ],
+        )

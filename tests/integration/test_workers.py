@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 import pytest_twisted
 from twisted.internet.task import deferLater
 
@@ -409,15 +410,22 @@ async def test_limitsAcrossWorkers(tmp_path: Path) -> None:
     _assertCleanExit(server)
 
 
+@pytest.mark.parametrize("kind", ["ssl", "tls"])
 @pytest_twisted.ensureDeferred
-async def test_tlsInWorkers(tmp_path: Path) -> None:
+async def test_tlsInWorkers(kind: str, tmp_path: Path) -> None:
     """
-    An C{ssl:} endpoint is served by the workers, which do the TLS (the
-    parent accepts plain TCP); a connection over the limit is refused by the
-    parent, over TLS, with the line a single process writes.
+    An C{ssl:} or C{tls:} endpoint is served by the workers, which do the
+    TLS (the parent accepts plain TCP); a connection over the limit is
+    refused by the parent, over TLS, with the line a single process writes.
     """
-    files: CertificateFiles = selfSigned(tmp_path)
+    directory = tmp_path / "certificates"
+    directory.mkdir()
+    files: CertificateFiles = selfSigned(directory)
     port, metrics = _freePort(), _freePort()
+    listen = {
+        "ssl": f"ssl:{port}:{LOCAL}:privateKey={files.key}:certKey={files.certificate}",
+        "tls": f"tls:{directory}:port={port}:{LOCAL}",
+    }[kind]
     command = _twistd(
         "tsserv",
         "--workers",
@@ -425,7 +433,7 @@ async def test_tlsInWorkers(tmp_path: Path) -> None:
         "--framing",
         "line",
         "--listen",
-        f"ssl:{port}:{LOCAL}:privateKey={files.key}:certKey={files.certificate}",
+        listen,
         "--max-per-source",
         "1",
         "--metrics",
@@ -510,4 +518,36 @@ async def test_udpInWorkers(tmp_path: Path) -> None:
             server,
         )
         assert len(_workerPids(samples)) == 2, _netlab(samples)
+    _assertCleanExit(server)
+
+
+@pytest_twisted.ensureDeferred
+async def test_unixInWorkers(tmp_path: Path) -> None:
+    """
+    A C{unix:} endpoint is bound by the parent and its connections served
+    by the workers.
+    """
+    path = tmp_path / "ts.sock"
+    metrics = _freePort()
+    command = _twistd(
+        "tsserv",
+        "--workers",
+        "2",
+        "--framing",
+        "line",
+        "--listen",
+        f"unix:{path}",
+        "--metrics",
+        f"tcp:{metrics}:{LOCAL}",
+    )
+    async with serving(command, tmp_path, acceptingTCP(metrics)) as server:
+        await _until(_metricsOf(metrics)(_bothReady), "two workers", server)
+
+        def stamp() -> bytes:
+            with socket.socket(socket.AF_UNIX) as client:
+                client.settimeout(CLIENT_TIMEOUT)
+                client.connect(str(path))
+                return _stamped(client)
+
+        assert (await inThread(stamp)).endswith(b"] hi\n")
     _assertCleanExit(server)
