@@ -40,11 +40,10 @@ from netlab._service import (
 )
 from netlab._udpguard import DatagramGuard
 from netlab._udpserver import GuardedDatagramProtocol
+from netlab._worker import Ready, WorkerRole
 from netlab._workers import (
     AUTO,
     ParentRole,
-    Ready,
-    WorkerRole,
     WorkersMetrics,
     WorkerSupervisor,
     usableCPUs,

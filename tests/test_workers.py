@@ -26,6 +26,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from netlab import tap
 from netlab._lifecycle import DrainService, StopGracefullyOnSignals
 from netlab._service import EndpointService
+from netlab._worker import WorkerRole, _WorkerControl
 from netlab._workers import (
     CUT_AFTER,
     GIVE_UP_AFTER,
@@ -33,7 +34,6 @@ from netlab._workers import (
     MAX_RESTART_DELAY,
     RESTART_DELAY,
     STABLE_AFTER,
-    WorkerRole,
     WorkerSupervisor,
     _labelled,
     _SharedDatagramSocket,
@@ -399,8 +399,6 @@ class WorkerRoleTests(SynchronousTestCase):
         reactor = _AdoptingReactor()
         role = WorkerRole(reactor, 1, 2)
         transport = _FakeUNIXTransport()
-        from netlab._workers import _WorkerControl
-
         role.control = _WorkerControl(role)
         role.control.makeConnection(transport)
         guard = role.newGuard(Factory.forProtocol(Protocol), reactor)
@@ -676,3 +674,43 @@ class LogForwardingTests(SynchronousTestCase):
                 (LogLevel.warn, "not json"),
             ],
         )
+
+
+class WorkerCommandTests(SynchronousTestCase):
+    """
+    How a worker process is started.
+    """
+
+    def test_environment(self) -> None:
+        """
+        A worker gets the parent's environment without systemd's sockets,
+        and the parent's import path, made absolute.
+        """
+        from netlab._workers import workerEnvironment
+
+        environment = workerEnvironment(
+            {"HOME": "/home/x", "LISTEN_FDS": "1", "LISTEN_PID": "7"},
+            ["", "/opt/lib", "relative"],
+        )
+        self.assertEqual(environment["HOME"], "/home/x")
+        self.assertNotIn("LISTEN_FDS", environment)
+        self.assertNotIn("LISTEN_PID", environment)
+        self.assertEqual(
+            environment["PYTHONPATH"].split(os.pathsep),
+            [os.getcwd(), "/opt/lib", os.path.abspath("relative")],
+        )
+
+    def test_command(self) -> None:
+        """
+        A worker runs L{netlab._worker.main} with the spec as its argument,
+        without the current directory on its path.
+        """
+        import sys
+
+        from netlab._workers import workerCommand
+
+        command = workerCommand({"worker": 1})
+        self.assertEqual(command[:2], [sys.executable, "-c"])
+        self.assertIn("from netlab._worker import main", command[2])
+        self.assertIn("if entry]", command[2])
+        self.assertEqual(json.loads(command[3]), {"worker": 1})

@@ -551,3 +551,22 @@ async def test_unixInWorkers(tmp_path: Path) -> None:
 
         assert (await inThread(stamp)).endswith(b"] hi\n")
     _assertCleanExit(server)
+
+
+@pytest_twisted.ensureDeferred
+async def test_workersImportWhatTheParentImports(tmp_path: Path) -> None:
+    """
+    Workers run the netlab the parent runs, even when they start in a
+    directory that holds another C{netlab} package (a source tree).
+    """
+    decoy = tmp_path / "netlab"
+    decoy.mkdir()
+    (decoy / "__init__.py").write_text("raise ImportError('the decoy was imported')\n")
+    port, metrics = _freePort(), _freePort()
+    async with serving(
+        _echoCommand(port, metrics), tmp_path, acceptingTCP(metrics)
+    ) as server:
+        await _until(_metricsOf(metrics)(_bothReady), "two workers", server)
+        assert await inThread(_echoOnce, port) == b"ping\n"
+    _assertCleanExit(server)
+    assert "decoy" not in server.out, server.out
