@@ -31,6 +31,8 @@ from twisted.logger import ILogObserver, Logger, formatEvent, globalLogBeginner
 from twisted.protocols.tls import TLSMemoryBIOFactory
 from zope.interface import implementer, provider
 
+from netlab._metrics import newRegistry
+from netlab._service import parseEndpoint, splitEndpoint
 from netlab._workers import CONTROL_FD, _Control, _OneProtocol
 from netlab.policies import ConnectionGuard, GuardedConnection
 
@@ -188,13 +190,25 @@ class WorkerRole:
     _datagramKeys: int = 0
 
     def newGuard(self, *args: Any, **kwargs: Any) -> ConnectionGuard:
+        """
+        @return: the guard of one of the worker's services, made with the
+            arguments of L{ConnectionGuard}: it tells the parent of every
+            close.
+        """
         guard = _WorkerGuard(*args, **kwargs)
         guard.role = self
         return guard
 
     def listener(self, key: int, description: str, factory: Any) -> _AdoptingListener:
-        from netlab._service import parseEndpoint, splitEndpoint
-
+        """
+        @param key: the listener's number, counted as the parent counts
+            its listeners (both build the same services in the same order).
+        @param description: the endpoint string: for C{ssl:} and C{tls:},
+            the TLS context is made from it, as the endpoint would make it.
+        @param factory: the guard's factory for the endpoint.
+        @return: the service that serves the connections the parent hands
+            over for that listener.
+        """
         kind = splitEndpoint(description)[0][0].lower()
         accepting = factory
         if kind in ("ssl", "tls"):
@@ -204,6 +218,9 @@ class WorkerRole:
         return _AdoptingListener(self, key, accepting)
 
     def nextKey(self) -> int:
+        """
+        @return: the number of the next listener.
+        """
         self._keys += 1
         return self._keys
 
@@ -212,6 +229,10 @@ class WorkerRole:
         return self._datagramKeys
 
     def datagram(self, protocol: Any, maxPacketSize: int = 65536) -> _AdoptedDatagram:
+        """
+        @return: the service that reads the next inherited UDP socket with
+            C{protocol}.
+        """
         key = self.nextDatagramKey()
         fd, family = self.datagrams[key]
         return _AdoptedDatagram(self.reactor, fd, family, protocol, maxPacketSize)
@@ -254,8 +275,6 @@ class WorkerRole:
         elif op == "metrics":
             text = ""
             if self.collector is not None:
-                from netlab._metrics import newRegistry
-
                 text = generate_latest(newRegistry(self.collector)).decode("utf-8")
             control.send(op="metrics", id=message.get("id"), text=text)
 

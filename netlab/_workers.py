@@ -8,12 +8,11 @@ C{--max-connections} and C{--max-per-source} hold for the service as a
 whole, and refused connections are told why by the parent, over TLS for a
 TLS endpoint), and hands each admitted connection to the worker with the
 fewest open connections over a UNIX socket, as a file descriptor
-(C{SCM_RIGHTS}).  Each worker (L{netlab._worker.WorkerRole})
-builds the same services from the same command line (see
-L{netlab._worker}), adopts the connections it is given (doing TLS itself)
-and says when each has closed,
-so the parent's counts stay exact.  UDP services share one socket that the
-parent binds and every worker inherits.
+(C{SCM_RIGHTS}).  Each worker (L{netlab._worker.WorkerRole}) builds the
+same services from the same command line, adopts the connections it is
+given (doing TLS itself) and says when each has closed, so the parent's
+counts stay exact.  UDP services share one socket that the parent binds
+and every worker inherits.
 
 L{WorkerSupervisor} starts the workers, restarts one that dies (with a
 growing delay; one that keeps dying before it is ready ends the service),
@@ -35,8 +34,8 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import attrs
-from prometheus_client import generate_latest
-from prometheus_client.core import Metric
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.parser import text_string_to_metric_families
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, DeferredList, succeed
@@ -1145,8 +1144,6 @@ class _SupervisorReading:
         self.supervisor = supervisor
 
     def collect(self) -> Iterable[Metric]:
-        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
-
         supervisor = self.supervisor
         alive = GaugeMetricFamily("netlab_workers_alive", "Workers ready to serve.")
         alive.add_sample("netlab_workers_alive", {}, supervisor.alive())
@@ -1212,8 +1209,6 @@ class WorkersMetrics(Resource):
         self._supervisor = supervisor
 
     def render_GET(self, request: Request) -> Any:
-        from prometheus_client import CONTENT_TYPE_LATEST
-
         d = self._supervisor.scrape()
 
         def write(answers: list[tuple[_Worker, str]]) -> None:
