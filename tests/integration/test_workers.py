@@ -258,12 +258,13 @@ async def test_killedWorkerIsRestarted(tmp_path: Path) -> None:
     _assertCleanExit(server)
 
 
+@pytest.mark.parametrize("signalName", ["TERM", "INT"])
 @pytest_twisted.ensureDeferred
-async def test_sigtermDrainsConnectedClients(tmp_path: Path) -> None:
+async def test_sigtermDrainsConnectedClients(signalName: str, tmp_path: Path) -> None:
     """
-    On SIGTERM, the parent stops listening and its workers drain: every
-    connected client gets what it sent echoed, then a clean end of file;
-    every worker and the parent exit with status 0.
+    On SIGTERM or SIGINT, the parent stops listening and its workers
+    drain: every connected client gets what it sent echoed, then a clean
+    end of file; every worker and the parent exit with status 0.
     """
     port, metrics = _freePort(), _freePort()
     async with serving(
@@ -278,7 +279,7 @@ async def test_sigtermDrainsConnectedClients(tmp_path: Path) -> None:
             )
             for n, client in enumerate(clients):
                 client.sendall(b"last %d\n" % n)
-            server.kill("TERM")
+            server.kill(signalName)
             ends = [await inThread(_readToEnd, client) for client in clients]
         await _endedWithin(server, STOP_TIMEOUT + 10)
         for n, (data, error) in enumerate(ends):
