@@ -43,6 +43,7 @@ from tests.integration.test_twistd import (
     STOP_TIMEOUT,
     _freePort,
     _Process,
+    _untilReady,
     acceptingTCP,
     answeringEcho,
     assertOneErrorLine,
@@ -571,3 +572,38 @@ async def test_workersImportWhatTheParentImports(tmp_path: Path) -> None:
         assert await inThread(_echoOnce, port) == b"ping\n"
     _assertCleanExit(server)
     assert "decoy" not in server.out, server.out
+
+
+@pytest_twisted.ensureDeferred
+async def test_systemdInWorkers(tmp_path: Path) -> None:
+    """
+    A C{systemd:} socket passed in to the parent is served by its workers
+    (which do not see systemd's variables, nor the socket itself).
+    """
+    from tests.integration.test_endpoints import _spawnWithSocket
+
+    metrics = _freePort()
+    command = _twistd(
+        "echo",
+        "--workers",
+        "2",
+        "--no-udp",
+        "--listen",
+        "systemd:domain=INET:name=echo",
+        "--metrics",
+        f"tcp:{metrics}:{LOCAL}",
+    )
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        server = _spawnWithSocket(
+            listener, "LISTEN_FDS=1 LISTEN_FDNAMES=echo", command, tmp_path
+        )
+    try:
+        await _untilReady(server, acceptingTCP(metrics))
+        await _until(_metricsOf(metrics)(_bothReady), "two workers", server)
+        assert await inThread(_echoOnce, port) == b"ping\n"
+    finally:
+        await server.stop()
+    _assertCleanExit(server)
