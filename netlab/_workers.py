@@ -58,6 +58,7 @@ from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request
 from zope.interface import implementer
 
+from netlab._ratelog import RateLimitedLog
 from netlab._service import _reason
 from netlab.errors import StartupError
 from netlab.policies import ConnectionGuard, GuardedConnection, _Refused
@@ -114,6 +115,12 @@ cut every connection (a second SIGTERM).
 KILL_AFTER = 3.0
 """
 Seconds after that before a worker still running is killed (SIGKILL).
+"""
+
+PENDING_TIMEOUT = 10.0
+"""
+Seconds an accepted connection may wait for a worker to be ready (every
+worker restarting) before it is closed.
 """
 
 SCRAPE_TIMEOUT = 5.0
@@ -464,6 +471,7 @@ class _HandedOver:
     listener: int
     protocol: _HandOver
     worker: _Worker | None = None
+    expiry: Any = None
 
 
 class WorkerSupervisor(Service):
@@ -524,6 +532,7 @@ class WorkerSupervisor(Service):
         self._draining = False
         self._drained: Deferred[None] | None = None
         self._deadlines: list[Any] = []
+        self._waitLog = RateLimitedLog(_log, self.clock)
         self.reactorStop: Callable[[], None] = lambda: _stopReactor(reactor)
 
     def __repr__(self) -> str:
@@ -662,6 +671,7 @@ class WorkerSupervisor(Service):
         if ended is not None:
             ended.callback(None)
         self._dispatchPending()
+        self._startWaiting()
         self._checkDrained()
 
     def _died(self, worker: _Worker, how: str) -> None:
@@ -719,6 +729,30 @@ class WorkerSupervisor(Service):
         protocol.handed = handed
         self._pending.append(handed)
         self._dispatchPending()
+        self._startWaiting()
+
+    def _startWaiting(self) -> None:
+        """
+        Give every connection left waiting for a worker its deadline.
+        """
+        for handed in self._pending:
+            if handed.expiry is None:
+                handed.expiry = self.clock.callLater(
+                    PENDING_TIMEOUT, self._expire, handed
+                )
+
+    def _expire(self, handed: _HandedOver) -> None:
+        handed.expiry = None
+        try:
+            self._pending.remove(handed)
+        except ValueError:
+            return
+        self._waitLog.warn(
+            "no worker was ready for {timeout:g}s: closed a connection that "
+            "waited for one",
+            timeout=PENDING_TIMEOUT,
+        )
+        handed.protocol.release()
 
     def _dispatchPending(self) -> None:
         while self._pending:
@@ -742,6 +776,10 @@ class WorkerSupervisor(Service):
         if fd < 0:
             handed.protocol.release()
             return
+        if handed.expiry is not None:
+            if handed.expiry.active():
+                handed.expiry.cancel()
+            handed.expiry = None
         handed.worker = worker
         worker.open[handed.id] = handed
         worker.unacknowledged.add(handed.id)
@@ -772,6 +810,8 @@ class WorkerSupervisor(Service):
         self._draining = True
         pending, self._pending = self._pending, deque()
         for handed in pending:
+            if handed.expiry is not None and handed.expiry.active():
+                handed.expiry.cancel()
             handed.protocol.release()
         alive = [w.ended for w in self.workers if w.ended is not None]
         for worker in self.workers:

@@ -32,6 +32,7 @@ from netlab._workers import (
     GIVE_UP_AFTER,
     KILL_AFTER,
     MAX_RESTART_DELAY,
+    PENDING_TIMEOUT,
     RESTART_DELAY,
     STABLE_AFTER,
     WorkerSupervisor,
@@ -273,6 +274,24 @@ class SupervisorTests(SynchronousTestCase):
         self.assertEqual([w.transport.fds for w in self.launched], [[], []])
         self.launched[1].say(op="ready", pid=2)
         self.assertEqual(self.launched[1].transport.fds, [10])
+
+    def test_waitingHasADeadline(self) -> None:
+        """
+        A connection that no worker is ready to take within
+        L{PENDING_TIMEOUT} seconds is closed; one taken in time is not.
+        """
+        self.supervisor.startService()
+        late, inTime = _FakeConnection(10), _FakeConnection(11)
+        self.supervisor.handOver(late)
+        with capturedLogs() as events:
+            self.clock.advance(PENDING_TIMEOUT)
+        self.assertEqual(late.released, 1)
+        self.assertIn("no worker was ready", events[0]["log_format"])
+        self.supervisor.handOver(inTime)
+        self.launched[0].say(op="ready", pid=1)
+        self.clock.advance(PENDING_TIMEOUT)
+        self.assertEqual(inTime.released, 0)
+        self.assertEqual(self.launched[0].transport.fds, [11])
 
     def test_notTakenGoesToAnother(self) -> None:
         """
