@@ -164,8 +164,8 @@ static double hist_quantile_us(double q)
 /* Server sampling through /proc                                      */
 /* ------------------------------------------------------------------ */
 
-/* utime+stime of a process in seconds, or -1. */
-static double proc_cpu_seconds(long pid)
+/* utime+stime of one process in seconds, or -1. */
+static double proc_own_cpu_seconds(long pid)
 {
     char path[64], buf[4096];
     snprintf(path, sizeof path, "/proc/%ld/stat", pid);
@@ -194,6 +194,35 @@ static double proc_cpu_seconds(long pid)
     if (tok < 12)
         return -1;
     return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* utime+stime of a process and of its descendants still running (a server
+   with worker processes: netlab --workers), in seconds, or -1. */
+static double proc_cpu_seconds_depth(long pid, int depth)
+{
+    double total = proc_own_cpu_seconds(pid);
+    if (total < 0 || depth > 4)
+        return total;
+    char path[96], buf[4096];
+    snprintf(path, sizeof path, "/proc/%ld/task/%ld/children", pid, pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return total;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    char *save = NULL;
+    for (char *t = strtok_r(buf, " \n", &save); t; t = strtok_r(NULL, " \n", &save)) {
+        double child = proc_cpu_seconds_depth(strtol(t, NULL, 10), depth + 1);
+        if (child > 0)
+            total += child;
+    }
+    return total;
+}
+
+static double proc_cpu_seconds(long pid)
+{
+    return proc_cpu_seconds_depth(pid, 0);
 }
 
 /* VmRSS of a process in kB, or -1. */
@@ -903,6 +932,7 @@ static void open_udp_sockets(void)
 /* ------------------------------------------------------------------ */
 
 static uint64_t t_meas_start, t_meas_end;
+static double connect_s;   /* how long the connect phase took */
 static double srv_cpu0 = -1, srv_cpu1 = -1, lg_cpu0, lg_cpu1;
 static long rss_before = 0, rss_hold = 0;
 
@@ -1048,7 +1078,8 @@ static void usage(FILE *f)
 "                           index; \\n \\r \\t \\\\ escapes (e.g. '/nick user%%d\\n')\n"
 "  -A, --await-reply        count a connection established only once the\n"
 "                           server sent a byte\n"
-"  -S, --server-pid PID     sample the server's CPU (and in idle mode RSS)\n"
+"  -S, --server-pid PID     sample the server's CPU, its children's included\n"
+"                           (and in idle mode its RSS)\n"
 "  -l, --label LABEL        label for the RESULT line (-)\n"
 "  -t, --timeout-ms T       udp: reply timeout (200)\n"
 "  -T, --connect-timeout S  limit for the whole connect phase (30)\n"
@@ -1307,12 +1338,13 @@ static int report(void)
            "p50_us=%.1f p90_us=%.1f p99_us=%.1f p999_us=%.1f max_us=%.1f "
            "errors=%llu mismatches=%llu lost=%llu srv_cpu=%.1f lg_cpu=%.1f "
            "delivered_lps=%.1f sent_lps=%.1f delivery_ratio=%.4f "
-           "srv_rss_before_kb=%ld srv_rss_kb=%ld bytes_per_conn=%lld\n",
+           "srv_rss_before_kb=%ld srv_rss_kb=%ld bytes_per_conn=%lld "
+           "connect_s=%.3f\n",
            mode_names[opt.mode], opt.label, N, st.up, opt.size, dur, rps,
            p50, p90, p99, p999, pmax,
            (unsigned long long)st.errors, (unsigned long long)st.mismatches,
            (unsigned long long)st.lost, srv_cpu, lg_cpu, dlps, slps, ratio,
-           rss_before, rss_hold, bpc);
+           rss_before, rss_hold, bpc, connect_s);
     fflush(stdout);
 
     int empty = dur <= 0 ||
@@ -1352,8 +1384,9 @@ int main(int argc, char **argv)
         open_udp_sockets();
     else
         connect_all(conns, opt.conns, t0 + sec_to_ns(opt.connect_timeout));
+    connect_s = (double)(now_ns() - t0) / 1e9;
     printf("connected: %d/%d in %.3f s (%d failed)\n", st.up, opt.conns,
-           (double)(now_ns() - t0) / 1e9, st.failed);
+           connect_s, st.failed);
 
     if (st.up > 0)
         run_traffic();

@@ -307,6 +307,46 @@ SERVERS = {
 ECHO_SERVERS = ("netlab-echo", "wire", "asyncio", "uvloop")
 
 
+def workerCounts(cpus: int | None = None) -> list[int]:
+    """
+    The C{--workers} values the scaling scenarios measure: 1, 2, ... up to
+    the CPUs the servers get (those this runner may use, but the load
+    generator's), and at least 1 and 2, so that the parent's hand-over is
+    measured even on a machine of two CPUs (where its workers then share
+    one).
+
+    @param cpus: the CPUs this runner may use; its affinity's if L{None}.
+    """
+    if cpus is None:
+        cpus = len(os.sched_getaffinity(0))
+    return list(range(1, max(2, cpus - 1) + 1))
+
+
+WORKERS = workerCounts()
+
+for _count in WORKERS:
+    for _server in (
+        netlabServer(
+            f"netlab-echo-w{_count}",
+            f"netlab echo --workers {_count}",
+            "echo",
+            "--no-udp",
+            "--workers",
+            str(_count),
+        ),
+        netlabServer(
+            f"netlab-tsserv-w{_count}",
+            f"netlab tsserv --framing line --workers {_count}",
+            "tsserv",
+            "--framing",
+            "line",
+            "--workers",
+            str(_count),
+        ),
+    ):
+        SERVERS[_server.key] = _server
+
+
 # The scenarios
 
 
@@ -329,6 +369,8 @@ class Scenario:
     @ivar serverOptions: load-generator options for some servers only.
     @ivar duration: a fixed measured window in seconds, or L{None} for
         C{--duration}.
+    @ivar spread: whether the servers get every CPU but the load
+        generator's (servers with workers), rather than one.
     """
 
     id: str
@@ -342,6 +384,7 @@ class Scenario:
     options: tuple[str, ...] = ()
     serverOptions: dict[str, tuple[str, ...]] = field(default_factory=dict)
     duration: float | None = None
+    spread: bool = False
 
 
 def chatScenario(
@@ -452,6 +495,42 @@ SCENARIOS = [
         },
         duration=2.0,
     ),
+    Scenario(
+        "echo64-workers",
+        "TCP echo, 64 B messages, 100 connections, netlab --workers 1, 2, ...",
+        "scaling",
+        "tcp-echo",
+        100,
+        20,
+        64,
+        tuple(f"netlab-echo-w{n}" for n in WORKERS),
+        spread=True,
+    ),
+    Scenario(
+        "line64-workers",
+        "Timestamp, line mode, 64 B lines, 100 connections, netlab --workers 1, 2, ...",
+        "scaling",
+        "tcp-line",
+        100,
+        20,
+        64,
+        tuple(f"netlab-tsserv-w{n}" for n in WORKERS),
+        spread=True,
+    ),
+    Scenario(
+        "accept-2k",
+        "2,000 connections opened (32 at a time), each served one echoed line: "
+        "the rate at which they are accepted (and, with workers, handed over)",
+        "accept",
+        "idle",
+        2000,
+        200,
+        0,
+        tuple(f"netlab-echo-w{n}" for n in WORKERS),
+        ("--first-line", PROBE_FIRST_LINE, "--await-reply"),
+        duration=0.5,
+        spread=True,
+    ),
 ]
 
 
@@ -522,16 +601,17 @@ def freePort(udp: bool = True, host: str = HOST) -> int:
 _PR_SET_PDEATHSIG = 1
 
 
-def childSetup(cpu: int | None) -> Callable[[], None]:
+def childSetup(cpu: int | set[int] | None) -> Callable[[], None]:
     """
-    @return: a C{preexec_fn} that pins the child to C{cpu} (unless L{None}),
+    @return: a C{preexec_fn} that pins the child to C{cpu} (or to a set of
+        CPUs; unless L{None}),
         raises its limit of open files to the hard limit, and asks Linux to
         send it SIGTERM should this runner die first.
     """
 
     def setup() -> None:
         if cpu is not None:
-            os.sched_setaffinity(0, {cpu})
+            os.sched_setaffinity(0, cpu if isinstance(cpu, set) else {cpu})
         _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
         try:
@@ -605,7 +685,7 @@ def waitListening(
 
 @contextmanager
 def runningServer(
-    server: Server, udp: bool, cpu: int | None, log: Path
+    server: Server, udp: bool, cpu: int | set[int] | None, log: Path
 ) -> Iterator[tuple[int, int]]:
     """
     Start C{server} on a free port, pinned to C{cpu}, its output going to
@@ -689,6 +769,12 @@ def parseResult(output: str) -> tuple[dict[str, str], str | None]:
             fields = dict(
                 item.split("=", 1) for item in line.split()[1:] if "=" in item
             )
+            try:
+                # Connections established per second of the connect phase.
+                rate = float(fields["conn_ok"]) / float(fields["connect_s"])
+                fields["accept_rate"] = f"{rate:.1f}"
+            except (KeyError, ValueError, ZeroDivisionError):
+                pass
             return fields, line
     return {}, None
 
@@ -706,6 +792,20 @@ class Settings:
     quick: bool
     serverCpu: int | None
     loadgenCpu: int | None
+    serverCpus: set[int] | None = None
+
+
+def processCpuSeconds(pid: int) -> float:
+    """
+    @return: the CPU time (user and system) of the process C{pid} alone,
+        in seconds, or -1 if it cannot be read.
+    """
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return -1.0
 
 
 def measure(settings: Settings, scenario: Scenario, server: Server) -> Measurement:
@@ -720,7 +820,8 @@ def measure(settings: Settings, scenario: Scenario, server: Server) -> Measureme
     conns = scenario.quickConns if settings.quick else scenario.conns
     log = settings.logDir / f"{scenario.id}-{server.key}.log"
     try:
-        started = runningServer(server, scenario.mode == "udp", settings.serverCpu, log)
+        cpu = settings.serverCpus if scenario.spread else settings.serverCpu
+        started = runningServer(server, scenario.mode == "udp", cpu, log)
         with started as (port, pid):
             command = [
                 str(settings.loadgen),
@@ -744,6 +845,7 @@ def measure(settings: Settings, scenario: Scenario, server: Server) -> Measureme
                 command += ["--size", str(scenario.size)]
             command += [*scenario.options, *scenario.serverOptions.get(server.key, ())]
             timeout = duration + settings.warmup + LOADGEN_SLACK
+            ownCpu = processCpuSeconds(pid)
             try:
                 done = subprocess.run(
                     command,
@@ -756,9 +858,14 @@ def measure(settings: Settings, scenario: Scenario, server: Server) -> Measureme
             except subprocess.TimeoutExpired:
                 timedOut = f"load generator timed out ({timeout:g} s)"
                 return Measurement({}, None, timedOut)
+            ownCpu = processCpuSeconds(pid) - ownCpu
     except ServerFailed as e:
         return Measurement({}, None, f"server failed: {e} (log: {log})")
     fields, line = parseResult(done.stdout)
+    if ownCpu >= 0 and line is not None:
+        # The server's own process alone (with --workers, the parent),
+        # over the whole load-generator run.
+        fields["own_cpu_s"] = f"{ownCpu:.3f}"
     failure: str | None = None
     if done.returncode != 0:
         lastError = (done.stderr.strip().splitlines() or [""])[-1]
@@ -851,6 +958,19 @@ class Kind:
 
 
 KINDS = {
+    "scaling": Kind(
+        "rps", "req/s (min-max)", "srv µs/req", lambda m: perRequest(m, "rps")
+    ),
+    "accept": Kind(
+        "accept_rate",
+        "connections/s (min-max)",
+        "parent CPU µs/connection",
+        lambda m: (
+            m.number("own_cpu_s") * 1e6 / m.number("conn_ok")
+            if m.number("conn_ok") > 0
+            else float("nan")
+        ),
+    ),
     "rate": Kind(
         "rps", "req/s (min-max)", "srv µs/req", lambda m: perRequest(m, "rps")
     ),
@@ -940,6 +1060,8 @@ def scenarioTable(scenario: Scenario, rows: list[Row], conns: int) -> str:
         connections.
     """
     kind = KINDS[scenario.kind]
+    if scenario.kind in ("scaling", "accept"):
+        return scalingTable(scenario, rows, conns)
     netlabRows = [r for r in rows if r.server.isNetlab and not r.unavailable]
     ratioTitles = [f"{r.server.title} {kind.costTitle} ÷ this" for r in netlabRows]
     if scenario.kind == "idle":
@@ -1015,6 +1137,54 @@ def scenarioTable(scenario: Scenario, rows: list[Row], conns: int) -> str:
             for n in netlabRows
         ]
         cells.append(row.errorText())
+        lines.append("| " + " | ".join([row.server.title, *cells]) + " |")
+    return "\n".join(lines)
+
+
+def scalingTable(scenario: Scenario, rows: list[Row], conns: int) -> str:
+    """
+    @return: the Markdown table of a scenario that runs netlab with 1, 2, ...
+        workers: the rate and cost of each, and its rate over one worker's
+        in the same run (the scaling factor).  Server CPU is the parent's
+        and every worker's.
+    """
+    kind = KINDS[scenario.kind]
+    available = [r for r in rows if not r.unavailable and r.good()]
+    base = available[0].median(kind.rateKey) if available else float("nan")
+    if scenario.kind == "accept":
+        header = ["server", "connected", kind.rateTitle, "connect phase s"]
+    else:
+        header = ["server", kind.rateTitle, "srv CPU % (all processes)", "lg CPU %"]
+    header += [kind.costTitle, "x 1 worker", "errors"]
+    lines = [
+        f"### {scenario.id}: {scenario.title}"
+        + ("" if conns == scenario.conns else f" (here with {conns} connections)"),
+        "",
+        "| " + " | ".join(header) + " |",
+        "|---|" + "---:|" * (len(header) - 2) + "---|",
+    ]
+    for row in rows:
+        if row.unavailable:
+            continue
+        if scenario.kind == "accept":
+            cells = [
+                formatFixed(row.median("conn_ok"))
+                + "/"
+                + formatFixed(row.median("conns")),
+                row.rateRange(kind.rateKey),
+                formatFixed(row.median("connect_s"), 3),
+            ]
+        else:
+            cells = [
+                row.rateRange(kind.rateKey),
+                formatFixed(row.median("srv_cpu")),
+                formatFixed(row.median("lg_cpu")),
+            ]
+        cells += [
+            formatNumber(row.cost(kind)),
+            formatFixed(ratio(row.median(kind.rateKey), base), 2),
+            row.errorText(),
+        ]
         lines.append("| " + " | ".join([row.server.title, *cells]) + " |")
     return "\n".join(lines)
 
@@ -1144,7 +1314,8 @@ def machineDescription(settings: Settings, rounds: int) -> str:
         pinning = "not pinned"
     else:
         pinning = (
-            f"server pinned to CPU {settings.serverCpu}, "
+            f"server pinned to CPU {settings.serverCpu} (with --workers, to "
+            f"CPUs {sorted(settings.serverCpus or ())}), "
             f"load generator to CPU {settings.loadgenCpu}"
         )
     return "\n".join(
@@ -1290,6 +1461,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         quick=args.quick,
         serverCpu=serverCpu,
         loadgenCpu=loadgenCpu,
+        serverCpus=(
+            None if loadgenCpu is None else set(os.sched_getaffinity(0)) - {loadgenCpu}
+        ),
     )
     _, hardFiles = resource.getrlimit(resource.RLIMIT_NOFILE)
     if any(s.id == "idle-10k" for s in args.scenarioList) and hardFiles < 10100:

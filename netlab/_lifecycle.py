@@ -200,10 +200,17 @@ class StopGracefullyOnSignals(Service):
         reactor: Any,
         targets: Sequence[IDrainTarget],
         install: Callable[[int, Any], object] = signal.signal,
+        signals: Sequence[int] = (signal.SIGTERM, signal.SIGINT),
     ) -> None:
+        """
+        @param signals: the signals it handles (a worker of C{--workers}
+            leaves SIGINT to its parent, which forwards it as SIGTERM, and
+            ignores it).
+        """
         self._reactor = reactor
         self._targets = targets
         self._install = install
+        self._signals = tuple(signals)
         self._stopping = False
 
     def startService(self) -> None:
@@ -214,7 +221,10 @@ class StopGracefullyOnSignals(Service):
 
     def _installHandlers(self) -> None:
         for number in (signal.SIGTERM, signal.SIGINT):
-            self._install(number, self.received)
+            if number in self._signals:
+                self._install(number, self.received)
+            else:
+                self._install(number, signal.SIG_IGN)
 
     def received(self, number: int, frame: object = None) -> None:
         """

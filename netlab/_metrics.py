@@ -261,7 +261,9 @@ class _Index(Resource):
         return b"netlab metrics: GET /metrics\n"
 
 
-def metricsSite(registry: CollectorRegistry, reactor: Any = None) -> Site:
+def metricsSite(
+    registry: CollectorRegistry, reactor: Any = None, metrics: Resource | None = None
+) -> Site:
     """
     The HTTP site of C{--metrics}: C{/metrics} in the Prometheus text
     format, read in the reactor's thread (the counters are not
@@ -270,10 +272,12 @@ def metricsSite(registry: CollectorRegistry, reactor: Any = None) -> Site:
     @param registry: what to serve.
     @param reactor: the reactor the site runs on (it times out idle HTTP
         connections with it); the global reactor if C{None}.
+    @param metrics: what serves C{/metrics} instead of C{registry} (the
+        parent of C{--workers}, which asks its workers).
     """
     root = _Root()
     root.putChild(b"", _Index())
-    root.putChild(b"metrics", _Metrics(registry))
+    root.putChild(b"metrics", metrics if metrics is not None else _Metrics(registry))
     site = _MetricsSite(root, reactor=reactor)
     site.noisy = False
     return site

@@ -346,11 +346,12 @@ class GuardedConnection(ProtocolWrapper):
         guard = self.factory
         self.opened = self._quietSince = guard.clock.seconds()
         self.stats.connectionsTotal += 1
-        _log.info(
-            "{service}: connection from {peer} opened",
-            service=guard.service,
-            peer=formatPeer(self.transport),
-        )
+        if guard.logConnections:
+            _log.info(
+                "{service}: connection from {peer} opened",
+                service=guard.service,
+                peer=formatPeer(self.transport),
+            )
         timeout = guard.limits.tlsHandshakeTimeout
         if timeout and INegotiated.providedBy(self.transport):
             self._handshakeCall = guard.clock.callLater(
@@ -421,16 +422,17 @@ class GuardedConnection(ProtocolWrapper):
         stats = self.stats
         stats.bytesReceived += self.bytesReceived
         stats.bytesSent += self.bytesSent
-        _log.info(
-            "{service}: connection from {peer} closed after {duration:.3f}s, "
-            "{bytesReceived} bytes received, {bytesSent} sent ({why})",
-            service=guard.service,
-            peer=formatPeer(self.transport),
-            duration=guard.clock.seconds() - self.opened,
-            bytesReceived=self.bytesReceived,
-            bytesSent=self.bytesSent,
-            why=self._closing or reason.getErrorMessage(),
-        )
+        if guard.logConnections:
+            _log.info(
+                "{service}: connection from {peer} closed after {duration:.3f}s, "
+                "{bytesReceived} bytes received, {bytesSent} sent ({why})",
+                service=guard.service,
+                peer=formatPeer(self.transport),
+                duration=guard.clock.seconds() - self.opened,
+                bytesReceived=self.bytesReceived,
+                bytesSent=self.bytesSent,
+                why=self._closing or reason.getErrorMessage(),
+            )
         for call in (self._lingerCall, self._closeCall, self._handshakeCall):
             if call is not None and call.active():
                 call.cancel()
@@ -569,10 +571,13 @@ class ConnectionGuard(WrappingFactory):
         the guard's land in one place.  L{byTransport} has those of every
         transport.
     @ivar clock: paces the idle checks, the logging and the drain.
+    @ivar logConnections: whether each connection opened and closed is
+        logged (the parent of C{--workers} leaves that to the workers).
     """
 
     protocol = GuardedConnection  # type: ignore[assignment]
     noisy = False  # The wrapped factory says it is starting.
+    logConnections = True
     protocols: dict[GuardedConnection, int]  # type: ignore[assignment]
 
     def __init__(

@@ -52,6 +52,7 @@ from netlab._udpguard import (
     DEFAULT_SOURCE_BURST,
     DEFAULT_SOURCE_RATE,
 )
+from netlab._workers import parseWorkers
 from netlab.policies import (
     DEFAULT_GRACE,
     DEFAULT_IDLE_TIMEOUT,
@@ -278,6 +279,13 @@ class NetlabService:
     build: Callable[[usage.Options, IServiceContext], Iterable[IService]]
     inAll: bool = False
     defaultPorts: tuple[int, ...] = ()
+    whyNotInWorkers: Callable[[usage.Options], str | None] = lambda options: None
+    """
+    Given the service's options, why it cannot run with C{--workers} above
+    1 (one line, saying what to do), or C{None} if it can: a service whose
+    connections share state in one process (chat's rooms) says so.  A
+    provider of L{INetlabService} without this attribute can.
+    """
 
 
 @implementer(INetlabClient)
@@ -305,6 +313,16 @@ class ServiceOptions(usage.Options):
             "Serve counters in the Prometheus text format over HTTP on this "
             "server endpoint (GET /metrics), e.g. tcp:9100:interface=127.0.0.1. "
             "Services run together share one.",
+        ],
+        [
+            "workers",
+            None,
+            None,
+            "Serve with this many worker processes behind one parent that "
+            "listens and accepts (auto: one per CPU this process may use; 1, "
+            "the default: serve in this process). Services run together share "
+            "them.",
+            parseWorkers,
         ],
     ]
 

@@ -15,13 +15,14 @@ started.
 from __future__ import annotations
 
 import re
+import signal
 import sys
 from collections.abc import Callable, Iterable
 from functools import lru_cache
 from typing import Any
 
 import attrs
-from twisted.application.service import IService, MultiService
+from twisted.application.service import IService, MultiService, Service
 from twisted.internet.defer import Deferred, DeferredList
 from twisted.internet.interfaces import IProtocolFactory
 from twisted.logger import Logger
@@ -39,8 +40,16 @@ from netlab._service import (
 )
 from netlab._udpguard import DatagramGuard
 from netlab._udpserver import GuardedDatagramProtocol
+from netlab._worker import Ready, WorkerRole
+from netlab._workers import (
+    AUTO,
+    ParentRole,
+    WorkersMetrics,
+    WorkerSupervisor,
+    usableCPUs,
+)
 from netlab.errors import StartupError
-from netlab.policies import ConnectionGuard, ConnectionLimits
+from netlab.policies import DEFAULT_GRACE, ConnectionGuard, ConnectionLimits
 from netlab.service import (
     DEFAULT_GOODBYE,
     GRACE_PARAMETER,
@@ -186,6 +195,8 @@ class Options(usage.Options):
         self._warn = warn if warn is not None else _registry.stderr
         self.registry = self._loaded.registry
         self.also: list[Options] = []
+        self.arguments: list[str] = []
+        self.workers = 1
         self.subCommands = [
             [name, None, service.options, service.description]
             for name, service in self.registry
@@ -225,6 +236,7 @@ class Options(usage.Options):
         """
         if options is None:
             options = sys.argv[1:]
+        self.arguments = list(options)
         groups: list[list[str]] = [[]]
         for word in options:
             if word == SEPARATOR:
@@ -253,6 +265,7 @@ class Options(usage.Options):
                 f"'{SEPARATOR}'"
             )
         self._checkNames()
+        self.workers = _workersOf(self.services())
 
     def _checkBroken(self, groups: list[list[str]]) -> None:
         for group in groups:
@@ -298,6 +311,7 @@ class Options(usage.Options):
                 one.subOptions["metrics"] = self.subOptions["metrics"]
                 if "grace" in one.subOptions:
                     one.subOptions["grace"] = self.subOptions["grace"]
+                one.subOptions["workers"] = self.subOptions.get("workers")
                 everyone.append((name, one.subOptions))
             return everyone
         return [(self.subCommand, self.subOptions)] + [
@@ -320,6 +334,27 @@ def _ignore(line: str) -> None:
     pass
 
 
+def _workersOf(services: list[tuple[str, usage.Options]]) -> int:
+    """
+    @return: how many workers the process runs: the C{--workers} given to
+        any of its services (1 if none was; C{auto} counted).
+    @raise usage.UsageError: if services were given different numbers.
+    """
+    given = []
+    for _, serviceOptions in services:
+        value = serviceOptions.get("workers")
+        if value is not None and value not in given:
+            given.append(value)
+    if len(given) > 1:
+        raise usage.UsageError(
+            "--workers is for the whole process: give it to one service of the "
+            f"line, or the same to each (got {' and '.join(map(str, given))})"
+        )
+    if not given:
+        return 1
+    return usableCPUs() if given[0] == AUTO else int(given[0])
+
+
 def _globalReactor() -> Any:
     from twisted.internet import reactor
 
@@ -340,6 +375,8 @@ class _Assembly:
     guards: list[ConnectionGuard] = attrs.Factory(list)
     drains: list[Any] = attrs.Factory(list)
     datagrams: list[tuple[GuardedDatagramProtocol, int]] = attrs.Factory(list)
+    # With --workers: how this process takes part (None: on its own).
+    role: ParentRole | WorkerRole | None = None
 
     def refuseEachOther(self) -> None:
         """
@@ -413,7 +450,19 @@ class _Context:
             raise StartupError("nothing to listen on: give --listen ENDPOINT")
         if limits is None:
             limits = self.streamLimits(options)
-        guard = ConnectionGuard(factory, self.reactor, limits, self.name, refusalLine)
+        role = self.assembly.role
+        if isinstance(role, WorkerRole):
+            guard = role.newGuard(factory, self.reactor, limits, self.name, refusalLine)
+        elif isinstance(role, ParentRole):
+            guard = role.guarded(
+                ConnectionGuard(
+                    role.wrap(factory), self.reactor, limits, self.name, refusalLine
+                )
+            )
+        else:
+            guard = ConnectionGuard(
+                factory, self.reactor, limits, self.name, refusalLine
+            )
         if protocol:
             guard.stats.protocol = protocol
         self.guard = guard
@@ -459,20 +508,43 @@ class _Context:
         refusalLine: Callable[[str, str], bytes | None] | None = None,
         option: str = "--listen",
     ) -> IService:
+        role = self.assembly.role
+        if isinstance(role, WorkerRole):
+            return role.listener(
+                role.nextKey(),
+                description,
+                guard.listenerFactory(
+                    transportOf(description), factory, protocol, refusalLine
+                ),
+            )
+        reactor = self.reactor
+        if isinstance(role, ParentRole):
+            reactor = role.sharingReactor(reactor, description)
+            if factory is not None:
+                factory = role.wrap(factory)
         # The string is checked (StartupError) before its type is read.
-        listener = EndpointService(self.reactor, description, guard, option)
+        listener = EndpointService(reactor, description, guard, option)
         listener.factory = guard.listenerFactory(
             transportOf(description), factory, protocol, refusalLine
         )
+        if isinstance(role, ParentRole):
+            role.services.append(listener)
         return listener
 
     def datagramGuard(self, options: usage.Options) -> DatagramGuard:
+        rates = [options["udp-rate"], options["udp-global-rate"]]
+        bursts = [options["udp-burst"], options["udp-global-burst"]]
+        role = self.assembly.role
+        if isinstance(role, WorkerRole):
+            # Every worker reads the one socket: each gets its share.
+            rates = [role.share(rate) for rate in rates]
+            bursts = [role.shareBurst(burst) for burst in bursts]
         return DatagramGuard(
             self.reactor,
-            sourceRate=options["udp-rate"],
-            sourceBurst=options["udp-burst"],
-            globalRate=options["udp-global-rate"],
-            globalBurst=options["udp-global-burst"],
+            sourceRate=rates[0],
+            sourceBurst=bursts[0],
+            globalRate=rates[1],
+            globalBurst=bursts[1],
             servicePorts=self.assembly.servicePorts,
         )
 
@@ -482,8 +554,15 @@ class _Context:
                 f"{protocol!r} is not a netlab.udp.GuardedDatagramProtocol"
             )
         protocol.stats.service = self.name
+        role = self.assembly.role
+        if isinstance(role, ParentRole):
+            shared = role.datagramSocket(options["udp-port"], options["udp-interface"])
+            role.services.append(shared)
+            return shared
         self.assembly.collector.addDatagram(protocol)
         self.assembly.datagrams.append((protocol, options["udp-port"]))
+        if isinstance(role, WorkerRole):
+            return role.datagram(protocol)
         return DatagramService(
             self.reactor,
             options["udp-port"],
@@ -498,6 +577,9 @@ class _Context:
             raise StartupError(f"{name!r} is not a Prometheus metric name")
         if "service" in labels:
             raise StartupError("a gauge's service label is the service's name")
+        if isinstance(self.assembly.role, ParentRole):
+            # What it reads is the workers'.
+            return
         self.assembly.collector.addGauge(
             name, documentation, read, {"service": self.name, **labels}
         )
@@ -505,6 +587,9 @@ class _Context:
     def addDrain(
         self, target: Any, grace: float, reason: str = DEFAULT_GOODBYE
     ) -> IService:
+        if isinstance(self.assembly.role, ParentRole):
+            # What it drains is the workers'; the parent drains them.
+            return Service()
         self.assembly.drains.append(target)
         return DrainService(target, grace, reason, self.reactor)
 
@@ -545,7 +630,9 @@ def _build(
     return built
 
 
-def makeService(options: Options, reactor: Any = None) -> MultiService:
+def makeService(
+    options: Options, reactor: Any = None, role: WorkerRole | None = None
+) -> MultiService:
     """
     Assemble the service that C{twistd netlab SERVICE ...} runs: one or more
     netlab services (joined by C{+}, or C{all}), their listeners, and the
@@ -563,8 +650,14 @@ def makeService(options: Options, reactor: Any = None) -> MultiService:
     get C{--grace} seconds to finish sending, then are closed.
 
     @param options: parsed L{Options}.
+    With C{--workers} above 1, the service is the parent of that many
+    worker processes (see L{netlab._workers}): it listens on every endpoint
+    and port, and hands the connections it accepts to the workers.
+
     @param reactor: the reactor the service will run on; the global reactor
         if C{None}.
+    @param role: for a worker process (L{netlab._worker}): the worker it
+        is.
     @return: the service, whose children listen on each endpoint or port.
     @raise SystemExit: if the services cannot be assembled.
     """
@@ -579,7 +672,10 @@ def makeService(options: Options, reactor: Any = None) -> MultiService:
     )
     top = ExitOnStartupError(f"netlab {names}", daemon)
     assembly = _Assembly(reactor, _servicePorts(options.registry))
+    assembly.role = role
     try:
+        if role is None and options.workers > 1:
+            assembly.role = _parentRole(options, services, names, reactor)
         # First, so that the file limit is raised before anything listens;
         # it reads the guards when it starts.
         children: list[IService] = [EnoughFiles(assembly.guards)]
@@ -588,6 +684,10 @@ def makeService(options: Options, reactor: Any = None) -> MultiService:
             context = _Context(reactor, name, assembly)
             children.extend(_build(command, options.registry, serviceOptions, context))
         assembly.refuseEachOther()
+        if isinstance(assembly.role, ParentRole):
+            return _parent(options, assembly, top, names)
+        if isinstance(assembly.role, WorkerRole):
+            return _worker(assembly, children, top)
         metrics: list[str] = []
         for _, serviceOptions in services:
             description = serviceOptions.get("metrics")
@@ -610,6 +710,94 @@ def makeService(options: Options, reactor: Any = None) -> MultiService:
         child.setServiceParent(top)
     if parent is not None:
         StopGracefullyOnSignals(reactor, assembly.drains).setServiceParent(top)
+    return top
+
+
+def _metricsEndpoints(services: list[tuple[str, usage.Options]]) -> list[str]:
+    metrics: list[str] = []
+    for _, serviceOptions in services:
+        description = serviceOptions.get("metrics")
+        if description and description not in metrics:
+            metrics.append(description)
+    return metrics
+
+
+def _parentRole(
+    options: Options,
+    services: list[tuple[str, usage.Options]],
+    names: str,
+    reactor: Any,
+) -> ParentRole:
+    """
+    @return: the role of the parent of C{--workers} workers.
+    @raise StartupError: if a service cannot run in workers.
+    """
+    for command, serviceOptions in services:
+        whyNot = getattr(options.registry.plugins[command], "whyNotInWorkers", None)
+        problem = whyNot(serviceOptions) if whyNot is not None else None
+        if problem:
+            raise StartupError(f"{command} cannot run with --workers: {problem}")
+    grace = max(
+        (float(o["grace"]) for _, o in services if "grace" in o), default=DEFAULT_GRACE
+    )
+    supervisor = WorkerSupervisor(
+        reactor, options.workers, options.arguments, f"netlab {names}", grace
+    )
+    return ParentRole(supervisor)
+
+
+def _parent(
+    options: Options, assembly: _Assembly, top: MultiService, names: str
+) -> MultiService:
+    """
+    Assemble the parent of workers: the file limit, the metrics endpoint,
+    the drain of the workers, the listeners (which bind before any worker
+    starts, so that a problem with one is reported once), then the
+    supervisor, which starts the workers.
+    """
+    role = assembly.role
+    assert isinstance(role, ParentRole)
+    reactor = assembly.reactor
+    supervisor = role.supervisor
+    drain = DrainService(supervisor, supervisor.grace, DEFAULT_GOODBYE, reactor)
+    children: list[IService] = [EnoughFiles(assembly.guards)]
+    metrics = _metricsEndpoints(options.services())
+    if metrics:
+        registry = newRegistry(assembly.collector)
+        site = metricsSite(registry, reactor, WorkersMetrics(registry, supervisor))
+        for description in metrics:
+            served = _MetricsService(reactor, description, site, "--metrics")
+            served.drains = [drain]
+            children.append(served)
+    children += [drain, *role.services, supervisor]
+    for child in children:
+        child.setServiceParent(top)
+    StopGracefullyOnSignals(reactor, [supervisor]).setServiceParent(top)
+    _log.info(
+        "{names}: {count} workers",
+        names=names,
+        count=supervisor.count,
+    )
+    return top
+
+
+def _worker(
+    assembly: _Assembly, children: list[IService], top: MultiService
+) -> MultiService:
+    """
+    Assemble a worker: the services as a single process has them, without
+    the metrics endpoint (the parent's serves its counters), telling the
+    parent it is ready once they have started; only SIGTERM (which the
+    parent forwards) stops it.
+    """
+    role = assembly.role
+    assert isinstance(role, WorkerRole)
+    role.collector = assembly.collector
+    for child in [*children, Ready(role)]:
+        child.setServiceParent(top)
+    StopGracefullyOnSignals(
+        assembly.reactor, assembly.drains, signals=(signal.SIGTERM,)
+    ).setServiceParent(top)
     return top
 
 

@@ -255,12 +255,23 @@ def _buildWeb(
     return context.addListeners(site, endpoints, "web", httpRefusal)
 
 
+def _whyNotInWorkers(options: usage.Options) -> str | None:
+    # The rooms live in one hub in one process: until workers can be nodes
+    # of one chat over --bus, chat runs in one process.  With --bus, this
+    # is where it says yes.
+    return (
+        "its rooms live in one process, and workers need --bus (chat across "
+        "processes), which netlab does not have yet; run chat with --workers 1"
+    )
+
+
 chat = NetlabService(
     "Line chat with nicknames, rooms and history, for nc or telnet.",
     ChatOptions,
     _build,
     inAll=True,
     defaultPorts=(DEFAULT_PORT,),
+    whyNotInWorkers=_whyNotInWorkers,
 )
 """
 C{twistd netlab chat}.
