@@ -52,7 +52,9 @@ from netlab.errors import StartupError
 from netlab.policies import IDrainable, TrafficStats
 
 __all__ = [
+    "MAX_FRAGMENTS",
     "MAX_MESSAGE_SIZE",
+    "PING_INTERVAL",
     "SECURITY_HEADERS",
     "WebChatProtocol",
     "chatWebSite",
@@ -66,6 +68,25 @@ MAX_MESSAGE_SIZE = 64 * 1024
 The most bytes a WebSocket message from a client may have; one more, and
 the connection is closed with status 1009 (message too big), counted as
 they arrive, before Twisted's WebSocket layer would hold the whole message.
+"""
+
+MAX_FRAGMENTS = 1024
+"""
+The most frames one WebSocket message from a client may come in; one more,
+and the connection is closed with status 1009, as for a message too big
+(empty frames would otherwise cost the server without ever adding up).
+"""
+
+PING_INTERVAL = 30.0
+"""
+Seconds between the server's pings; a client that has not answered two is
+gone (a phone that changed networks, a laptop asleep), and its connection
+is closed, freeing its nickname.
+"""
+
+READ = 4
+"""
+L{ReadGate}'s reason: the client sent more bytes than its byte budget.
 """
 
 NORMAL_CLOSURE = 1000
@@ -129,6 +150,7 @@ class WebChatProtocol:
         batch: OutputBatch[WebChatProtocol] | None = None,
         stats: TrafficStats | None = None,
         forget: Callable[[WebChatProtocol], object] | None = None,
+        pingInterval: float = PING_INTERVAL,
     ) -> None:
         """
         @param hub: the hub to join.
@@ -143,6 +165,8 @@ class WebChatProtocol:
         @param stats: counts each message received.
         @param forget: called with this protocol when its connection is
             lost.
+        @param pingInterval: seconds between pings (see L{PING_INTERVAL});
+            0 for none.
         """
         self._hub = hub
         self._clock = clock
@@ -180,6 +204,19 @@ class WebChatProtocol:
             '{"type": "msg", "to": NICK, "text": TEXT}',
         )
         self._capped = False
+        self._pingInterval = pingInterval
+        self._pingCall: IDelayedCall | None = None
+        self._unanswered = 0
+        # Bytes, whole messages or not (pings, empty frames), paced as the
+        # lines are: a budget of twice the longest line per line allowed,
+        # and a burst of at least one message of the biggest size.
+        self._byteRate = 2.0 * limits.lineRate * limits.maxLineLength
+        self._byteBurst = max(
+            float(MAX_MESSAGE_SIZE), 2.0 * limits.lineBurst * limits.maxLineLength
+        )
+        self._byteTokens = self._byteBurst
+        self._byteRefilled = clock.seconds()
+        self._byteResumeCall: IDelayedCall | None = None
         self._closing = False
         self._isLost = False
         self._abortCall: IDelayedCall | None = None
@@ -215,6 +252,57 @@ class WebChatProtocol:
         self._gate.producer = self._connection
         self._send(_WELCOME)
         self._deadlines.start()
+        if self._pingInterval:
+            self._pingCall = self._clock.callLater(self._pingInterval, self._ping)
+
+    @property
+    def closing(self) -> bool:
+        """
+        Whether the connection is being closed: what the client sends now
+        is not read.
+        """
+        return self._closing
+
+    def received(self, size: int) -> None:
+        """
+        C{size} bytes arrived from the client, before the WebSocket layer
+        reads them: past the byte budget, reading stops until the budget
+        allows again (what arrived is still read).
+        """
+        rate = self._byteRate
+        if not rate:
+            return
+        now = self._clock.seconds()
+        self._byteTokens = min(
+            self._byteBurst, self._byteTokens + (now - self._byteRefilled) * rate
+        )
+        self._byteRefilled = now
+        self._byteTokens -= size
+        if self._byteTokens < 0 and self._byteResumeCall is None:
+            self._gate.pause(READ)
+            self._byteResumeCall = self._clock.callLater(
+                -self._byteTokens / rate, self._byteBudgetBack
+            )
+
+    def _byteBudgetBack(self) -> None:
+        self._byteResumeCall = None
+        self._gate.resume(READ)
+
+    def _ping(self) -> None:
+        self._pingCall = None
+        ws = self._ws
+        if self._closing or ws is None:
+            return
+        if self._unanswered >= 2:
+            _log.info(
+                "chat: closing the WebSocket of {peer}: no answer to two pings",
+                peer=formatPeer(self._connection),
+            )
+            self._close(None, GOING_AWAY)
+            return
+        self._unanswered += 1
+        ws.ping(b"netlab")
+        self._pingCall = self._clock.callLater(self._pingInterval, self._ping)
 
     def textMessageReceived(self, message: str) -> None:
         """
@@ -232,8 +320,10 @@ class WebChatProtocol:
 
     def pongReceived(self, payload: bytes) -> None:
         """
-        Nothing to do: the client answered a ping.
+        The client answered a ping: it is there (which is not activity for
+        the idle timeout).
         """
+        self._unanswered = 0
 
     def connectionLost(self, reason: Failure) -> None:
         """
@@ -245,9 +335,10 @@ class WebChatProtocol:
         self._pacer.stop()
         self._backlog.stop()
         self._deadlines.stop()
-        if self._abortCall is not None and self._abortCall.active():
-            self._abortCall.cancel()
-        self._abortCall = None
+        for call in (self._abortCall, self._pingCall, self._byteResumeCall):
+            if call is not None and call.active():
+                call.cancel()
+        self._abortCall = self._pingCall = self._byteResumeCall = None
         self._output.clear()
         self._hub.quit(self, "connection closed")
         if self._forget is not None:
@@ -434,13 +525,14 @@ class _CappedBuffer:
     bytes: past that, the message is thrown away and C{tooBig} is called.
     """
 
-    __slots__ = ("_cap", "_data", "_empty", "_over", "_size", "_tooBig")
+    __slots__ = ("_cap", "_data", "_empty", "_over", "_pieces", "_size", "_tooBig")
 
     def __init__(self, empty: Any, cap: int, tooBig: Callable[[], object]) -> None:
         self._empty = empty[0:0]
         self._data = self._empty
         self._cap = cap
         self._size = 0
+        self._pieces = 0
         self._over = False
         self._tooBig = tooBig
 
@@ -448,7 +540,8 @@ class _CappedBuffer:
         if self._over:
             return
         size = len(new.encode("utf-8")) if isinstance(new, str) else len(new)
-        if self._size + size > self._cap:
+        self._pieces += 1
+        if self._size + size > self._cap or self._pieces > MAX_FRAGMENTS:
             self._over = True
             self._data = self._empty
             self._size = 0
@@ -461,6 +554,7 @@ class _CappedBuffer:
         data = self._data
         self._data = self._empty
         self._size = 0
+        self._pieces = 0
         self._over = False
         return data
 
@@ -673,6 +767,28 @@ class _Channel(HTTPChannel):
             self.persistent = False
         else:
             self.loseConnection()
+
+    def _protocolUpgradeForWebsockets(self, protocol: Any) -> None:
+        super()._protocolUpgradeForWebsockets(protocol)
+        deliver = protocol.dataReceived
+
+        def dataReceived(data: bytes) -> None:
+            webSocket = self.webSocket
+            if webSocket is not None:
+                if webSocket.closing:
+                    # Closing: what the client sends now is not read.
+                    return
+                webSocket.received(len(data))
+            try:
+                deliver(data)
+            except LocalProtocolError:
+                # The connection began to close within this read (a message
+                # too big, a quit): the rest of it (a ping to answer, say)
+                # cannot be acted on.
+                if webSocket is None or not webSocket.closing:
+                    raise
+
+        self.dataReceived = dataReceived  # type: ignore[method-assign]
 
     def checkPersistence(self, request: Any, version: bytes) -> bool:
         if self._draining:

@@ -31,6 +31,8 @@ from wsproto.events import (
     AcceptConnection,
     BytesMessage,
     CloseConnection,
+    Ping,
+    Pong,
     RejectConnection,
     RejectData,
     Request,
@@ -40,7 +42,9 @@ from zope.interface.verify import verifyObject
 
 from netlab.chat import ChatFactory, ChatHub, ChatLimits, IChatParticipant, _web
 from netlab.chat._web import (
+    MAX_FRAGMENTS,
     MAX_MESSAGE_SIZE,
+    PING_INTERVAL,
     SECURITY_HEADERS,
     WebChatProtocol,
     _capMessages,
@@ -1290,3 +1294,130 @@ class GuardedTests(WebTestCase):
         alice.send({"type": "quit"})
         self.assertIsNone(alice.protocol._abortCall)
         self.assertTrue(alice.transport.disconnecting)
+
+
+class FrameLimitTests(WebTestCase):
+    """
+    What is not a whole message (empty frames, pings) is bounded too: by a
+    count of frames per message, and by a byte budget on reading.
+    """
+
+    limits = ChatLimits(lineRate=5, lineBurst=20)
+
+    def test_tooManyFragments(self) -> None:
+        """
+        A message in more than L{MAX_FRAGMENTS} frames closes the
+        connection with 1009, as one too big does.
+        """
+        alice = self.registered("alice")
+        frames = b"".join(
+            alice.ws.send(TextMessage("", message_finished=False))
+            for _ in range(MAX_FRAGMENTS + 1)
+        )
+        alice.receive(frames)
+        alice.flush()
+        self.assertEqual(alice.closed, 1009)
+
+    def test_byteBudget(self) -> None:
+        """
+        Past its byte budget (twice the longest line per line allowed, a
+        burst of at least one biggest message), a client is not read from
+        until the budget allows again; what arrived is still read.
+        """
+        alice = self.registered("alice")
+        transport = alice.transport
+        pings = b"".join(alice.ws.send(Ping(b"x" * 100)) for _ in range(700))
+        alice.receive(pings)
+        # About 74 KB against a burst of 64 KiB and 10 KiB/s: 0.85 s over.
+        self.assertEqual(transport.producerState, "paused")
+        self.clock.advance(0.8)
+        self.assertEqual(transport.producerState, "paused")
+        self.clock.advance(0.1)
+        self.assertEqual(transport.producerState, "producing")
+
+    def test_noBudgetWithoutRate(self) -> None:
+        """
+        With no line rate, there is no byte budget either.
+        """
+        self.site = chatWebSite(self.hub, self.clock, NO_RATE, (), self.stats)
+        alice = self.registered("alice")
+        alice.receive(b"".join(alice.ws.send(Ping(b"x" * 100)) for _ in range(2000)))
+        self.assertEqual(alice.transport.producerState, "producing")
+
+
+class PingTests(WebTestCase):
+    """
+    The server pings every L{PING_INTERVAL} seconds, and closes a
+    connection that answers none of two pings.
+    """
+
+    def pings(self, browser: Browser) -> int:
+        browser.flush()
+        return sum(1 for event in browser.ws.events() if isinstance(event, Ping))
+
+    def test_unanswered(self) -> None:
+        """
+        Two pings unanswered, and the connection is closed with 1001; the
+        nickname is free once it is gone.
+        """
+        alice = self.registered("alice")
+        data = alice.transport.value()
+        self.clock.advance(PING_INTERVAL)
+        self.assertIn(b"netlab", alice.transport.value()[len(data) :])
+        self.clock.advance(PING_INTERVAL)
+        self.assertFalse(alice.transport.disconnecting)
+        self.clock.advance(PING_INTERVAL)
+        alice.flush()
+        self.assertEqual(alice.closed, 1001)
+        self.assertTrue(alice.transport.disconnecting)
+
+    def test_answered(self) -> None:
+        """
+        A client that answers (as browsers do by themselves) stays, however
+        long it is quiet.
+        """
+        alice = self.registered("alice")
+        for _ in range(5):
+            self.clock.advance(PING_INTERVAL)
+            alice.flush()
+            alice.receive(alice.ws.send(Pong(b"netlab")))
+        self.assertIsNone(alice.closed)
+        self.assertFalse(alice.transport.disconnecting)
+
+    def test_lostCancels(self) -> None:
+        """
+        A lost connection leaves no ping or budget timer behind.
+        """
+        alice = self.registered("alice")
+        alice.channel.connectionLost(Failure(ConnectionDone()))
+        self.assertEqual([c for c in self.clock.getDelayedCalls() if c.active()], [])
+
+
+class AfterCloseTests(WebTestCase):
+    """
+    What arrives in the same read as what closes the connection is not
+    acted on, and raises nothing.
+    """
+
+    def test_tooBigThenPing(self) -> None:
+        """
+        A message too big followed by a ping in one read closes with 1009,
+        and answering the ping is not attempted.
+        """
+        alice = self.registered("alice")
+        data = alice.ws.send(BytesMessage(b"x" * (MAX_MESSAGE_SIZE + 1)))
+        data += alice.ws.send(Ping(b"after"))
+        alice.receive(data)
+        alice.flush()
+        self.assertEqual(alice.closed, 1009)
+
+    def test_quitThenPing(self) -> None:
+        """
+        A quit followed by a ping in one read closes normally.
+        """
+        alice = self.registered("alice")
+        data = alice.ws.send(TextMessage(json.dumps({"type": "quit"})))
+        data += alice.ws.send(Ping(b"after"))
+        alice.receive(data)
+        alice.flush()
+        self.assertEqual(alice.closed, 1000)
