@@ -1,0 +1,577 @@
+"""
+The chat bus: several chat nodes made one chat over Redis Streams.
+
+Every node reads one cluster-wide stream with one blocking C{XREAD} loop
+(on a connection of its own; commands go on another) and applies what it
+reads to its own L{ChatHub}, in which the users of other nodes are
+L{RemoteParticipant}s.  A node applies its own users' changes (joins,
+parts, nicknames, quits) at once and publishes them; their room lines it
+only publishes, and delivers when they come back from the stream, so every
+member of a room, on every node, sees one order: the stream's.
+
+Nicknames are claimed in one Redis hash (C{HSETNX}, regardless of case),
+which is also what a starting node reads to learn who is where.  Presence
+is a key per node with a time to live, renewed on every heartbeat; a node
+whose key expired is lost, and its users quit everywhere.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+from twisted.internet.defer import Deferred, succeed
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.logger import Logger
+from zope.interface import implementer
+
+from netlab._ratelog import RateLimitedLog
+from netlab.chat._hub import ChatHub, IChatParticipant
+from netlab.chat._redis import IRedis
+from netlab.chat._wire import Notice, formatLine, normalizeNick
+from netlab.errors import ChatError
+
+__all__ = [
+    "DEFAULT_NODE_TIMEOUT",
+    "DEFAULT_PENDING_LIMIT",
+    "DEFAULT_STREAM_CAP",
+    "ChatBus",
+    "RemoteParticipant",
+    "decodeEntry",
+]
+
+_log = Logger()
+
+DEFAULT_NODE_TIMEOUT = 15.0
+"""
+Seconds without a heartbeat after which a node is lost (C{--node-timeout}).
+"""
+
+DEFAULT_PENDING_LIMIT = 1000
+"""
+The most room lines a node keeps, in order, while it cannot reach Redis;
+past it, saying something is refused with C{bus-unavailable}.
+"""
+
+DEFAULT_STREAM_CAP = 10000
+"""
+Entries the cluster-wide stream keeps (C{MAXLEN ~}): the catch-up window of
+a node cut off from Redis.
+"""
+
+READ_COUNT = 500
+"""
+The most entries one C{XREAD} returns: what a node that fell behind holds
+at once.
+"""
+
+BLOCK_MS = 5000
+"""
+How long one C{XREAD} blocks, in milliseconds, before it is sent again.
+"""
+
+FORMAT = b"1"
+"""
+The version of the entries this node writes; others are skipped.
+"""
+
+_KINDS: dict[bytes, tuple[bytes, ...]] = {
+    b"reg": (b"nick",),
+    b"join": (b"nick", b"room", b"leave"),
+    b"part": (b"nick", b"room", b"reason"),
+    b"nick": (b"nick", b"new"),
+    b"quit": (b"nick", b"reason"),
+    b"say": (b"nick", b"room", b"text", b"act"),
+    b"priv": (b"nick", b"to", b"text"),
+}
+
+
+def decodeEntry(fields: list[bytes]) -> dict[str, str] | None:
+    """
+    Read one stream entry's fields (C{[name, value, ...]}, as C{XREAD}
+    returns them).
+
+    @return: its fields as text (C{v}, C{k} and C{node} and those of its
+        kind), or C{None} for an entry of another format, of an unknown
+        kind, or with a field missing or not UTF-8.
+    """
+    if len(fields) % 2:
+        return None
+    found = dict(zip(fields[::2], fields[1::2], strict=True))
+    if found.get(b"v") != FORMAT:
+        return None
+    needed = _KINDS.get(found.get(b"k", b""))
+    if needed is None or b"node" not in found:
+        return None
+    try:
+        return {
+            name.decode(): found[name].decode("utf-8")
+            for name in (b"k", b"node", *needed)
+        }
+    except (KeyError, UnicodeDecodeError, AttributeError):
+        return None
+
+
+@implementer(IChatParticipant)
+class RemoteParticipant:
+    """
+    A user of another node, as this node's hub holds it: in its rooms, with
+    its nickname; what it should hear, its own node delivers.
+
+    @ivar node: the name of its node.
+    @ivar nick: its nickname.
+    """
+
+    def __init__(self, node: str, nick: str) -> None:
+        self.node = node
+        self.nick = nick
+
+    def deliver(self, event: object, line: bytes) -> None:
+        """
+        Nothing: its own node delivers to it.
+        """
+
+
+class ChatBus:
+    """
+    One node's link to the others, between its hub and two Redis
+    connections (L{attach}, L{detach}).
+
+    @ivar node: this node's name.
+    @ivar connected: whether it has Redis now.
+    @ivar published: entries published.
+    @ivar delivered: entries read and applied.
+    @ivar skipped: entries read and skipped as bad.
+    @ivar reconnects: times it got Redis back after losing it.
+    """
+
+    def __init__(
+        self,
+        hub: ChatHub,
+        clock: IReactorTime,
+        node: str,
+        nodeTimeout: float = DEFAULT_NODE_TIMEOUT,
+        pendingLimit: int = DEFAULT_PENDING_LIMIT,
+        streamCap: int = DEFAULT_STREAM_CAP,
+        prefix: str = "netlab:chat",
+    ) -> None:
+        self.hub = hub
+        self.clock = clock
+        self.node = node
+        self.nodeTimeout = nodeTimeout
+        self.pendingLimit = pendingLimit
+        self.streamCap = streamCap
+        self.stream = f"{prefix}:stream"
+        self.users = f"{prefix}:users"
+        self.presencePrefix = f"{prefix}:node:"
+        self.roomPrefix = f"{prefix}:room:"
+        self.connected = False
+        self.published = 0
+        self.delivered = 0
+        self.skipped = 0
+        self.reconnects = 0
+        self.behind = 0
+        self._commands: IRedis | None = None
+        self._reader: IRedis | None = None
+        self._lastId: bytes | None = None
+        self._everConnected = False
+        self._pending: deque[list[tuple[Any, ...]]] = deque()
+        self._pendingLines = 0
+        self._flushing = False
+        self._remotes: dict[str, RemoteParticipant] = {}
+        self._beat: IDelayedCall | None = None
+        self._stopped = False
+        self._badLog = RateLimitedLog(_log, clock, 60.0)
+        hub.bus = self
+
+    # Connections
+
+    def attach(self, commands: IRedis, reader: IRedis) -> Deferred[None]:
+        """
+        Redis is there: on the first call, read who is where and start
+        reading the stream from now; on later ones, resume it where it was
+        left, and publish what was kept meanwhile.
+
+        @param commands: the connection for commands.
+        @param reader: the connection for the blocking C{XREAD}.
+        @return: fires once the node has caught up with who is where.
+        """
+        self._commands = commands
+        self._reader = reader
+        self.connected = True
+        if not self._everConnected:
+            self._everConnected = True
+            done = self._snapshot(commands)
+        else:
+            self.reconnects += 1
+            self._tellLocal("the rest of the chat is back")
+            done = succeed(None)
+
+        def started(_: object) -> None:
+            self._heartbeat()
+            self._read(reader)
+            self._flush()
+
+        return done.addCallback(started)
+
+    def detach(self) -> None:
+        """
+        Redis is gone (the connection dropped): keep the local users, keep
+        what they say (up to L{pendingLimit} lines), and tell them once.
+        """
+        if not self.connected:
+            return
+        self.connected = False
+        self._commands = self._reader = None
+        if self._beat is not None and self._beat.active():
+            self._beat.cancel()
+        self._beat = None
+        if not self._stopped:
+            self._tellLocal(
+                "lost the rest of the chat (Redis is unreachable); what you "
+                "say is kept and sent when it is back"
+            )
+
+    def stop(self) -> Deferred[None]:
+        """
+        The node stops: publish what is left, and remove its presence so
+        the others see its users quit at once.
+        """
+        self._stopped = True
+        if self._beat is not None and self._beat.active():
+            self._beat.cancel()
+        self._beat = None
+        commands = self._commands
+        if commands is None:
+            return succeed(None)
+        self._pending.append([("DEL", self.presencePrefix + self.node)])
+        done: Deferred[None] = Deferred()
+        self._whenFlushed = done
+        self._flush()
+        return done
+
+    _whenFlushed: Deferred[None] | None = None
+
+    # What the hub asks
+
+    def claim(self, nick: str) -> Deferred[bool]:
+        """
+        Claim C{nick} for a user of this node, atomically across the
+        cluster and regardless of case.
+
+        @return: fires with whether it was free; fails with
+            L{ChatError} C{bus-unavailable} without Redis.
+        """
+        commands = self._commands
+        if commands is None:
+            raise ChatError(
+                "bus-unavailable",
+                "the rest of the chat is unreachable; try again shortly",
+            )
+        value = f"{self.node}\x1f{nick}\x1f"
+        d = commands.execute_command("HSETNX", self.users, normalizeNick(nick), value)
+        return d.addCallback(lambda added: added in (1, b"1"))
+
+    def isRemote(self, participant: IChatParticipant) -> bool:
+        """
+        @return: whether C{participant} is a user of another node.
+        """
+        return isinstance(participant, RemoteParticipant)
+
+    def release(self, nick: str) -> None:
+        """
+        Give back a nickname L{claim}ed for a user who left before taking it.
+        """
+        key = normalizeNick(nick)
+
+        def check(value: Any) -> None:
+            if value == f"{self.node}\x1f{nick}\x1f".encode():
+                self._pending.append([("HDEL", self.users, key)])
+                self._flush()
+
+        if self._commands is not None:
+            self._commands.execute_command("HGET", self.users, key).addCallback(check)
+
+    def publish(
+        self,
+        kind: str,
+        user: tuple[str, str] | None,
+        forget: str | None = None,
+        **fields: str,
+    ) -> None:
+        """
+        Publish a change of one of this node's users.
+
+        @param user: the user's folded nickname and what the users hash
+            holds for it (its node, nickname and rooms), to set; or C{None}.
+        @param forget: a folded nickname to remove from the users hash.
+        @raise ChatError: C{bus-unavailable} for a line said while too
+            many wait for Redis.
+        """
+        if kind == "say" and self._pendingLines >= self.pendingLimit:
+            raise ChatError(
+                "bus-unavailable",
+                "the rest of the chat is unreachable and too much waits for "
+                "it; try again shortly",
+            )
+        entry: list[Any] = ["v", FORMAT, "k", kind, "node", self.node]
+        for name, value in fields.items():
+            entry += [name, value]
+        commands: list[tuple[Any, ...]] = [
+            ("XADD", self.stream, "MAXLEN", "~", self.streamCap, "*", *entry)
+        ]
+        if kind == "say" and self.hub.historySize:
+            room = self.roomPrefix + fields["room"].casefold()
+            commands.append(
+                ("XADD", room, "MAXLEN", "~", self.hub.historySize, "*", *entry)
+            )
+        if forget is not None and (user is None or forget != user[0]):
+            commands.append(("HDEL", self.users, forget))
+        if user is not None:
+            commands.append(("HSET", self.users, user[0], user[1]))
+        if kind == "say":
+            self._pendingLines += 1
+        self._pending.append(commands)
+        self._flush()
+
+    # Internals
+
+    def _flush(self) -> None:
+        commands = self._commands
+        if self._flushing or commands is None:
+            return
+        if not self._pending:
+            if self._stopped and self._whenFlushed is not None:
+                done, self._whenFlushed = self._whenFlushed, None
+                done.callback(None)
+            return
+        batch = [self._pending.popleft() for _ in range(min(100, len(self._pending)))]
+        self._flushing = True
+        commands.execute_command("MULTI")
+        for group in batch:
+            for command in group:
+                commands.execute_command(*command)
+        d = commands.execute_command("EXEC")
+
+        def sent(_: object) -> None:
+            self._flushing = False
+            for group in batch:
+                if group[0][0] == "XADD":
+                    self.published += 1
+                    if "say" in group[0]:
+                        self._pendingLines -= 1
+            self._flush()
+
+        def failed(_: object) -> None:
+            # Kept, in order, for the next connection.
+            self._flushing = False
+            self._pending.extendleft(reversed(batch))
+
+        d.addCallbacks(sent, failed)
+
+    def _snapshot(self, commands: IRedis) -> Deferred[None]:
+        commands.execute_command("MULTI")
+        commands.execute_command("HGETALL", self.users)
+        commands.execute_command("XREVRANGE", self.stream, "+", "-", "COUNT", 1)
+        d = commands.execute_command("EXEC")
+
+        def read(replies: list[Any]) -> Deferred[None]:
+            users, last = replies
+            self._lastId = last[0][0] if last else b"0-0"
+            stale = []
+            rooms: set[str] = set()
+            for key, value in zip(users[::2], users[1::2], strict=True):
+                try:
+                    node, nick, joined = value.decode("utf-8").split("\x1f")
+                except ValueError:
+                    self._bad("a user that is not of this format")
+                    continue
+                if node == self.node:
+                    stale.append(key)
+                    continue
+                remote = self._remote(node, nick)
+                if remote is None:
+                    continue
+                for room in joined.split():
+                    try:
+                        self.hub.join(remote, room, leaveOthers=False)
+                        rooms.add(room)
+                    except ChatError:
+                        self._bad("a room that is not a room name")
+            if stale:
+                # This node is starting again: it starts clean.
+                commands.execute_command("HDEL", self.users, *stale)
+            return self._loadHistory(commands, rooms | {self.hub.defaultRoom})
+
+        return d.addCallback(read)
+
+    def _loadHistory(self, commands: IRedis, rooms: set[str]) -> Deferred[None]:
+        if not self.hub.historySize:
+            return succeed(None)
+        names = sorted(rooms)
+        commands.execute_command("MULTI")
+        for room in names:
+            commands.execute_command(
+                "XREVRANGE",
+                self.roomPrefix + room.casefold(),
+                "+",
+                "-",
+                "COUNT",
+                self.hub.historySize,
+            )
+
+        def read(replies: list[Any]) -> None:
+            for entries in replies:
+                for _, fields in reversed(entries):
+                    entry = decodeEntry(fields)
+                    if entry is not None and entry["k"] == "say":
+                        self.hub.remember(
+                            entry["room"],
+                            entry["nick"],
+                            entry["text"],
+                            entry["act"] == "1",
+                        )
+
+        return commands.execute_command("EXEC").addCallback(read)
+
+    def _remote(self, node: str, nick: str) -> RemoteParticipant | None:
+        remote = RemoteParticipant(node, nick)
+        try:
+            self.hub.register(remote, nick, joinDefault=False)
+        except ChatError:
+            self._bad("a nickname already held")
+            return None
+        self._remotes[normalizeNick(nick)] = remote
+        return remote
+
+    def _read(self, reader: IRedis) -> None:
+        if reader is not self._reader or self._lastId is None:
+            return
+        d = reader.execute_command(
+            "XREAD",
+            "COUNT",
+            READ_COUNT,
+            "BLOCK",
+            BLOCK_MS,
+            "STREAMS",
+            self.stream,
+            self._lastId,
+        )
+
+        def got(reply: Any) -> None:
+            for _, entries in reply or ():
+                self.behind = len(entries)
+                for entryId, fields in entries:
+                    self._lastId = entryId
+                    self._apply(fields)
+                self.behind = 0
+            self._read(reader)
+
+        d.addCallbacks(got, lambda _: None)
+
+    def _apply(self, fields: list[bytes]) -> None:
+        entry = decodeEntry(fields)
+        if entry is None:
+            self._bad("an entry of another format, or with a field missing")
+            return
+        self.delivered += 1
+        kind, node = entry["k"], entry["node"]
+        hub = self.hub
+        try:
+            if kind == "say":
+                hub.deliverSaid(
+                    entry["room"], entry["nick"], entry["text"], entry["act"] == "1"
+                )
+            elif kind == "priv":
+                hub.deliverPrivate(entry["nick"], entry["to"], entry["text"])
+            elif node == self.node:
+                return
+            elif kind == "reg":
+                self._remote(node, entry["nick"])
+            else:
+                remote = self._remotes.get(normalizeNick(entry["nick"]))
+                if remote is None:
+                    self._bad("a change of a user nobody registered")
+                elif kind == "join":
+                    hub.join(remote, entry["room"], leaveOthers=entry["leave"] == "1")
+                elif kind == "part":
+                    hub.part(remote, entry["reason"], entry["room"])
+                elif kind == "nick":
+                    hub.rename(remote, entry["new"])
+                    del self._remotes[normalizeNick(entry["nick"])]
+                    remote.nick = entry["new"]
+                    self._remotes[normalizeNick(entry["new"])] = remote
+                elif kind == "quit":
+                    hub.quit(remote, entry["reason"])
+                    del self._remotes[normalizeNick(entry["nick"])]
+        except ChatError:
+            self._bad("a change the hub refused")
+
+    def _bad(self, what: str) -> None:
+        self.skipped += 1
+        self._badLog.warn(
+            "chat bus: skipped {what} ({skipped} skipped so far)",
+            what=what,
+            skipped=self.skipped,
+        )
+
+    def nodesSeen(self) -> int:
+        """
+        @return: the nodes with users, this one included.
+        """
+        return len({remote.node for remote in self._remotes.values()} | {self.node})
+
+    def _heartbeat(self) -> None:
+        commands = self._commands
+        if commands is None or self._stopped:
+            return
+        key = self.presencePrefix + self.node
+        ttl = max(1, round(self.nodeTimeout))
+        commands.execute_command("SET", key, b"1", "EX", ttl)
+        others = sorted({remote.node for remote in self._remotes.values()})
+        for node in others:
+            commands.execute_command("EXISTS", self.presencePrefix + node).addCallback(
+                self._checkNode, node
+            )
+        self._beat = self.clock.callLater(self.nodeTimeout / 3, self._heartbeat)
+
+    def _checkNode(self, exists: Any, node: str) -> None:
+        if exists not in (0, b"0"):
+            return
+        gone = [r for r in self._remotes.values() if r.node == node]
+        _log.warn(
+            "chat bus: node {node} is lost; its {count} users quit",
+            node=node,
+            count=len(gone),
+        )
+        for remote in gone:
+            del self._remotes[normalizeNick(remote.nick)]
+            self.hub.quit(remote, "node lost")
+            self._freeNick(remote)
+
+    def _freeNick(self, remote: RemoteParticipant) -> None:
+        commands = self._commands
+        if commands is None:
+            return
+        key = normalizeNick(remote.nick)
+
+        def check(value: Any) -> None:
+            if value is not None and value.split(b"\x1f")[0] == remote.node.encode():
+                commands.execute_command("HDEL", self.users, key)
+
+        commands.execute_command("HGET", self.users, key).addCallback(check)
+
+    def _tellLocal(self, text: str) -> None:
+        event = Notice(text)
+        line = formatLine(event)
+        for participant in self.hub.participants():
+            if not isinstance(participant, RemoteParticipant):
+                participant.deliver(event, line)
+
+
+def userValue(node: str, nick: str, rooms: list[str]) -> str:
+    """
+    @return: what the users hash holds for a user: its node, nickname and
+        rooms.
+    """
+    return f"{node}\x1f{nick}\x1f{' '.join(rooms)}"
