@@ -18,23 +18,29 @@ whose key expired is lost, and its users quit everywhere.
 from __future__ import annotations
 
 from collections import deque
+from functools import partial
 from typing import Any
 
-from twisted.internet.defer import Deferred, succeed
+from twisted.application.internet import ClientService, backoffPolicy
+from twisted.application.service import Service
+from twisted.internet.defer import Deferred, DeferredList, fail, succeed
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from netlab._ratelog import RateLimitedLog
 from netlab.chat._hub import ChatHub, IChatParticipant
-from netlab.chat._redis import IRedis
-from netlab.chat._wire import Notice, formatLine, normalizeNick
+from netlab.chat._redis import BusAddress, IRedis, busEndpoint, probe, redisFactory
+from netlab.chat._wire import Error, Notice, formatLine, normalizeNick
 from netlab.errors import ChatError
+from netlab.policies import IDrainable
 
 __all__ = [
     "DEFAULT_NODE_TIMEOUT",
     "DEFAULT_PENDING_LIMIT",
     "DEFAULT_STREAM_CAP",
+    "BusService",
     "ChatBus",
     "RemoteParticipant",
     "decodeEntry",
@@ -180,6 +186,8 @@ class ChatBus:
         self._flushing = False
         self._remotes: dict[str, RemoteParticipant] = {}
         self._beat: IDelayedCall | None = None
+        self._beating = False
+        self._silent = False
         self._stopped = False
         self._badLog = RateLimitedLog(_log, clock, 60.0)
         hub.bus = self
@@ -212,7 +220,12 @@ class ChatBus:
             self._read(reader)
             self._flush()
 
-        return done.addCallback(started)
+        def failed(failure: Failure) -> None:
+            # Lost before it caught up: the next connection starts again.
+            self._everConnected = False
+            _quiet(failure)
+
+        return done.addCallbacks(started, failed)
 
     def detach(self) -> None:
         """
@@ -269,8 +282,15 @@ class ChatBus:
                 "the rest of the chat is unreachable; try again shortly",
             )
         value = f"{self.node}\x1f{nick}\x1f"
-        d = commands.execute_command("HSETNX", self.users, normalizeNick(nick), value)
-        return d.addCallback(lambda added: added in (1, b"1"))
+        d = _execute(commands, "HSETNX", self.users, normalizeNick(nick), value)
+
+        def lost(_: object) -> bool:
+            raise ChatError(
+                "bus-unavailable",
+                "the rest of the chat is unreachable; try again shortly",
+            )
+
+        return d.addCallbacks(lambda added: added in (1, b"1"), lost)
 
     def isRemote(self, participant: IChatParticipant) -> bool:
         """
@@ -290,7 +310,9 @@ class ChatBus:
                 self._flush()
 
         if self._commands is not None:
-            self._commands.execute_command("HGET", self.users, key).addCallback(check)
+            _execute(self._commands, "HGET", self.users, key).addCallback(
+                check
+            ).addErrback(_quiet)
 
     def publish(
         self,
@@ -308,6 +330,8 @@ class ChatBus:
         @raise ChatError: C{bus-unavailable} for a line said while too
             many wait for Redis.
         """
+        if self._silent:
+            return
         if kind == "say" and self._pendingLines >= self.pendingLimit:
             raise ChatError(
                 "bus-unavailable",
@@ -347,11 +371,11 @@ class ChatBus:
             return
         batch = [self._pending.popleft() for _ in range(min(100, len(self._pending)))]
         self._flushing = True
-        commands.execute_command("MULTI")
+        _send(commands, "MULTI")
         for group in batch:
             for command in group:
-                commands.execute_command(*command)
-        d = commands.execute_command("EXEC")
+                _send(commands, *command)
+        d = _execute(commands, "EXEC")
 
         def sent(_: object) -> None:
             self._flushing = False
@@ -370,10 +394,10 @@ class ChatBus:
         d.addCallbacks(sent, failed)
 
     def _snapshot(self, commands: IRedis) -> Deferred[None]:
-        commands.execute_command("MULTI")
-        commands.execute_command("HGETALL", self.users)
-        commands.execute_command("XREVRANGE", self.stream, "+", "-", "COUNT", 1)
-        d = commands.execute_command("EXEC")
+        _send(commands, "MULTI")
+        _send(commands, "HGETALL", self.users)
+        _send(commands, "XREVRANGE", self.stream, "+", "-", "COUNT", 1)
+        d = _execute(commands, "EXEC")
 
         def read(replies: list[Any]) -> Deferred[None]:
             users, last = replies
@@ -400,7 +424,7 @@ class ChatBus:
                         self._bad("a room that is not a room name")
             if stale:
                 # This node is starting again: it starts clean.
-                commands.execute_command("HDEL", self.users, *stale)
+                _execute(commands, "HDEL", self.users, *stale).addErrback(_quiet)
             return self._loadHistory(commands, rooms | {self.hub.defaultRoom})
 
         return d.addCallback(read)
@@ -409,9 +433,10 @@ class ChatBus:
         if not self.hub.historySize:
             return succeed(None)
         names = sorted(rooms)
-        commands.execute_command("MULTI")
+        _send(commands, "MULTI")
         for room in names:
-            commands.execute_command(
+            _send(
+                commands,
                 "XREVRANGE",
                 self.roomPrefix + room.casefold(),
                 "+",
@@ -432,7 +457,7 @@ class ChatBus:
                             entry["act"] == "1",
                         )
 
-        return commands.execute_command("EXEC").addCallback(read)
+        return _execute(commands, "EXEC").addCallback(read)
 
     def _remote(self, node: str, nick: str) -> RemoteParticipant | None:
         remote = RemoteParticipant(node, nick)
@@ -447,7 +472,8 @@ class ChatBus:
     def _read(self, reader: IRedis) -> None:
         if reader is not self._reader or self._lastId is None:
             return
-        d = reader.execute_command(
+        d = _execute(
+            reader,
             "XREAD",
             "COUNT",
             READ_COUNT,
@@ -510,10 +536,17 @@ class ChatBus:
     def _bad(self, what: str) -> None:
         self.skipped += 1
         self._badLog.warn(
-            "chat bus: skipped {what} ({skipped} skipped so far)",
+            "chat bus {node}: skipped {what} ({skipped} skipped so far)",
+            node=self.node,
             what=what,
             skipped=self.skipped,
         )
+
+    def pendingCount(self) -> int:
+        """
+        @return: the changes waiting to be published.
+        """
+        return len(self._pending)
 
     def nodesSeen(self) -> int:
         """
@@ -527,13 +560,53 @@ class ChatBus:
             return
         key = self.presencePrefix + self.node
         ttl = max(1, round(self.nodeTimeout))
-        commands.execute_command("SET", key, b"1", "EX", ttl)
+        if self._beating:
+            # XX: if the key expired, the others have declared this node
+            # lost and freed its users' nicknames.
+            _execute(commands, "SET", key, b"1", "EX", ttl, "XX").addCallbacks(
+                self._checkSelf, _quiet
+            )
+        else:
+            self._beating = True
+            _send(commands, "SET", key, b"1", "EX", ttl)
         others = sorted({remote.node for remote in self._remotes.values()})
         for node in others:
-            commands.execute_command("EXISTS", self.presencePrefix + node).addCallback(
-                self._checkNode, node
+            _execute(commands, "EXISTS", self.presencePrefix + node).addCallbacks(
+                self._checkNode, _quiet, (node,)
             )
         self._beat = self.clock.callLater(self.nodeTimeout / 3, self._heartbeat)
+
+    def _checkSelf(self, reply: Any) -> None:
+        if reply is not None:
+            return
+        local = [p for p in self.hub.participants() if not self.isRemote(p)]
+        _log.warn(
+            "chat bus: this node ({node}) was declared lost while cut off "
+            "from Redis; its {count} users are disconnected",
+            node=self.node,
+            count=len(local),
+        )
+        event = Error(
+            "*",
+            "node-lost",
+            "this server lost the rest of the chat for too long; reconnect",
+        )
+        line = formatLine(event)
+        # Their nicknames are no longer theirs: nothing of them is published.
+        self._silent = True
+        try:
+            for participant in local:
+                # ERR * node-lost, as the line protocol writes it.
+                participant.deliver(event, line)  # type: ignore[arg-type]
+                self.hub.quit(participant, "node lost")
+                if IDrainable.providedBy(participant):
+                    participant.disconnect("reconnect to join the chat again")
+        finally:
+            self._silent = False
+        commands = self._commands
+        if commands is not None:
+            ttl = max(1, round(self.nodeTimeout))
+            _send(commands, "SET", self.presencePrefix + self.node, b"1", "EX", ttl)
 
     def _checkNode(self, exists: Any, node: str) -> None:
         if exists not in (0, b"0"):
@@ -557,9 +630,11 @@ class ChatBus:
 
         def check(value: Any) -> None:
             if value is not None and value.split(b"\x1f")[0] == remote.node.encode():
-                commands.execute_command("HDEL", self.users, key)
+                _execute(commands, "HDEL", self.users, key).addErrback(_quiet)
 
-        commands.execute_command("HGET", self.users, key).addCallback(check)
+        _execute(commands, "HGET", self.users, key).addCallback(check).addErrback(
+            _quiet
+        )
 
     def _tellLocal(self, text: str) -> None:
         event = Notice(text)
@@ -575,3 +650,115 @@ def userValue(node: str, nick: str, rooms: list[str]) -> str:
         rooms.
     """
     return f"{node}\x1f{nick}\x1f{' '.join(rooms)}"
+
+
+def _execute(connection: IRedis, *args: Any) -> Deferred[Any]:
+    """
+    Send one command; a connection already lost (which C{txredisapi}
+    reports by raising) fails the Deferred instead.
+    """
+    try:
+        return connection.execute_command(*args)
+    except Exception:
+        return fail()
+
+
+def _send(connection: IRedis, *args: Any) -> None:
+    """
+    Send one command whose reply does not matter (its C{EXEC}'s does, or
+    the next heartbeat will do it again).
+    """
+    _execute(connection, *args).addErrback(_quiet)
+
+
+def _quiet(failure: Failure) -> None:
+    """
+    A command lost with its connection: the bus hears of that from the
+    connection itself (L{ChatBus.detach}).
+    """
+    _log.debug("chat bus: a command failed: {failure}", failure=failure)
+
+
+class BusService(Service):
+    """
+    C{--bus}: checks at startup that Redis answers (a L{StartupError} if
+    not), then keeps two connections to it (commands, and the blocking
+    C{XREAD}), reconnecting with backoff, and hands them to its
+    L{ChatBus}.  It is started before the listeners, so it stops after
+    their users have quit, and publishes those quits before it goes.
+    """
+
+    def __init__(
+        self,
+        reactor: Any,
+        address: BusAddress,
+        bus: ChatBus,
+        stopTimeout: float = 5.0,
+    ) -> None:
+        self.reactor = reactor
+        self.address = address
+        self.bus = bus
+        self.stopTimeout = stopTimeout
+        self._ready: dict[str, IRedis] = {}
+        self._clients: dict[str, ClientService] = {}
+
+    def privilegedStartService(self) -> None:
+        probe(self.address)
+        super().privilegedStartService()
+
+    def startService(self) -> None:
+        super().startService()
+        for role in ("commands", "reader"):
+            factory = redisFactory(
+                self.address,
+                partial(self._connected, role),
+                partial(self._lost, role),
+            )
+            client = ClientService(
+                busEndpoint(self.reactor, self.address),
+                factory,
+                retryPolicy=backoffPolicy(maxDelay=10.0),
+                clock=self.reactor,
+            )
+            self._clients[role] = client
+            client.startService()
+
+    def _connected(self, role: str, redis: IRedis) -> None:
+        self._ready[role] = redis
+        if len(self._ready) == 2 and not self.bus.connected:
+            _log.info(
+                "chat bus: node {node} connected to {address}",
+                node=self.bus.node,
+                address=self.address.display(),
+            )
+            self.bus.attach(self._ready["commands"], self._ready["reader"])
+
+    def _lost(self, role: str, redis: IRedis) -> None:
+        if self._ready.get(role) is not redis:
+            return
+        del self._ready[role]
+        if self.bus.connected:
+            _log.warn(
+                "chat bus: lost {address}; reconnecting",
+                address=self.address.display(),
+            )
+            self.bus.detach()
+            # Both connections start again, so the bus resumes with both.
+            for other in self._ready.values():
+                transport = getattr(other, "transport", None)
+                if transport is not None:
+                    transport.loseConnection()
+
+    def stopService(self) -> Deferred[Any]:
+        super().stopService()
+        flushed = self.bus.stop()
+        flushed.addTimeout(self.stopTimeout, self.reactor)
+        flushed.addErrback(lambda _: None)
+
+        def stopClients(_: object) -> Deferred[Any]:
+            return DeferredList(
+                [client.stopService() for client in self._clients.values()],
+                consumeErrors=True,
+            )
+
+        return flushed.addCallback(stopClients)

@@ -205,7 +205,11 @@ class IRedis(Protocol):
     def execute_command(self, *args: bytes | str | int) -> Deferred[Any]: ...
 
 
-def redisFactory(address: BusAddress, onReady: Callable[[IRedis], object]) -> Factory:
+def redisFactory(
+    address: BusAddress,
+    onReady: Callable[[IRedis], object],
+    onLost: Callable[[IRedis], object],
+) -> Factory:
     """
     A factory of C{txredisapi} protocols that return bytes as they came
     (C{charset=None}: no decoding; C{convertNumbers=False}: the text C{42}
@@ -215,6 +219,7 @@ def redisFactory(address: BusAddress, onReady: Callable[[IRedis], object]) -> Fa
 
     @param onReady: called with each protocol once it has authenticated
         and selected its database.
+    @param onLost: called with each protocol whose connection is lost.
     """
     import txredisapi  # type: ignore[import-untyped]
 
@@ -232,6 +237,10 @@ def redisFactory(address: BusAddress, onReady: Callable[[IRedis], object]) -> Fa
             steps.addErrback(lambda _: self.transport.loseConnection())
             steps.callback(None)
             return done
+
+        def connectionLost(self, why: Any) -> None:
+            super().connectionLost(why)
+            onLost(self)
 
     class _Factory(Factory):
         def buildProtocol(self, addr: Any) -> Any:
