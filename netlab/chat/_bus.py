@@ -31,7 +31,14 @@ from zope.interface import implementer
 
 from netlab._ratelog import RateLimitedLog
 from netlab.chat._hub import ChatHub, IChatParticipant
-from netlab.chat._redis import BusAddress, IRedis, busEndpoint, probe, redisFactory
+from netlab.chat._redis import (
+    DEFAULT_NODE_TIMEOUT,
+    BusAddress,
+    IRedis,
+    busEndpoint,
+    probe,
+    redisFactory,
+)
 from netlab.chat._wire import Error, Notice, formatLine, normalizeNick
 from netlab.errors import ChatError
 from netlab.policies import IDrainable
@@ -47,11 +54,6 @@ __all__ = [
 ]
 
 _log = Logger()
-
-DEFAULT_NODE_TIMEOUT = 15.0
-"""
-Seconds without a heartbeat after which a node is lost (C{--node-timeout}).
-"""
 
 DEFAULT_PENDING_LIMIT = 1000
 """
@@ -559,22 +561,32 @@ class ChatBus:
         if commands is None or self._stopped:
             return
         key = self.presencePrefix + self.node
-        ttl = max(1, round(self.nodeTimeout))
+        ttl = self._ttl()
         if self._beating:
             # XX: if the key expired, the others have declared this node
             # lost and freed its users' nicknames.
-            _execute(commands, "SET", key, b"1", "EX", ttl, "XX").addCallbacks(
+            _execute(commands, "SET", key, b"1", "PX", ttl, "XX").addCallbacks(
                 self._checkSelf, _quiet
             )
         else:
             self._beating = True
-            _send(commands, "SET", key, b"1", "EX", ttl)
+            _send(commands, "SET", key, b"1", "PX", ttl)
         others = sorted({remote.node for remote in self._remotes.values()})
         for node in others:
             _execute(commands, "EXISTS", self.presencePrefix + node).addCallbacks(
                 self._checkNode, _quiet, (node,)
             )
         self._beat = self.clock.callLater(self.nodeTimeout / 3, self._heartbeat)
+
+    def _ttl(self) -> int:
+        """
+        @return: the presence key's time to live, in milliseconds: two
+            thirds of the node timeout, renewed every third, so that a live
+            node's key outlasts one late heartbeat, and a dead node's
+            expires and is noticed (at the next check, a third later)
+            within the node timeout.
+        """
+        return max(1, round(self.nodeTimeout * 2000 / 3))
 
     def _checkSelf(self, reply: Any) -> None:
         if reply is not None:
@@ -605,8 +617,8 @@ class ChatBus:
             self._silent = False
         commands = self._commands
         if commands is not None:
-            ttl = max(1, round(self.nodeTimeout))
-            _send(commands, "SET", self.presencePrefix + self.node, b"1", "EX", ttl)
+            key = self.presencePrefix + self.node
+            _send(commands, "SET", key, b"1", "PX", self._ttl())
 
     def _checkNode(self, exists: Any, node: str) -> None:
         if exists not in (0, b"0"):
@@ -710,6 +722,7 @@ class BusService(Service):
         super().startService()
         for role in ("commands", "reader"):
             factory = redisFactory(
+                self.reactor,
                 self.address,
                 partial(self._connected, role),
                 partial(self._lost, role),

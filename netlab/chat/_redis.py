@@ -22,12 +22,13 @@ from twisted.internet.endpoints import (
     UNIXClientEndpoint,
     wrapClientTLS,
 )
-from twisted.internet.interfaces import IStreamClientEndpoint
+from twisted.internet.interfaces import IReactorTime, IStreamClientEndpoint
 from twisted.internet.protocol import Factory
 
 from netlab.errors import StartupError
 
 __all__ = [
+    "DEFAULT_NODE_TIMEOUT",
     "DEFAULT_REDIS_PORT",
     "BusAddress",
     "IRedis",
@@ -36,6 +37,11 @@ __all__ = [
     "probe",
     "redisFactory",
 ]
+
+DEFAULT_NODE_TIMEOUT = 15.0
+"""
+Seconds without a heartbeat after which a node is lost (C{--node-timeout}).
+"""
 
 DEFAULT_REDIS_PORT = 6379
 """
@@ -206,6 +212,7 @@ class IRedis(Protocol):
 
 
 def redisFactory(
+    clock: IReactorTime,
     address: BusAddress,
     onReady: Callable[[IRedis], object],
     onLost: Callable[[IRedis], object],
@@ -217,6 +224,11 @@ def redisFactory(
     that authenticate and select the database here rather than through
     C{txredisapi}'s factory (which C{connectProtocol} would not give them).
 
+    C{txredisapi}'s parser reads what follows a bulk reply in the same
+    chunk a reactor turn later, with C{callLater} of the global reactor;
+    its protocols here use C{clock}'s instead.
+
+    @param clock: the reactor whose C{callLater} they use.
     @param onReady: called with each protocol once it has authenticated
         and selected its database.
     @param onLost: called with each protocol whose connection is lost.
@@ -245,6 +257,7 @@ def redisFactory(
     class _Factory(Factory):
         def buildProtocol(self, addr: Any) -> Any:
             protocol = _Protocol(charset=None, convertNumbers=False)
+            protocol.callLater = clock.callLater
             protocol.factory = self
             return protocol
 

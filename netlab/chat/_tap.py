@@ -20,7 +20,6 @@ from netlab._options import (
     rate,
     wholeNumber,
 )
-from netlab.chat._bus import DEFAULT_NODE_TIMEOUT
 from netlab.chat._hub import (
     DEFAULT_HISTORY,
     DEFAULT_NOTICE_LIMIT,
@@ -31,7 +30,7 @@ from netlab.chat._hub import (
 from netlab.chat._irc import DEFAULT_PING_INTERVAL, IRCFactory, ircRefusalLine
 from netlab.chat._metrics import busGauges, chatGauges
 from netlab.chat._origin import normalizeOrigin
-from netlab.chat._redis import BusAddress, parseBusAddress
+from netlab.chat._redis import DEFAULT_NODE_TIMEOUT, BusAddress, parseBusAddress
 from netlab.chat._server import DEFAULT_PORT, ChatFactory, ChatLimits
 from netlab.chat._wire import Error, formatLine, isValidRoom
 from netlab.errors import StartupError

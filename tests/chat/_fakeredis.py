@@ -82,6 +82,9 @@ class FakeRedisServer:
             expires = None
             if b"EX" in upper:
                 expires = self.clock.seconds() + int(options[upper.index(b"EX") + 1])
+            if b"PX" in upper:
+                ms = int(options[upper.index(b"PX") + 1])
+                expires = self.clock.seconds() + ms / 1000
             self.strings[key] = (value, expires)
             return b"OK"
         if name == b"EXISTS":
