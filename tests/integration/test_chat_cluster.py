@@ -311,3 +311,94 @@ async def test_cutAndRestored(tmp_path: Path) -> None:
         finally:
             await listening.stopListening()
             proxy.cut()
+
+
+class _OrderClient(ChatClient):
+    """
+    A client of the ordering test: it keeps the room messages it hears, in
+    order, as (sender, sequence number), and the other lines as they came.
+    """
+
+    def __init__(self, nick: str) -> None:
+        super().__init__()
+        self.nick = nick
+        self.heard: list[tuple[bytes, int]] = []
+
+    def lineReceived(self, line: bytes) -> None:
+        if line.startswith(b"MSG #lobby "):
+            _, _, sender, text = line.split(b" ", 3)
+            self.heard.append((sender, int(text.split(b" ")[1])))
+        else:
+            self.lines.append(line)
+
+
+NODES = 3
+CLIENTS_PER_NODE = 100
+LINES_EACH = 10
+
+
+@pytest_twisted.ensureDeferred
+async def test_oneOrderAcrossNodes(tmp_path: Path) -> None:
+    """
+    3 nodes with 100 clients each in #lobby, each client sending 10 lines
+    at once: every line is delivered once to every other client, and every
+    client, on every node, hears the room's lines in one order (that of a
+    silent observer on each node, the same on all three, less its own
+    lines), each sender's in the order it sent them.
+    """
+    reactor = _reactor()
+    async with redisServer(tmp_path) as redisPort:
+        bus = f"redis://127.0.0.1:{redisPort}/0"
+        options = ("--max-per-source", "0", "--notice-limit", "10")
+        async with nodes(tmp_path, bus, NODES, *options) as running:
+            ports = [port for _, port in running]
+            clients = [
+                _OrderClient(f"u{n}x{i:03d}")
+                for n in range(NODES)
+                for i in range(CLIENTS_PER_NODE)
+            ]
+            observers = [_OrderClient(f"watch{n}") for n in range(NODES)]
+            semaphore = defer.DeferredSemaphore(50)
+
+            async def join(client: _OrderClient, port: int) -> None:
+                await connect(port, client)
+                client.send(client.nick.encode())
+                await client.untilLine(b"OK nick " + client.nick.encode(), timeout=60)
+
+            await defer.gatherResults(
+                [
+                    semaphore.run(join, client, ports[int(client.nick[1])])
+                    for client in clients
+                ]
+                + [
+                    semaphore.run(join, observer, ports[n])
+                    for n, observer in enumerate(observers)
+                ],
+                consumeErrors=True,
+            ).addTimeout(120, reactor)
+            for client in clients:
+                client.send(*(f"{client.nick} {k}".encode() for k in range(LINES_EACH)))
+            total = len(clients) * LINES_EACH
+            await defer.gatherResults(
+                [
+                    c.until(lambda c=c: len(c.heard) >= total - LINES_EACH, "all", 120)
+                    for c in clients
+                ]
+                + [
+                    o.until(lambda o=o: len(o.heard) >= total, "all", 120)
+                    for o in observers
+                ],
+                consumeErrors=True,
+            )
+    order = observers[0].heard
+    assert len(order) == total == len(set(order))
+    for observer in observers[1:]:
+        assert observer.heard == order, observer.nick
+    for client in clients:
+        mine = client.nick.encode()
+        assert client.heard == [entry for entry in order if entry[0] != mine], (
+            client.nick
+        )
+    for client in clients:
+        sent = [k for sender, k in order if sender == client.nick.encode()]
+        assert sent == list(range(LINES_EACH)), client.nick
