@@ -421,3 +421,78 @@ class BadDataTests(BusTestCase):
         self.a.hub.say(alice, "still here")
         self.settle()
         self.assertEqual(self.b.bus.skipped, 3)
+
+
+class ParticipantTests(SynchronousTestCase):
+    """
+    The line protocol and IRC on a hub with a bus whose Redis answers a
+    nickname claim only later: each goes on when it is answered.
+    """
+
+    def setUp(self) -> None:
+        from netlab.chat._irc import IRCFactory
+        from netlab.chat._server import ChatFactory, ChatLimits
+
+        self.clock = Clock()
+        self.server = FakeRedisServer(self.clock)
+        self.a = Node(self.server, "a")
+        self.b = Node(self.server, "b")
+        limits = ChatLimits(lineRate=0)
+        self.line = ChatFactory(self.a.hub, self.clock, limits)
+        self.irc = IRCFactory(self.a.hub, self.clock, limits, pingInterval=0)
+
+    def test_lineProtocolWaitsForClaim(self) -> None:
+        """
+        A line-protocol user's nickname is answered once Redis has: C{OK
+        nick}, then its room; a nickname taken on another node is refused
+        C{nick-taken}.
+        """
+        from tests.chat.test_irc import _Peer
+
+        self.b.user("bob")
+        peer = _Peer(self.line.buildProtocol(None), self.clock)
+        peer.lines()
+        # Known here already: refused at once.
+        peer.send("BOB")
+        [refused] = peer.lines()
+        self.assertTrue(refused.startswith("ERR nick nick-taken"), refused)
+        # Claimed in Redis by a node not heard from yet: refused once Redis
+        # has answered.
+        self.server.hashes[b"netlab:chat:users"][b"carol"] = b"c\x1fcarol\x1f"
+        self.a.commands.hold = True
+        peer.send("carol")
+        self.assertEqual(peer.lines(), [])
+        self.a.commands.answer()
+        [refused] = peer.lines()
+        self.assertTrue(refused.startswith("ERR nick nick-taken"), refused)
+        peer.send("alice")
+        self.assertEqual(peer.lines(), [])
+        self.a.commands.hold = False
+        self.a.commands.answer()
+        self.clock.advance(0)
+        lines = peer.lines()
+        self.assertEqual(lines[:2], ["OK nick alice", "JOIN #lobby alice"])
+        self.assertEqual(self.b.hub.whois("alice"), ("alice", ["#lobby"]))
+
+    def test_ircWaitsForClaim(self) -> None:
+        """
+        An IRC user is welcomed once Redis has answered its claim; a
+        nickname taken on another node is C{433}.
+        """
+        from tests.chat.test_irc import _Peer
+
+        self.b.user("bob")
+        peer = _Peer(self.irc.buildProtocol(None), self.clock)
+        peer.send("NICK Bob", "USER bob 0 * :Bob")
+        [taken] = peer.lines()
+        self.assertIn(" 433 ", taken)
+        self.a.commands.hold = True
+        peer.send("NICK alice")
+        self.assertEqual(peer.lines(), [])
+        self.a.commands.hold = False
+        self.a.commands.answer()
+        self.clock.advance(0)
+        self.assertIn(" 001 alice ", peer.lines()[0])
+        peer.send("JOIN #dev")
+        self.clock.advance(0)
+        self.assertEqual(self.b.hub.whois("alice"), ("alice", ["#dev"]))
