@@ -173,6 +173,8 @@ class ChatBus:
         self.users = f"{prefix}:users"
         self.presencePrefix = f"{prefix}:node:"
         self.roomPrefix = f"{prefix}:room:"
+        self.said = f"{prefix}:said"
+        self._said: dict[bytes, int] = {}
         self.connected = False
         self.published = 0
         self.delivered = 0
@@ -209,13 +211,13 @@ class ChatBus:
         self._commands = commands
         self._reader = reader
         self.connected = True
-        if not self._everConnected:
+        first = not self._everConnected
+        if first:
             self._everConnected = True
             done = self._snapshot(commands)
         else:
             self.reconnects += 1
-            self._tellLocal("the rest of the chat is back")
-            done = succeed(None)
+            done = self._resume(commands)
 
         def started(_: object) -> None:
             self._heartbeat()
@@ -224,7 +226,8 @@ class ChatBus:
 
         def failed(failure: Failure) -> None:
             # Lost before it caught up: the next connection starts again.
-            self._everConnected = False
+            if first:
+                self._everConnected = False
             _quiet(failure)
 
         return done.addCallbacks(started, failed)
@@ -356,6 +359,10 @@ class ChatBus:
         if user is not None:
             commands.append(("HSET", self.users, user[0], user[1]))
         if kind == "say":
+            # Counted in the same MULTI: a node back from a cut longer than
+            # the stream keeps can tell how many lines of each room it missed.
+            roomKey = fields["room"].casefold()
+            commands.append(("HINCRBY", self.said, roomKey, 1))
             self._pendingLines += 1
         self._pending.append(commands)
         self._flush()
@@ -399,11 +406,13 @@ class ChatBus:
         _send(commands, "MULTI")
         _send(commands, "HGETALL", self.users)
         _send(commands, "XREVRANGE", self.stream, "+", "-", "COUNT", 1)
+        _send(commands, "HGETALL", self.said)
         d = _execute(commands, "EXEC")
 
         def read(replies: list[Any]) -> Deferred[None]:
-            users, last = replies
+            users, last, said = replies
             self._lastId = last[0][0] if last else b"0-0"
+            self._said = _counts(said)
             stale = []
             rooms: set[str] = set()
             for key, value in zip(users[::2], users[1::2], strict=True):
@@ -430,6 +439,61 @@ class ChatBus:
             return self._loadHistory(commands, rooms | {self.hub.defaultRoom})
 
         return d.addCallback(read)
+
+    def _resume(self, commands: IRedis) -> Deferred[None]:
+        """
+        Back after a cut: if the stream still holds the last entry this
+        node delivered, it reads on from there; if not, the cut outlasted
+        the stream, and it reads the stream from its start and tells its
+        users how many lines of each of their rooms were missed.
+        """
+        last = self._lastId or b"0-0"
+        d = _execute(commands, "XRANGE", self.stream, last, last)
+
+        def check(found: Any) -> Deferred[None] | None:
+            if found or last == b"0-0":
+                self._tellLocal("the rest of the chat is back")
+                return None
+            _send(commands, "MULTI")
+            _send(commands, "HGETALL", self.said)
+            _send(commands, "XRANGE", self.stream, "-", "+")
+            return _execute(commands, "EXEC").addCallback(missed)
+
+        def missed(replies: list[Any]) -> None:
+            current, entries = _counts(replies[0]), replies[1]
+            kept: dict[bytes, int] = {}
+            for _, fields in entries:
+                entry = decodeEntry(fields)
+                if entry is not None and entry["k"] == "say":
+                    key = entry["room"].casefold().encode("utf-8")
+                    kept[key] = kept.get(key, 0) + 1
+            lost = {
+                key: count - self._said.get(key, 0) - kept.get(key, 0)
+                for key, count in current.items()
+            }
+            # What reading the whole stream will add brings them up to date.
+            self._said = {
+                key: count - kept.get(key, 0) for key, count in current.items()
+            }
+            self._lastId = b"0-0"
+            self._tellMissed(lost)
+
+        return d.addCallback(check)
+
+    def _tellMissed(self, lost: dict[bytes, int]) -> None:
+        for participant in self.hub.participants():
+            if self.isRemote(participant):
+                continue
+            rooms = [
+                (room, lost.get(room.casefold().encode("utf-8"), 0))
+                for room in self.hub.roomsOf(participant)
+            ]
+            missed = ", ".join(f"{n} of {room}" for room, n in rooms if n > 0)
+            text = "the rest of the chat is back"
+            if missed:
+                text += f"; lines missed while this server was cut off: {missed}"
+            event = Notice(text)
+            participant.deliver(event, formatLine(event))
 
     def _loadHistory(self, commands: IRedis, rooms: set[str]) -> Deferred[None]:
         if not self.hub.historySize:
@@ -507,6 +571,8 @@ class ChatBus:
         hub = self.hub
         try:
             if kind == "say":
+                roomKey = entry["room"].casefold().encode("utf-8")
+                self._said[roomKey] = self._said.get(roomKey, 0) + 1
                 hub.deliverSaid(
                     entry["room"], entry["nick"], entry["text"], entry["act"] == "1"
                 )
@@ -664,6 +730,18 @@ def userValue(node: str, nick: str, rooms: list[str]) -> str:
     return f"{node}\x1f{nick}\x1f{' '.join(rooms)}"
 
 
+def _counts(pairs: list[bytes]) -> dict[bytes, int]:
+    """
+    @return: a hash of counts, as C{HGETALL} gives it, as numbers; fields
+        that are not numbers are left out.
+    """
+    counts = {}
+    for key, value in zip(pairs[::2], pairs[1::2], strict=True):
+        if value.isdigit():
+            counts[key] = int(value)
+    return counts
+
+
 def _execute(connection: IRedis, *args: Any) -> Deferred[Any]:
     """
     Send one command; a connection already lost (which C{txredisapi}
@@ -713,6 +791,11 @@ class BusService(Service):
         self.stopTimeout = stopTimeout
         self._ready: dict[str, IRedis] = {}
         self._clients: dict[str, ClientService] = {}
+        self.drains: list[Any] = []
+        """
+        The drain services of the node's listeners: it stops once they
+        have (its users' quits are published before it goes).
+        """
 
     def privilegedStartService(self) -> None:
         probe(self.address)
@@ -764,7 +847,12 @@ class BusService(Service):
 
     def stopService(self) -> Deferred[Any]:
         super().stopService()
-        flushed = self.bus.stop()
+        # Services stop together: wait for the users to have gone.
+        drained = DeferredList(
+            [drain.stopping for drain in self.drains if drain.stopping is not None],
+            consumeErrors=True,
+        )
+        flushed = drained.addCallback(lambda _: self.bus.stop())
         flushed.addTimeout(self.stopTimeout, self.reactor)
         flushed.addErrback(lambda _: None)
 

@@ -12,6 +12,7 @@ from typing import Any
 from twisted.application.service import IService
 from twisted.python import usage
 
+from netlab._lifecycle import DrainService
 from netlab._options import (
     burst,
     nonNegative,
@@ -253,13 +254,16 @@ def _build(options: usage.Options, context: IServiceContext) -> list[IService]:
         goodbye="the server is shutting down; goodbye",
     )
     services += _buildIRC(options, context, hub, limits)
-    # First, so that it stops last: the users' quits go out before it does.
-    return bus + services + _buildWeb(options, context, hub, limits)
+    services += _buildWeb(options, context, hub, limits)
+    for service in bus:
+        # It stops once they have: the users' quits go out before it does.
+        service.drains = [s for s in services if isinstance(s, DrainService)]
+    return bus + services
 
 
 def _buildBus(
     options: usage.Options, context: IServiceContext, hub: ChatHub
-) -> list[IService]:
+) -> list[Any]:
     """
     C{--bus}: the hub as one node of several, through Redis.  Nothing of
     it (nor C{txredisapi}) is imported without C{--bus}.

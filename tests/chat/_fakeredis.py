@@ -123,6 +123,18 @@ class FakeRedisServer:
                 del stream[: len(stream) - cap]
             self._wake()
             return entry[0]
+        if name == b"HINCRBY":
+            table = self.hashes.setdefault(rest[0], {})
+            value = int(table.get(rest[1], b"0")) + int(rest[2])
+            table[rest[1]] = b"%d" % value
+            return value
+        if name == b"XRANGE":
+            key, start, end = rest[:3]
+            low = (0, 0) if start == b"-" else _parseId(start)
+            high = (2**64, 2**64) if end == b"+" else _parseId(end)
+            return [
+                e for e in self.streams.get(key, []) if low <= _parseId(e[0]) <= high
+            ]
         if name == b"XREVRANGE":
             key, _, _, _, count = rest
             return list(reversed(self.streams.get(key, [])))[: int(count)]

@@ -37,11 +37,21 @@ class Node:
     """
 
     def __init__(
-        self, server: FakeRedisServer, name: str, pendingLimit: int = 1000
+        self,
+        server: FakeRedisServer,
+        name: str,
+        pendingLimit: int = 1000,
+        streamCap: int = 10000,
     ) -> None:
         self.server = server
         self.hub = ChatHub()
-        self.bus = ChatBus(self.hub, server.clock, name, pendingLimit=pendingLimit)
+        self.bus = ChatBus(
+            self.hub,
+            server.clock,
+            name,
+            pendingLimit=pendingLimit,
+            streamCap=streamCap,
+        )
         self.attach()
 
     def attach(self) -> None:
@@ -294,6 +304,56 @@ class CutTests(BusTestCase):
             ],
         )
         self.assertEqual(self.b.bus.reconnects, 1)
+
+    def test_cutOutlastedTheStream(self) -> None:
+        """
+        A node back from a cut longer than the stream keeps tells each of
+        its users, in its one C{NOTE} of being back, how many lines of each
+        of their rooms were missed, and delivers those the stream still
+        has, in order.
+        """
+        server = FakeRedisServer(self.clock)
+        a = Node(server, "a", streamCap=5)
+        b = Node(server, "b", streamCap=5)
+        alice = a.user("alice")
+        bob = b.user("bob")
+        b.hub.join(bob, "#dev")
+        b.hub.join(bob, "#lobby")
+        a.hub.say(alice, "seen")
+        self.settle()
+        b.cut()
+        for i in range(30):
+            a.hub.say(alice, f"line {i}")
+        self.settle()
+        bob.clear()
+        b.attach()
+        self.settle()
+        kept = [e.text for e in bob.events() if isinstance(e, RoomMessage)]
+        self.assertEqual(kept, [f"line {i}" for i in range(30 - len(kept), 30)])
+        self.assertGreater(len(kept), 0)
+        self.assertEqual(
+            [e for e in bob.events() if isinstance(e, Notice)],
+            [
+                Notice(
+                    "the rest of the chat is back; lines missed while this "
+                    f"server was cut off: {30 - len(kept)} of #lobby"
+                )
+            ],
+        )
+        # Counted from there: a second cut within the stream misses none.
+        b.cut()
+        a.hub.say(alice, "again")
+        self.settle()
+        bob.clear()
+        b.attach()
+        self.settle()
+        self.assertEqual(
+            bob.events(),
+            [
+                Notice("the rest of the chat is back"),
+                RoomMessage("#lobby", "alice", "again"),
+            ],
+        )
 
     def test_keptWhileCut(self) -> None:
         """

@@ -880,6 +880,10 @@ class BusWiringTests(SynchronousTestCase):
         self.assertEqual(bus.bus.nodeTimeout, 4.5)
         [guard] = _guards(service)
         self.assertIs(guard.wrappedFactory.hub.bus, bus.bus)
+        self.assertEqual(
+            bus.drains, [c for c in children if isinstance(c, DrainService)]
+        )
+        self.assertTrue(bus.drains)
 
     def test_defaultNode(self) -> None:
         """

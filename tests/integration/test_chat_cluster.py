@@ -234,6 +234,7 @@ async def test_stoppedNode(tmp_path: Path) -> None:
                 "QUIT alice",
                 timeout=10,
             )
+            assert b"QUIT alice node lost" not in bob.lines, bob.lines
             await a.whenEnded(STOP_TIMEOUT)
             assert a.exitCode == 0, a.describe()
             await user(portB, "alice")
