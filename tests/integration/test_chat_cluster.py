@@ -173,6 +173,35 @@ async def test_oneChat(tmp_path: Path) -> None:
 
 
 @pytest_twisted.ensureDeferred
+async def test_unixSocket(tmp_path: Path) -> None:
+    """
+    C{--bus unix:PATH} reaches Redis over its Unix socket.
+    """
+    assert REDIS is not None, (
+        "redis-server is not installed: apt-get install redis-server"
+    )
+    directory = tmp_path / "redis-unix"
+    directory.mkdir()
+    path = directory / "redis.sock"
+    command = [REDIS, "--port", "0", "--unixsocket", str(path), "--save", ""]
+    command += ["--appendonly", "no", "--dir", str(directory)]
+    process = _Process(command, b"")
+    _reactor().spawnProcess(
+        process, REDIS, command, env=os.environ, path=str(directory)
+    )
+    try:
+        await until(path.exists, "Redis's socket", 30)
+        async with nodes(tmp_path, f"unix:{path}", 2) as [(_, portA), (_, portB)]:
+            alice = await user(portA, "alice")
+            bob = await user(portB, "bob")
+            await alice.untilLine(b"JOIN #lobby bob")
+            bob.send(b"over a unix socket")
+            await alice.untilLine(b"MSG #lobby bob over a unix socket")
+    finally:
+        await process.stop()
+
+
+@pytest_twisted.ensureDeferred
 async def test_redisUnreachable(tmp_path: Path) -> None:
     """
     A node whose Redis does not answer at startup writes one line naming
