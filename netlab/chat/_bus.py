@@ -798,7 +798,10 @@ class BusService(Service):
         """
 
     def privilegedStartService(self) -> None:
-        probe(self.address)
+        probe(
+            self.address,
+            presence=(self.bus.node, self.bus.presencePrefix + self.bus.node),
+        )
         super().privilegedStartService()
 
     def startService(self) -> None:

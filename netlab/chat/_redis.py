@@ -128,6 +128,7 @@ def probe(
     address: BusAddress,
     timeout: float = PROBE_TIMEOUT,
     connect: Callable[[BusAddress, float], socket.socket] | None = None,
+    presence: tuple[str, str] | None = None,
 ) -> None:
     """
     Check, before the service starts, that Redis answers at C{address}
@@ -137,6 +138,8 @@ def probe(
 
     @param connect: opens the socket (for tests); by default TCP, TLS
         (verified) or a Unix socket, by C{address.scheme}.
+    @param presence: the node's name and its presence key, if it is to be
+        checked that no live node has that name already.
     @raise StartupError: one line naming the address and the reason.
     """
     commands = []
@@ -145,6 +148,8 @@ def probe(
     if address.db:
         commands.append(_encode("SELECT", address.db))
     commands.append(_encode("PING"))
+    if presence is not None:
+        commands.append(_encode("EXISTS", presence[1]))
     try:
         sock = (connect or _connect)(address, timeout)
         try:
@@ -163,12 +168,19 @@ def probe(
             f"--bus {address.display()}: cannot reach Redis ({reason}); "
             "start it or fix --bus"
         ) from None
-    for reply in replies.split(b"\r\n")[: len(commands)]:
+    answers = replies.split(b"\r\n")[: len(commands)]
+    for reply in answers:
         if reply.startswith(b"-"):
             raise StartupError(
                 f"--bus {address.display()}: Redis refused us "
                 f"({reply[1:].decode('utf-8', 'replace')}); fix --bus"
             )
+    if presence is not None and answers[-1] != b":0":
+        raise StartupError(
+            f"--node {presence[0]}: a node of that name is running on "
+            f"{address.display()} (or was killed less than --node-timeout "
+            "ago); choose another --node"
+        )
 
 
 def _connect(address: BusAddress, timeout: float) -> socket.socket:

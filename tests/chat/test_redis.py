@@ -118,6 +118,24 @@ class ProbeTests(SynchronousTestCase):
         )
         self.assertTrue(sock.closed)
 
+    def test_nodeNameInUse(self) -> None:
+        """
+        With a presence key to check, a node of the same name already
+        there is one line saying to choose another name; none is fine.
+        """
+        address = parseBusAddress("redis://h/0")
+        sock = _FakeSocket(b"+PONG\r\n:0\r\n")
+        probe(address, connect=lambda a, t: sock, presence=("a", "k:a"))  # type: ignore[arg-type, return-value]
+        self.assertTrue(sock.sent.endswith(b"*2\r\n$6\r\nEXISTS\r\n$3\r\nk:a\r\n"))
+        sock = _FakeSocket(b"+PONG\r\n:1\r\n")
+        with self.assertRaises(StartupError) as e:
+            probe(address, connect=lambda a, t: sock, presence=("a", "k:a"))  # type: ignore[arg-type, return-value]
+        self.assertEqual(
+            str(e.exception),
+            "--node a: a node of that name is running on redis://h:6379/0 (or "
+            "was killed less than --node-timeout ago); choose another --node",
+        )
+
     def test_unreachable(self) -> None:
         """
         Redis not answering is one line naming the address and the reason.

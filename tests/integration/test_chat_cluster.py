@@ -218,6 +218,20 @@ async def test_redisUnreachable(tmp_path: Path) -> None:
 
 
 @pytest_twisted.ensureDeferred
+async def test_nodeNameInUse(tmp_path: Path) -> None:
+    """
+    A node started under the name of a running one writes one line saying
+    to choose another, and exits with status 1.
+    """
+    async with redisServer(tmp_path) as redisPort:
+        bus = f"redis://127.0.0.1:{redisPort}/0"
+        async with nodes(tmp_path, bus, 1):
+            process = await run(node(_freePort(), bus, "a"), tmp_path)
+            assert process.exitCode == 1, process.describe()
+            assertOneErrorLine(process, "netlab chat: error: ", "--node a: a node")
+
+
+@pytest_twisted.ensureDeferred
 async def test_killedNode(tmp_path: Path) -> None:
     """
     A node killed with SIGKILL: its users quit on the other node with
