@@ -185,7 +185,9 @@ class ChatBus:
         self._reader: IRedis | None = None
         self._lastId: bytes | None = None
         self._everConnected = False
-        self._pending: deque[list[tuple[Any, ...]]] = deque()
+        # Each change to publish: its kind ("" for housekeeping) and its
+        # commands, sent in one MULTI with others.
+        self._pending: deque[tuple[str, list[tuple[Any, ...]]]] = deque()
         self._pendingLines = 0
         self._flushing = False
         self._remotes: dict[str, RemoteParticipant] = {}
@@ -262,7 +264,7 @@ class ChatBus:
         commands = self._commands
         if commands is None:
             return succeed(None)
-        self._pending.append([("DEL", self.presencePrefix + self.node)])
+        self._pending.append(("", [("DEL", self.presencePrefix + self.node)]))
         done: Deferred[None] = Deferred()
         self._whenFlushed = done
         self._flush()
@@ -311,7 +313,7 @@ class ChatBus:
 
         def check(value: Any) -> None:
             if value == f"{self.node}\x1f{nick}\x1f".encode():
-                self._pending.append([("HDEL", self.users, key)])
+                self._pending.append(("", [("HDEL", self.users, key)]))
                 self._flush()
 
         if self._commands is not None:
@@ -364,7 +366,7 @@ class ChatBus:
             roomKey = fields["room"].casefold()
             commands.append(("HINCRBY", self.said, roomKey, 1))
             self._pendingLines += 1
-        self._pending.append(commands)
+        self._pending.append((kind, commands))
         self._flush()
 
     # Internals
@@ -381,17 +383,17 @@ class ChatBus:
         batch = [self._pending.popleft() for _ in range(min(100, len(self._pending)))]
         self._flushing = True
         _send(commands, "MULTI")
-        for group in batch:
+        for _, group in batch:
             for command in group:
                 _send(commands, *command)
         d = _execute(commands, "EXEC")
 
         def sent(_: object) -> None:
             self._flushing = False
-            for group in batch:
-                if group[0][0] == "XADD":
+            for kind, _ in batch:
+                if kind:
                     self.published += 1
-                    if "say" in group[0]:
+                    if kind == "say":
                         self._pendingLines -= 1
             self._flush()
 

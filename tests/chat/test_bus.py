@@ -380,6 +380,23 @@ class CutTests(BusTestCase):
             ],
         )
 
+    def test_boundCountsOnlyLines(self) -> None:
+        """
+        The bound counts lines only, whatever the changes waiting say: a
+        user called C{say} joining a room while cut off leaves room for
+        exactly the bound's lines next time.
+        """
+        a = Node(self.server, "small", pendingLimit=1)
+        say = a.user("say")
+        a.cut()
+        a.hub.join(say, "#say")
+        a.attach()
+        self.settle()
+        a.cut()
+        a.hub.say(say, "one")
+        with self.assertRaises(ChatError):
+            a.hub.say(say, "two")
+
     def test_declaredLostWhileCut(self) -> None:
         """
         A node cut off for longer than the node timeout disconnects its
