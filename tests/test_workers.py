@@ -573,6 +573,18 @@ class OptionsTests(SynchronousTestCase):
         self.assertTrue(str(error).startswith("netlab chat: error: chat cannot run"))
         self.assertIn("--bus", str(error))
 
+    def test_chatWithBusNotYet(self) -> None:
+        """
+        With C{--bus}, chat in workers is still refused, in one line that
+        says to run several chat processes instead.
+        """
+        options = self.parse("chat", "--workers", "2", "--bus", "redis://127.0.0.1:1/0")
+        error = self.assertRaises(
+            SystemExit, tap.makeService, options, MemoryReactorClock()
+        )
+        self.assertIn("run several chat processes with --bus", str(error))
+        self.assertNotIn("\n", str(error))
+
 
 class ParentAssemblyTests(SynchronousTestCase):
     """

@@ -9,8 +9,10 @@ bridge to another node or protocol, can be another.
 from __future__ import annotations
 
 from collections import deque
+from typing import Any
 
 import attrs
+from twisted.internet.defer import Deferred, fail, succeed
 from zope.interface import Interface
 
 from netlab.chat._wire import (
@@ -166,6 +168,12 @@ class ChatHub:
         self._nicks: dict[str, _Member] = {}
         self._rooms: dict[str, _Room] = {}
         self._room(defaultRoom)
+        self._claiming: dict[IChatParticipant, str] = {}
+        self.bus: Any = None
+        """
+        The L{netlab.chat._bus.ChatBus} that makes this hub one node of
+        several, or C{None} (one process, as by default).
+        """
 
     # Queries
 
@@ -268,6 +276,8 @@ class ChatHub:
         member = _Member(participant, nick)
         self._members[participant] = member
         self._nicks[normalizeNick(nick)] = member
+        if self._publishes(participant):
+            self.bus.publish("reg", self._entry(member), nick=nick)
         if joinDefault:
             self.join(participant, self.defaultRoom)
 
@@ -287,6 +297,14 @@ class ChatHub:
         event = NickChanged(member.nick, nick)
         member.nick = nick
         self._nicks[normalizeNick(nick)] = member
+        if self._publishes(participant):
+            self.bus.publish(
+                "nick",
+                self._entry(member),
+                normalizeNick(event.old),
+                nick=event.old,
+                new=nick,
+            )
         self._notifyRooms(member, event, participant)
 
     def join(
@@ -312,6 +330,7 @@ class ChatHub:
         key = name.casefold()
         if (
             not leaveOthers
+            and self._publishes(participant, True)
             and self.roomLimit
             and key not in member.rooms
             and len(member.rooms) >= self.roomLimit
@@ -340,6 +359,14 @@ class ChatHub:
             return
         room.members[participant] = member
         member.rooms[room.key] = room
+        if self._publishes(participant):
+            self.bus.publish(
+                "join",
+                self._entry(member),
+                nick=member.nick,
+                room=room.name,
+                leave="1" if leaveOthers else "0",
+            )
         self._notify(room, Joined(room.name, member.nick), participant)
 
     def part(
@@ -356,6 +383,14 @@ class ChatHub:
         member = self._member(participant)
         found = self._roomOfMember(member, room)
         self._leave(member, found, Parted(found.name, member.nick, reason))
+        if self._publishes(participant) and self._members.get(participant) is member:
+            self.bus.publish(
+                "part",
+                self._entry(member),
+                nick=member.nick,
+                room=found.name,
+                reason=reason,
+            )
 
     def say(
         self,
@@ -374,14 +409,35 @@ class ChatHub:
         """
         member = self._member(participant)
         found = self._roomOfMember(member, room)
-        event = (Action if action else RoomMessage)(found.name, member.nick, text)
+        if self._publishes(participant):
+            # Heard, by everyone, when it comes back from the bus: one order.
+            self.bus.publish(
+                "say",
+                None,
+                nick=member.nick,
+                room=found.name,
+                text=text,
+                act="1" if action else "0",
+            )
+            return
+        self._said(found, participant, member.nick, text, action)
+
+    def _said(
+        self,
+        room: _Room,
+        sender: IChatParticipant | None,
+        nick: str,
+        text: str,
+        action: bool,
+    ) -> None:
+        event = (Action if action else RoomMessage)(room.name, nick, text)
         line = formatLine(event)
         # A snapshot: a delivery may end in a participant leaving.
-        for other in tuple(found.members):
-            if other is not participant:
+        for other in tuple(room.members):
+            if other is not sender:
                 other.deliver(event, line)
         if self.historySize:
-            found.history.append((History(event), b"HIST " + line))
+            room.history.append((History(event), b"HIST " + line))
 
     def tell(self, participant: IChatParticipant, nick: str, text: str) -> str:
         """
@@ -394,6 +450,11 @@ class ChatHub:
         recipient = self._nicks.get(normalizeNick(nick))
         if recipient is None:
             raise ChatError("no-such-nick", f"nobody here is called {nick!r}")
+        if self._publishes(participant) and self.bus.isRemote(recipient.participant):
+            self.bus.publish(
+                "priv", None, nick=member.nick, to=recipient.nick, text=text
+            )
+            return recipient.nick
         event = PrivateMessage(member.nick, recipient.nick, text)
         recipient.participant.deliver(event, formatLine(event))
         return recipient.nick
@@ -405,10 +466,19 @@ class ChatHub:
         nickname is free again.  Does nothing for a participant that never
         registered.
         """
+        self._claiming.pop(participant, None)
         member = self._members.pop(participant, None)
         if member is None:
             return
         del self._nicks[normalizeNick(member.nick)]
+        if self._publishes(participant):
+            self.bus.publish(
+                "quit",
+                None,
+                normalizeNick(member.nick),
+                nick=member.nick,
+                reason=reason,
+            )
         rooms = list(member.rooms.values())
         for room in rooms:
             room.members.pop(participant, None)
@@ -416,6 +486,94 @@ class ChatHub:
         member.rooms.clear()
         for room in rooms:
             self._forgetIfEmpty(room)
+
+    # With a bus: what may wait for the other nodes, and what they say
+
+    def claimNick(self, participant: IChatParticipant, nick: str) -> Deferred[None]:
+        """
+        Check that C{participant} may take C{nick} (to L{register} or
+        L{rename} with it next), and, with a bus, claim it on every node
+        first.  Without a bus the Deferred has fired when this returns, so
+        a participant that goes on in its callback behaves as it did
+        before there were buses.
+
+        @return: fires once C{nick} is its to take, or fails with
+            L{ChatError} (C{nick-invalid}, C{nick-taken}, or
+            C{bus-unavailable}); fails with C{gone} if the participant
+            quit meanwhile.
+        """
+        member = self._members.get(participant)
+        try:
+            if member is not None and normalizeNick(nick) == normalizeNick(member.nick):
+                if not isValidNick(nick):
+                    self.checkNick(nick)
+                return succeed(None)
+            self.checkNick(nick)
+            if not self._publishes(participant):
+                return succeed(None)
+            claimed: Deferred[bool] = self.bus.claim(nick)
+        except ChatError as e:
+            return fail(e)
+        self._claiming[participant] = nick
+
+        def done(free: bool) -> None:
+            if self._claiming.pop(participant, None) != nick:
+                if free:
+                    self.bus.release(nick)
+                raise ChatError("gone", "you left before your nickname was claimed")
+            if not free or normalizeNick(nick) in self._nicks:
+                raise ChatError("nick-taken", f"{nick} is taken; choose another")
+
+        return claimed.addCallback(done)  # type: ignore[return-value]
+
+    def deliverSaid(self, room: str, nick: str, text: str, action: bool) -> None:
+        """
+        A line said in C{room} by C{nick}, as the bus gives it back: its
+        members here hear it (all but its sender), and it joins the room's
+        history.
+        """
+        found = self._rooms.get(room.casefold())
+        if found is None:
+            return
+        sender = self._nicks.get(normalizeNick(nick))
+        self._said(found, sender.participant if sender else None, nick, text, action)
+
+    def deliverPrivate(self, sender: str, nick: str, text: str) -> None:
+        """
+        A private message from another node: C{nick} hears it if it is
+        here.
+        """
+        recipient = self._nicks.get(normalizeNick(nick))
+        if recipient is None or self.bus.isRemote(recipient.participant):
+            return
+        event = PrivateMessage(sender, recipient.nick, text)
+        recipient.participant.deliver(event, formatLine(event))
+
+    def remember(self, room: str, nick: str, text: str, action: bool) -> None:
+        """
+        Add a past line to C{room}'s history, if the room exists (a node
+        starting reads them from the bus).
+        """
+        found = self._rooms.get(room.casefold())
+        if found is not None and self.historySize:
+            event = (Action if action else RoomMessage)(found.name, nick, text)
+            found.history.append((History(event), b"HIST " + formatLine(event)))
+
+    def _publishes(self, participant: IChatParticipant, orNoBus: bool = False) -> bool:
+        """
+        @return: whether a change of C{participant} goes on the bus (there
+            is one, and it is a user of this node); with C{orNoBus}, also
+            C{True} without a bus.
+        """
+        if self.bus is None:
+            return orNoBus
+        return not self.bus.isRemote(participant)
+
+    def _entry(self, member: _Member) -> tuple[str, str]:
+        rooms = " ".join(room.name for room in member.rooms.values())
+        return normalizeNick(
+            member.nick
+        ), f"{self.bus.node}\x1f{member.nick}\x1f{rooms}"
 
     # Internals
 

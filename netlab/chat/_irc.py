@@ -368,23 +368,38 @@ class IRCProtocol(ChatProtocol):
             return
         nick = params[0]
         if self._registered:
-            self._hub.rename(self, nick)
+            claimed = self._hub.claimNick(self, nick)
+            claimed.addCallback(lambda _: self._hub.rename(self, nick))
+            claimed.addErrback(self._refusedLater, "NICK", (nick,))
             return
         self._hub.checkNick(nick)
         self._pendingNick = nick
         self._tryRegistering()
 
+    def _refusedLater(
+        self, failure: Failure, command: str, params: tuple[str, ...]
+    ) -> None:
+        """
+        L{_refused}, for what the hub refused after asking the other nodes.
+        """
+        failure.trap(ChatError)
+        error = failure.value
+        assert isinstance(error, ChatError)
+        if error.code != "gone":
+            self._refused(command, params, error)
+
     def _tryRegistering(self) -> None:
         nick = self._pendingNick
         if self._registered or self._capPending or not self._user or nick is None:
             return
-        try:
-            self._hub.register(self, nick, joinDefault=False)
-        except ChatError as e:
-            # Taken since NICK: the client must choose again.
-            self._pendingNick = None
-            self._refused("NICK", (nick,), e)
-            return
+        self._pendingNick = None
+        claimed = self._hub.claimNick(self, nick)
+        claimed.addCallback(lambda _: self._register(nick))
+        # Taken since NICK: the client must choose again.
+        claimed.addErrback(self._refusedLater, "NICK", (nick,))
+
+    def _register(self, nick: str) -> None:
+        self._hub.register(self, nick, joinDefault=False)
         self._registered = True
         self._deadlines.registered()
         self._welcome(nick)

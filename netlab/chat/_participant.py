@@ -26,6 +26,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 from netlab._flow import CLOSE_TIMEOUT, closeWhenWritten
 from netlab.chat._hub import ChatHub, IChatParticipant
@@ -504,15 +505,33 @@ class ChatCommands:
         """
         nick = nick.strip()
         participant = self._participant
+        claimed = self._hub.claimNick(participant, nick)
         if not self.registered:
-            self._hub.checkNick(nick)
-            self._send(Reply("nick", (nick,)))
-            self._hub.register(participant, nick)
-            self.registered = True
-            self._onRegistered()
-            return
-        self._hub.rename(participant, nick)
+            claimed.addCallback(lambda _: self._register(nick))
+        else:
+            claimed.addCallback(lambda _: self._rename(nick))
+        claimed.addErrback(self._refused, "nick")
+
+    def _register(self, nick: str) -> None:
         self._send(Reply("nick", (nick,)))
+        self._hub.register(self._participant, nick)
+        self.registered = True
+        self._onRegistered()
+
+    def _rename(self, nick: str) -> None:
+        self._hub.rename(self._participant, nick)
+        self._send(Reply("nick", (nick,)))
+
+    def _refused(self, failure: Failure, name: str) -> None:
+        """
+        Reply to a command the hub refused later (with a bus), as to one it
+        refused at once.
+        """
+        failure.trap(ChatError)
+        e = failure.value
+        assert isinstance(e, ChatError)
+        if e.code != "gone":
+            self._send(Error(name, e.code, e.text))
 
     def say(self, text: str) -> None:
         """

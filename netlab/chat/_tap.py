@@ -5,12 +5,22 @@ registered as the entry point C{chat} of the group C{netlab.services}.
 
 from __future__ import annotations
 
+import os
+import socket
 from typing import Any
 
 from twisted.application.service import IService
 from twisted.python import usage
 
-from netlab._options import burst, nonNegative, positiveInt, rate, wholeNumber
+from netlab._lifecycle import DrainService
+from netlab._options import (
+    burst,
+    nonNegative,
+    positiveFloat,
+    positiveInt,
+    rate,
+    wholeNumber,
+)
 from netlab.chat._hub import (
     DEFAULT_HISTORY,
     DEFAULT_NOTICE_LIMIT,
@@ -19,8 +29,9 @@ from netlab.chat._hub import (
     ChatHub,
 )
 from netlab.chat._irc import DEFAULT_PING_INTERVAL, IRCFactory, ircRefusalLine
-from netlab.chat._metrics import chatGauges
+from netlab.chat._metrics import busGauges, chatGauges
 from netlab.chat._origin import normalizeOrigin
+from netlab.chat._redis import DEFAULT_NODE_TIMEOUT, BusAddress, parseBusAddress
 from netlab.chat._server import DEFAULT_PORT, ChatFactory, ChatLimits
 from netlab.chat._wire import Error, formatLine, isValidRoom
 from netlab.errors import StartupError
@@ -28,6 +39,18 @@ from netlab.policies import TrafficStats
 from netlab.service import IServiceContext, NetlabService, StreamOptions
 
 __all__ = ["ChatOptions", "chat"]
+
+
+def _busAddress(value: str) -> BusAddress:
+    return parseBusAddress(value)
+
+
+def _node(value: str) -> str:
+    if not value or not all(c.isalnum() or c in "-_." for c in value):
+        raise ValueError(
+            f"{value!r} is not a node name (letters, digits, -, _ and . only)"
+        )
+    return value
 
 
 def _room(value: str) -> str:
@@ -138,6 +161,31 @@ class ChatOptions(StreamOptions):
             nonNegative,
         ],
         [
+            "bus",
+            None,
+            None,
+            "Make this server one node of several sharing one chat through "
+            "Redis: redis://[:password@]host[:port][/db], rediss://... for "
+            "TLS, or unix:/path (none: one process holds the chat).",
+            _busAddress,
+        ],
+        [
+            "node",
+            None,
+            None,
+            "This node's name in logs, metrics and presence, with --bus "
+            "(default: host name and process id).",
+            _node,
+        ],
+        [
+            "node-timeout",
+            None,
+            DEFAULT_NODE_TIMEOUT,
+            "Seconds without a heartbeat after which a node is lost, with "
+            "--bus: its users quit everywhere and their nicknames are free.",
+            positiveFloat,
+        ],
+        [
             "irc-ping-interval",
             None,
             DEFAULT_PING_INTERVAL,
@@ -195,6 +243,7 @@ def _build(options: usage.Options, context: IServiceContext) -> list[IService]:
     factory = ChatFactory(hub, context.reactor, limits, TrafficStats(context.name))
     for name, documentation, read in chatGauges(hub):
         context.addGauge(name, documentation, read)
+    bus = _buildBus(options, context, hub)
     # The chat protocol times out idle users itself (a line, not a byte,
     # is what counts there), so the guard does not.
     services = context.listen(
@@ -205,7 +254,30 @@ def _build(options: usage.Options, context: IServiceContext) -> list[IService]:
         goodbye="the server is shutting down; goodbye",
     )
     services += _buildIRC(options, context, hub, limits)
-    return services + _buildWeb(options, context, hub, limits)
+    services += _buildWeb(options, context, hub, limits)
+    for service in bus:
+        # It stops once they have: the users' quits go out before it does.
+        service.drains = [s for s in services if isinstance(s, DrainService)]
+    return bus + services
+
+
+def _buildBus(
+    options: usage.Options, context: IServiceContext, hub: ChatHub
+) -> list[Any]:
+    """
+    C{--bus}: the hub as one node of several, through Redis.  Nothing of
+    it (nor C{txredisapi}) is imported without C{--bus}.
+    """
+    address = options["bus"]
+    if address is None:
+        return []
+    from netlab.chat._bus import BusService, ChatBus
+
+    node = options["node"] or f"{socket.gethostname()}-{os.getpid()}"
+    bus = ChatBus(hub, context.reactor, node, options["node-timeout"])
+    for name, documentation, read in busGauges(bus):
+        context.addGauge(name, documentation, read)
+    return [BusService(context.reactor, address, bus)]
 
 
 def _buildIRC(
@@ -256,12 +328,17 @@ def _buildWeb(
 
 
 def _whyNotInWorkers(options: usage.Options) -> str | None:
-    # The rooms live in one hub in one process: until workers can be nodes
-    # of one chat over --bus, chat runs in one process.  With --bus, this
-    # is where it says yes.
+    # The rooms live in one hub per process.  Workers as nodes of one chat
+    # over --bus (each with a node name that outlives its restarts) are not
+    # built yet; this is where chat will say yes to them.
+    if not options["bus"]:
+        return (
+            "its rooms live in one process, and workers would need --bus (chat "
+            "across processes); run chat with --workers 1"
+        )
     return (
-        "its rooms live in one process, and workers need --bus (chat across "
-        "processes), which netlab does not have yet; run chat with --workers 1"
+        "chat does not run in workers yet; run several chat processes with "
+        "--bus instead (see 'Running several chat servers' in the docs)"
     )
 
 

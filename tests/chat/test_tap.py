@@ -832,3 +832,82 @@ class WebTests(SynchronousTestCase):
             transport.value().startswith(b"HTTP/1.1 503 Service Unavailable\r\n")
         )
         self.assertIn(b"too many connections (1)", transport.value())
+
+
+class BusWiringTests(SynchronousTestCase):
+    """
+    C{--bus}, C{--node} and C{--node-timeout}, on a L{MemoryReactorClock}.
+    """
+
+    def test_noBusByDefault(self) -> None:
+        """
+        Without C{--bus} the hub has no bus and nothing talks to Redis.
+        """
+        from netlab.chat._bus import BusService
+
+        service = tap.makeService(parse("chat"), MemoryReactorClock())
+        [guard] = _guards(service)
+        self.assertIsNone(guard.wrappedFactory.hub.bus)
+        self.assertEqual(
+            [s for s in _types(service) if s is BusService], [], list(service)
+        )
+
+    def test_bus(self) -> None:
+        """
+        C{--bus} makes the hub one node: a L{BusService} of the address,
+        started before the listeners (so it stops after their users have
+        quit), with the node's name and timeout, and the bus's gauges.
+        """
+        from netlab.chat._bus import BusService
+
+        options = parse(
+            "chat",
+            "--bus",
+            "redis://:pw@redis.example:6380/2",
+            "--node",
+            "east-1",
+            "--node-timeout",
+            "4.5",
+        )
+        service = tap.makeService(options, MemoryReactorClock())
+        children = list(service)
+        [bus] = [c for c in children if isinstance(c, BusService)]
+        listeners = [c for c in children if isinstance(c, EndpointService)]
+        self.assertLess(children.index(bus), children.index(listeners[0]))
+        self.assertEqual(bus.address.host, "redis.example")
+        self.assertEqual(bus.address.db, 2)
+        self.assertEqual(bus.bus.node, "east-1")
+        self.assertEqual(bus.bus.nodeTimeout, 4.5)
+        [guard] = _guards(service)
+        self.assertIs(guard.wrappedFactory.hub.bus, bus.bus)
+        self.assertEqual(
+            bus.drains, [c for c in children if isinstance(c, DrainService)]
+        )
+        self.assertTrue(bus.drains)
+
+    def test_defaultNode(self) -> None:
+        """
+        A node is named after its host and process by default.
+        """
+        import os
+        import socket
+
+        from netlab.chat._bus import BusService
+
+        options = parse("chat", "--bus", "redis://h")
+        service = tap.makeService(options, MemoryReactorClock())
+        [bus] = [c for c in service if isinstance(c, BusService)]
+        self.assertEqual(bus.bus.node, f"{socket.gethostname()}-{os.getpid()}")
+
+    def test_badValues(self) -> None:
+        """
+        A C{--bus} that is not a Redis address, a node name with spaces, or
+        a node timeout that is not positive, is a L{usage.UsageError}.
+        """
+        for option, value in [
+            ("--bus", "http://h"),
+            ("--bus", "redis://h/db"),
+            ("--node", "two words"),
+            ("--node-timeout", "0"),
+        ]:
+            self.assertRaises(usage.UsageError, parse, "chat", option, value)

@@ -49,6 +49,9 @@ CHAT_OPTIONS = [
     "--irc-ping-interval",
     "--web",
     "--web-origin",
+    "--bus",
+    "--node",
+    "--node-timeout",
 ]
 
 

@@ -1,0 +1,870 @@
+"""
+The chat bus: several chat nodes made one chat over Redis Streams.
+
+Every node reads one cluster-wide stream with one blocking C{XREAD} loop
+(on a connection of its own; commands go on another) and applies what it
+reads to its own L{ChatHub}, in which the users of other nodes are
+L{RemoteParticipant}s.  A node applies its own users' changes (joins,
+parts, nicknames, quits) at once and publishes them; their room lines it
+only publishes, and delivers when they come back from the stream, so every
+member of a room, on every node, sees one order: the stream's.
+
+Nicknames are claimed in one Redis hash (C{HSETNX}, regardless of case),
+which is also what a starting node reads to learn who is where.  Presence
+is a key per node with a time to live, renewed on every heartbeat; a node
+whose key expired is lost, and its users quit everywhere.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from functools import partial
+from typing import Any
+
+from twisted.application.internet import ClientService, backoffPolicy
+from twisted.application.service import Service
+from twisted.internet.defer import Deferred, DeferredList, fail, succeed
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from zope.interface import implementer
+
+from netlab._ratelog import RateLimitedLog
+from netlab.chat._hub import ChatHub, IChatParticipant
+from netlab.chat._redis import (
+    DEFAULT_NODE_TIMEOUT,
+    BusAddress,
+    IRedis,
+    busEndpoint,
+    probe,
+    redisFactory,
+)
+from netlab.chat._wire import Error, Notice, formatLine, normalizeNick
+from netlab.errors import ChatError
+from netlab.policies import IDrainable
+
+__all__ = [
+    "DEFAULT_NODE_TIMEOUT",
+    "DEFAULT_PENDING_LIMIT",
+    "DEFAULT_STREAM_CAP",
+    "BusService",
+    "ChatBus",
+    "RemoteParticipant",
+    "decodeEntry",
+]
+
+_log = Logger()
+
+DEFAULT_PENDING_LIMIT = 1000
+"""
+The most room lines a node keeps, in order, while it cannot reach Redis;
+past it, saying something is refused with C{bus-unavailable}.
+"""
+
+DEFAULT_STREAM_CAP = 10000
+"""
+Entries the cluster-wide stream keeps (C{MAXLEN ~}): the catch-up window of
+a node cut off from Redis.
+"""
+
+READ_COUNT = 500
+"""
+The most entries one C{XREAD} returns: what a node that fell behind holds
+at once.
+"""
+
+BLOCK_MS = 5000
+"""
+How long one C{XREAD} blocks, in milliseconds, before it is sent again.
+"""
+
+FORMAT = b"1"
+"""
+The version of the entries this node writes; others are skipped.
+"""
+
+_KINDS: dict[bytes, tuple[bytes, ...]] = {
+    b"reg": (b"nick",),
+    b"join": (b"nick", b"room", b"leave"),
+    b"part": (b"nick", b"room", b"reason"),
+    b"nick": (b"nick", b"new"),
+    b"quit": (b"nick", b"reason"),
+    b"say": (b"nick", b"room", b"text", b"act"),
+    b"priv": (b"nick", b"to", b"text"),
+}
+
+
+def decodeEntry(fields: list[bytes]) -> dict[str, str] | None:
+    """
+    Read one stream entry's fields (C{[name, value, ...]}, as C{XREAD}
+    returns them).
+
+    @return: its fields as text (C{v}, C{k} and C{node} and those of its
+        kind), or C{None} for an entry of another format, of an unknown
+        kind, or with a field missing or not UTF-8.
+    """
+    if len(fields) % 2:
+        return None
+    found = dict(zip(fields[::2], fields[1::2], strict=True))
+    if found.get(b"v") != FORMAT:
+        return None
+    needed = _KINDS.get(found.get(b"k", b""))
+    if needed is None or b"node" not in found:
+        return None
+    try:
+        return {
+            name.decode(): found[name].decode("utf-8")
+            for name in (b"k", b"node", *needed)
+        }
+    except (KeyError, UnicodeDecodeError, AttributeError):
+        return None
+
+
+@implementer(IChatParticipant)
+class RemoteParticipant:
+    """
+    A user of another node, as this node's hub holds it: in its rooms, with
+    its nickname; what it should hear, its own node delivers.
+
+    @ivar node: the name of its node.
+    @ivar nick: its nickname.
+    """
+
+    def __init__(self, node: str, nick: str) -> None:
+        self.node = node
+        self.nick = nick
+
+    def deliver(self, event: object, line: bytes) -> None:
+        """
+        Nothing: its own node delivers to it.
+        """
+
+
+class ChatBus:
+    """
+    One node's link to the others, between its hub and two Redis
+    connections (L{attach}, L{detach}).
+
+    @ivar node: this node's name.
+    @ivar connected: whether it has Redis now.
+    @ivar published: entries published.
+    @ivar delivered: entries read and applied.
+    @ivar skipped: entries read and skipped as bad.
+    @ivar reconnects: times it got Redis back after losing it.
+    """
+
+    def __init__(
+        self,
+        hub: ChatHub,
+        clock: IReactorTime,
+        node: str,
+        nodeTimeout: float = DEFAULT_NODE_TIMEOUT,
+        pendingLimit: int = DEFAULT_PENDING_LIMIT,
+        streamCap: int = DEFAULT_STREAM_CAP,
+        prefix: str = "netlab:chat",
+    ) -> None:
+        self.hub = hub
+        self.clock = clock
+        self.node = node
+        self.nodeTimeout = nodeTimeout
+        self.pendingLimit = pendingLimit
+        self.streamCap = streamCap
+        self.stream = f"{prefix}:stream"
+        self.users = f"{prefix}:users"
+        self.presencePrefix = f"{prefix}:node:"
+        self.roomPrefix = f"{prefix}:room:"
+        self.said = f"{prefix}:said"
+        self._said: dict[bytes, int] = {}
+        self.connected = False
+        self.published = 0
+        self.delivered = 0
+        self.skipped = 0
+        self.reconnects = 0
+        self.behind = 0
+        self._commands: IRedis | None = None
+        self._reader: IRedis | None = None
+        self._lastId: bytes | None = None
+        self._everConnected = False
+        # Each change to publish: its kind ("" for housekeeping) and its
+        # commands, sent in one MULTI with others.
+        self._pending: deque[tuple[str, list[tuple[Any, ...]]]] = deque()
+        self._pendingLines = 0
+        self._flushing = False
+        self._remotes: dict[str, RemoteParticipant] = {}
+        self._beat: IDelayedCall | None = None
+        self._beating = False
+        self._silent = False
+        self._stopped = False
+        self._badLog = RateLimitedLog(_log, clock, 60.0)
+        hub.bus = self
+
+    # Connections
+
+    def attach(self, commands: IRedis, reader: IRedis) -> Deferred[None]:
+        """
+        Redis is there: on the first call, read who is where and start
+        reading the stream from now; on later ones, resume it where it was
+        left, and publish what was kept meanwhile.
+
+        @param commands: the connection for commands.
+        @param reader: the connection for the blocking C{XREAD}.
+        @return: fires once the node has caught up with who is where.
+        """
+        self._commands = commands
+        self._reader = reader
+        self.connected = True
+        first = not self._everConnected
+        if first:
+            self._everConnected = True
+            done = self._snapshot(commands)
+        else:
+            self.reconnects += 1
+            done = self._resume(commands)
+
+        def started(_: object) -> None:
+            self._heartbeat()
+            self._read(reader)
+            self._flush()
+
+        def failed(failure: Failure) -> None:
+            # Lost before it caught up: the next connection starts again.
+            if first:
+                self._everConnected = False
+            _quiet(failure)
+
+        return done.addCallbacks(started, failed)
+
+    def detach(self) -> None:
+        """
+        Redis is gone (the connection dropped): keep the local users, keep
+        what they say (up to L{pendingLimit} lines), and tell them once.
+        """
+        if not self.connected:
+            return
+        self.connected = False
+        self._commands = self._reader = None
+        if self._beat is not None and self._beat.active():
+            self._beat.cancel()
+        self._beat = None
+        if not self._stopped:
+            self._tellLocal(
+                "lost the rest of the chat (Redis is unreachable); what you "
+                "say is kept and sent when it is back"
+            )
+
+    def stop(self) -> Deferred[None]:
+        """
+        The node stops: publish what is left, and remove its presence so
+        the others see its users quit at once.
+        """
+        self._stopped = True
+        if self._beat is not None and self._beat.active():
+            self._beat.cancel()
+        self._beat = None
+        commands = self._commands
+        if commands is None:
+            return succeed(None)
+        self._pending.append(("", [("DEL", self.presencePrefix + self.node)]))
+        done: Deferred[None] = Deferred()
+        self._whenFlushed = done
+        self._flush()
+        return done
+
+    _whenFlushed: Deferred[None] | None = None
+
+    # What the hub asks
+
+    def claim(self, nick: str) -> Deferred[bool]:
+        """
+        Claim C{nick} for a user of this node, atomically across the
+        cluster and regardless of case.
+
+        @return: fires with whether it was free; fails with
+            L{ChatError} C{bus-unavailable} without Redis.
+        """
+        commands = self._commands
+        if commands is None:
+            raise ChatError(
+                "bus-unavailable",
+                "the rest of the chat is unreachable; try again shortly",
+            )
+        value = f"{self.node}\x1f{nick}\x1f"
+        d = _execute(commands, "HSETNX", self.users, normalizeNick(nick), value)
+
+        def lost(_: object) -> bool:
+            raise ChatError(
+                "bus-unavailable",
+                "the rest of the chat is unreachable; try again shortly",
+            )
+
+        return d.addCallbacks(lambda added: added in (1, b"1"), lost)
+
+    def isRemote(self, participant: IChatParticipant) -> bool:
+        """
+        @return: whether C{participant} is a user of another node.
+        """
+        return isinstance(participant, RemoteParticipant)
+
+    def release(self, nick: str) -> None:
+        """
+        Give back a nickname L{claim}ed for a user who left before taking it.
+        """
+        key = normalizeNick(nick)
+
+        def check(value: Any) -> None:
+            if value == f"{self.node}\x1f{nick}\x1f".encode():
+                self._pending.append(("", [("HDEL", self.users, key)]))
+                self._flush()
+
+        if self._commands is not None:
+            _execute(self._commands, "HGET", self.users, key).addCallback(
+                check
+            ).addErrback(_quiet)
+
+    def publish(
+        self,
+        kind: str,
+        user: tuple[str, str] | None,
+        forget: str | None = None,
+        **fields: str,
+    ) -> None:
+        """
+        Publish a change of one of this node's users.
+
+        @param user: the user's folded nickname and what the users hash
+            holds for it (its node, nickname and rooms), to set; or C{None}.
+        @param forget: a folded nickname to remove from the users hash.
+        @raise ChatError: C{bus-unavailable} for a line said while too
+            many wait for Redis.
+        """
+        if self._silent:
+            return
+        if kind == "say" and self._pendingLines >= self.pendingLimit:
+            raise ChatError(
+                "bus-unavailable",
+                "the rest of the chat is unreachable and too much waits for "
+                "it; try again shortly",
+            )
+        entry: list[Any] = ["v", FORMAT, "k", kind, "node", self.node]
+        for name, value in fields.items():
+            entry += [name, value]
+        commands: list[tuple[Any, ...]] = [
+            ("XADD", self.stream, "MAXLEN", "~", self.streamCap, "*", *entry)
+        ]
+        if kind == "say" and self.hub.historySize:
+            room = self.roomPrefix + fields["room"].casefold()
+            commands.append(
+                ("XADD", room, "MAXLEN", "~", self.hub.historySize, "*", *entry)
+            )
+        if forget is not None and (user is None or forget != user[0]):
+            commands.append(("HDEL", self.users, forget))
+        if user is not None:
+            commands.append(("HSET", self.users, user[0], user[1]))
+        if kind == "say":
+            # Counted in the same MULTI: a node back from a cut longer than
+            # the stream keeps can tell how many lines of each room it missed.
+            roomKey = fields["room"].casefold()
+            commands.append(("HINCRBY", self.said, roomKey, 1))
+            self._pendingLines += 1
+        self._pending.append((kind, commands))
+        self._flush()
+
+    # Internals
+
+    def _flush(self) -> None:
+        commands = self._commands
+        if self._flushing or commands is None:
+            return
+        if not self._pending:
+            if self._stopped and self._whenFlushed is not None:
+                done, self._whenFlushed = self._whenFlushed, None
+                done.callback(None)
+            return
+        batch = [self._pending.popleft() for _ in range(min(100, len(self._pending)))]
+        self._flushing = True
+        _send(commands, "MULTI")
+        for _, group in batch:
+            for command in group:
+                _send(commands, *command)
+        d = _execute(commands, "EXEC")
+
+        def sent(_: object) -> None:
+            self._flushing = False
+            for kind, _ in batch:
+                if kind:
+                    self.published += 1
+                    if kind == "say":
+                        self._pendingLines -= 1
+            self._flush()
+
+        def failed(_: object) -> None:
+            # Kept, in order, for the next connection.
+            self._flushing = False
+            self._pending.extendleft(reversed(batch))
+
+        d.addCallbacks(sent, failed)
+
+    def _snapshot(self, commands: IRedis) -> Deferred[None]:
+        _send(commands, "MULTI")
+        _send(commands, "HGETALL", self.users)
+        _send(commands, "XREVRANGE", self.stream, "+", "-", "COUNT", 1)
+        _send(commands, "HGETALL", self.said)
+        d = _execute(commands, "EXEC")
+
+        def read(replies: list[Any]) -> Deferred[None]:
+            users, last, said = replies
+            self._lastId = last[0][0] if last else b"0-0"
+            self._said = _counts(said)
+            stale = []
+            rooms: set[str] = set()
+            for key, value in zip(users[::2], users[1::2], strict=True):
+                try:
+                    node, nick, joined = value.decode("utf-8").split("\x1f")
+                except ValueError:
+                    self._bad("a user that is not of this format")
+                    continue
+                if node == self.node:
+                    stale.append(key)
+                    continue
+                remote = self._remote(node, nick)
+                if remote is None:
+                    continue
+                for room in joined.split():
+                    try:
+                        self.hub.join(remote, room, leaveOthers=False)
+                        rooms.add(room)
+                    except ChatError:
+                        self._bad("a room that is not a room name")
+            if stale:
+                # This node is starting again: it starts clean.
+                _execute(commands, "HDEL", self.users, *stale).addErrback(_quiet)
+            return self._loadHistory(commands, rooms | {self.hub.defaultRoom})
+
+        return d.addCallback(read)
+
+    def _resume(self, commands: IRedis) -> Deferred[None]:
+        """
+        Back after a cut: if the stream still holds the last entry this
+        node delivered, it reads on from there; if not, the cut outlasted
+        the stream, and it reads the stream from its start and tells its
+        users how many lines of each of their rooms were missed.
+        """
+        last = self._lastId or b"0-0"
+        d = _execute(commands, "XRANGE", self.stream, last, last)
+
+        def check(found: Any) -> Deferred[None] | None:
+            if found or last == b"0-0":
+                self._tellLocal("the rest of the chat is back")
+                return None
+            _send(commands, "MULTI")
+            _send(commands, "HGETALL", self.said)
+            _send(commands, "XRANGE", self.stream, "-", "+")
+            return _execute(commands, "EXEC").addCallback(missed)
+
+        def missed(replies: list[Any]) -> None:
+            current, entries = _counts(replies[0]), replies[1]
+            kept: dict[bytes, int] = {}
+            for _, fields in entries:
+                entry = decodeEntry(fields)
+                if entry is not None and entry["k"] == "say":
+                    key = entry["room"].casefold().encode("utf-8")
+                    kept[key] = kept.get(key, 0) + 1
+            lost = {
+                key: count - self._said.get(key, 0) - kept.get(key, 0)
+                for key, count in current.items()
+            }
+            # What reading the whole stream will add brings them up to date.
+            self._said = {
+                key: count - kept.get(key, 0) for key, count in current.items()
+            }
+            self._lastId = b"0-0"
+            self._tellMissed(lost)
+
+        return d.addCallback(check)
+
+    def _tellMissed(self, lost: dict[bytes, int]) -> None:
+        for participant in self.hub.participants():
+            if self.isRemote(participant):
+                continue
+            rooms = [
+                (room, lost.get(room.casefold().encode("utf-8"), 0))
+                for room in self.hub.roomsOf(participant)
+            ]
+            missed = ", ".join(f"{n} of {room}" for room, n in rooms if n > 0)
+            text = "the rest of the chat is back"
+            if missed:
+                text += f"; lines missed while this server was cut off: {missed}"
+            event = Notice(text)
+            participant.deliver(event, formatLine(event))
+
+    def _loadHistory(self, commands: IRedis, rooms: set[str]) -> Deferred[None]:
+        if not self.hub.historySize:
+            return succeed(None)
+        names = sorted(rooms)
+        _send(commands, "MULTI")
+        for room in names:
+            _send(
+                commands,
+                "XREVRANGE",
+                self.roomPrefix + room.casefold(),
+                "+",
+                "-",
+                "COUNT",
+                self.hub.historySize,
+            )
+
+        def read(replies: list[Any]) -> None:
+            for entries in replies:
+                for _, fields in reversed(entries):
+                    entry = decodeEntry(fields)
+                    if entry is not None and entry["k"] == "say":
+                        self.hub.remember(
+                            entry["room"],
+                            entry["nick"],
+                            entry["text"],
+                            entry["act"] == "1",
+                        )
+
+        return _execute(commands, "EXEC").addCallback(read)
+
+    def _remote(self, node: str, nick: str) -> RemoteParticipant | None:
+        remote = RemoteParticipant(node, nick)
+        try:
+            self.hub.register(remote, nick, joinDefault=False)
+        except ChatError:
+            self._bad("a nickname already held")
+            return None
+        self._remotes[normalizeNick(nick)] = remote
+        return remote
+
+    def _read(self, reader: IRedis) -> None:
+        if reader is not self._reader or self._lastId is None:
+            return
+        d = _execute(
+            reader,
+            "XREAD",
+            "COUNT",
+            READ_COUNT,
+            "BLOCK",
+            BLOCK_MS,
+            "STREAMS",
+            self.stream,
+            self._lastId,
+        )
+
+        def got(reply: Any) -> None:
+            for _, entries in reply or ():
+                self.behind = len(entries)
+                for entryId, fields in entries:
+                    self._lastId = entryId
+                    self._apply(fields)
+                self.behind = 0
+            self._read(reader)
+
+        d.addCallbacks(got, lambda _: None)
+
+    def _apply(self, fields: list[bytes]) -> None:
+        entry = decodeEntry(fields)
+        if entry is None:
+            self._bad("an entry of another format, or with a field missing")
+            return
+        self.delivered += 1
+        kind, node = entry["k"], entry["node"]
+        hub = self.hub
+        try:
+            if kind == "say":
+                roomKey = entry["room"].casefold().encode("utf-8")
+                self._said[roomKey] = self._said.get(roomKey, 0) + 1
+                hub.deliverSaid(
+                    entry["room"], entry["nick"], entry["text"], entry["act"] == "1"
+                )
+            elif kind == "priv":
+                hub.deliverPrivate(entry["nick"], entry["to"], entry["text"])
+            elif node == self.node:
+                return
+            elif kind == "reg":
+                self._remote(node, entry["nick"])
+            else:
+                remote = self._remotes.get(normalizeNick(entry["nick"]))
+                if remote is None:
+                    self._bad("a change of a user nobody registered")
+                elif kind == "join":
+                    hub.join(remote, entry["room"], leaveOthers=entry["leave"] == "1")
+                elif kind == "part":
+                    hub.part(remote, entry["reason"], entry["room"])
+                elif kind == "nick":
+                    hub.rename(remote, entry["new"])
+                    del self._remotes[normalizeNick(entry["nick"])]
+                    remote.nick = entry["new"]
+                    self._remotes[normalizeNick(entry["new"])] = remote
+                elif kind == "quit":
+                    hub.quit(remote, entry["reason"])
+                    del self._remotes[normalizeNick(entry["nick"])]
+        except ChatError:
+            self._bad("a change the hub refused")
+
+    def _bad(self, what: str) -> None:
+        self.skipped += 1
+        self._badLog.warn(
+            "chat bus {node}: skipped {what} ({skipped} skipped so far)",
+            node=self.node,
+            what=what,
+            skipped=self.skipped,
+        )
+
+    def pendingCount(self) -> int:
+        """
+        @return: the changes waiting to be published.
+        """
+        return len(self._pending)
+
+    def nodesSeen(self) -> int:
+        """
+        @return: the nodes with users, this one included.
+        """
+        return len({remote.node for remote in self._remotes.values()} | {self.node})
+
+    def _heartbeat(self) -> None:
+        commands = self._commands
+        if commands is None or self._stopped:
+            return
+        key = self.presencePrefix + self.node
+        ttl = self._ttl()
+        if self._beating:
+            # XX: if the key expired, the others have declared this node
+            # lost and freed its users' nicknames.
+            _execute(commands, "SET", key, b"1", "PX", ttl, "XX").addCallbacks(
+                self._checkSelf, _quiet
+            )
+        else:
+            self._beating = True
+            _send(commands, "SET", key, b"1", "PX", ttl)
+        others = sorted({remote.node for remote in self._remotes.values()})
+        for node in others:
+            _execute(commands, "EXISTS", self.presencePrefix + node).addCallbacks(
+                self._checkNode, _quiet, (node,)
+            )
+        self._beat = self.clock.callLater(self.nodeTimeout / 3, self._heartbeat)
+
+    def _ttl(self) -> int:
+        """
+        @return: the presence key's time to live, in milliseconds: two
+            thirds of the node timeout, renewed every third, so that a live
+            node's key outlasts one late heartbeat, and a dead node's
+            expires and is noticed (at the next check, a third later)
+            within the node timeout.
+        """
+        return max(1, round(self.nodeTimeout * 2000 / 3))
+
+    def _checkSelf(self, reply: Any) -> None:
+        if reply is not None:
+            return
+        local = [p for p in self.hub.participants() if not self.isRemote(p)]
+        _log.warn(
+            "chat bus: this node ({node}) was declared lost while cut off "
+            "from Redis; its {count} users are disconnected",
+            node=self.node,
+            count=len(local),
+        )
+        event = Error(
+            "*",
+            "node-lost",
+            "this server lost the rest of the chat for too long; reconnect",
+        )
+        line = formatLine(event)
+        # Their nicknames are no longer theirs: nothing of them is published.
+        self._silent = True
+        try:
+            for participant in local:
+                # ERR * node-lost, as the line protocol writes it.
+                participant.deliver(event, line)  # type: ignore[arg-type]
+                self.hub.quit(participant, "node lost")
+                if IDrainable.providedBy(participant):
+                    participant.disconnect("reconnect to join the chat again")
+        finally:
+            self._silent = False
+        commands = self._commands
+        if commands is not None:
+            key = self.presencePrefix + self.node
+            _send(commands, "SET", key, b"1", "PX", self._ttl())
+
+    def _checkNode(self, exists: Any, node: str) -> None:
+        if exists not in (0, b"0"):
+            return
+        gone = [r for r in self._remotes.values() if r.node == node]
+        _log.warn(
+            "chat bus: node {node} is lost; its {count} users quit",
+            node=node,
+            count=len(gone),
+        )
+        for remote in gone:
+            del self._remotes[normalizeNick(remote.nick)]
+            self.hub.quit(remote, "node lost")
+            self._freeNick(remote)
+
+    def _freeNick(self, remote: RemoteParticipant) -> None:
+        commands = self._commands
+        if commands is None:
+            return
+        key = normalizeNick(remote.nick)
+
+        def check(value: Any) -> None:
+            if value is not None and value.split(b"\x1f")[0] == remote.node.encode():
+                _execute(commands, "HDEL", self.users, key).addErrback(_quiet)
+
+        _execute(commands, "HGET", self.users, key).addCallback(check).addErrback(
+            _quiet
+        )
+
+    def _tellLocal(self, text: str) -> None:
+        event = Notice(text)
+        line = formatLine(event)
+        for participant in self.hub.participants():
+            if not isinstance(participant, RemoteParticipant):
+                participant.deliver(event, line)
+
+
+def userValue(node: str, nick: str, rooms: list[str]) -> str:
+    """
+    @return: what the users hash holds for a user: its node, nickname and
+        rooms.
+    """
+    return f"{node}\x1f{nick}\x1f{' '.join(rooms)}"
+
+
+def _counts(pairs: list[bytes]) -> dict[bytes, int]:
+    """
+    @return: a hash of counts, as C{HGETALL} gives it, as numbers; fields
+        that are not numbers are left out.
+    """
+    counts = {}
+    for key, value in zip(pairs[::2], pairs[1::2], strict=True):
+        if value.isdigit():
+            counts[key] = int(value)
+    return counts
+
+
+def _execute(connection: IRedis, *args: Any) -> Deferred[Any]:
+    """
+    Send one command; a connection already lost (which C{txredisapi}
+    reports by raising) fails the Deferred instead.
+    """
+    try:
+        return connection.execute_command(*args)
+    except Exception:
+        return fail()
+
+
+def _send(connection: IRedis, *args: Any) -> None:
+    """
+    Send one command whose reply does not matter (its C{EXEC}'s does, or
+    the next heartbeat will do it again).
+    """
+    _execute(connection, *args).addErrback(_quiet)
+
+
+def _quiet(failure: Failure) -> None:
+    """
+    A command lost with its connection: the bus hears of that from the
+    connection itself (L{ChatBus.detach}).
+    """
+    _log.debug("chat bus: a command failed: {failure}", failure=failure)
+
+
+class BusService(Service):
+    """
+    C{--bus}: checks at startup that Redis answers (a L{StartupError} if
+    not), then keeps two connections to it (commands, and the blocking
+    C{XREAD}), reconnecting with backoff, and hands them to its
+    L{ChatBus}.  It is started before the listeners, so it stops after
+    their users have quit, and publishes those quits before it goes.
+    """
+
+    def __init__(
+        self,
+        reactor: Any,
+        address: BusAddress,
+        bus: ChatBus,
+        stopTimeout: float = 5.0,
+    ) -> None:
+        self.reactor = reactor
+        self.address = address
+        self.bus = bus
+        self.stopTimeout = stopTimeout
+        self._ready: dict[str, IRedis] = {}
+        self._clients: dict[str, ClientService] = {}
+        self.drains: list[Any] = []
+        """
+        The drain services of the node's listeners: it stops once they
+        have (its users' quits are published before it goes).
+        """
+
+    def privilegedStartService(self) -> None:
+        probe(
+            self.address,
+            presence=(self.bus.node, self.bus.presencePrefix + self.bus.node),
+        )
+        super().privilegedStartService()
+
+    def startService(self) -> None:
+        super().startService()
+        for role in ("commands", "reader"):
+            factory = redisFactory(
+                self.reactor,
+                self.address,
+                partial(self._connected, role),
+                partial(self._lost, role),
+            )
+            client = ClientService(
+                busEndpoint(self.reactor, self.address),
+                factory,
+                retryPolicy=backoffPolicy(maxDelay=10.0),
+                clock=self.reactor,
+            )
+            self._clients[role] = client
+            client.startService()
+
+    def _connected(self, role: str, redis: IRedis) -> None:
+        self._ready[role] = redis
+        if len(self._ready) == 2 and not self.bus.connected:
+            _log.info(
+                "chat bus: node {node} connected to {address}",
+                node=self.bus.node,
+                address=self.address.display(),
+            )
+            self.bus.attach(self._ready["commands"], self._ready["reader"])
+
+    def _lost(self, role: str, redis: IRedis) -> None:
+        if self._ready.get(role) is not redis:
+            return
+        del self._ready[role]
+        if self.bus.connected:
+            _log.warn(
+                "chat bus: lost {address}; reconnecting",
+                address=self.address.display(),
+            )
+            self.bus.detach()
+            # Both connections start again, so the bus resumes with both.
+            for other in self._ready.values():
+                transport = getattr(other, "transport", None)
+                if transport is not None:
+                    transport.loseConnection()
+
+    def stopService(self) -> Deferred[Any]:
+        super().stopService()
+        # Services stop together: wait for the users to have gone.
+        drained = DeferredList(
+            [drain.stopping for drain in self.drains if drain.stopping is not None],
+            consumeErrors=True,
+        )
+        flushed = drained.addCallback(lambda _: self.bus.stop())
+        flushed.addTimeout(self.stopTimeout, self.reactor)
+        flushed.addErrback(lambda _: None)
+
+        def stopClients(_: object) -> Deferred[Any]:
+            return DeferredList(
+                [client.stopService() for client in self._clients.values()],
+                consumeErrors=True,
+            )
+
+        return flushed.addCallback(stopClients)

@@ -1,0 +1,575 @@
+"""
+Tests for L{netlab.chat._bus}: chat nodes made one chat over a Redis in
+memory (L{tests.chat._fakeredis}), with the hub's own participants.
+"""
+
+from __future__ import annotations
+
+from twisted.internet.task import Clock
+from twisted.logger import capturedLogs
+from twisted.trial.unittest import SynchronousTestCase
+from zope.interface.verify import verifyObject
+
+from netlab.chat._bus import (
+    DEFAULT_NODE_TIMEOUT,
+    ChatBus,
+    RemoteParticipant,
+    decodeEntry,
+)
+from netlab.chat._hub import ChatHub, IChatParticipant
+from netlab.chat._wire import (
+    Error,
+    History,
+    Joined,
+    Notice,
+    PrivateMessage,
+    Quit,
+    RoomMessage,
+)
+from netlab.errors import ChatError
+from tests.chat._fakeredis import FakeRedis, FakeRedisServer
+from tests.chat.test_hub import RecordingParticipant
+
+
+class Node:
+    """
+    One chat node: a hub, its bus, and its two connections to the fake.
+    """
+
+    def __init__(
+        self,
+        server: FakeRedisServer,
+        name: str,
+        pendingLimit: int = 1000,
+        streamCap: int = 10000,
+    ) -> None:
+        self.server = server
+        self.hub = ChatHub()
+        self.bus = ChatBus(
+            self.hub,
+            server.clock,
+            name,
+            pendingLimit=pendingLimit,
+            streamCap=streamCap,
+        )
+        self.attach()
+
+    def attach(self) -> None:
+        self.commands: FakeRedis = self.server.connect()
+        self.reader: FakeRedis = self.server.connect()
+        self.bus.attach(self.commands, self.reader)
+        self.server.clock.advance(0)
+
+    def cut(self) -> None:
+        self.commands.disconnect()
+        self.reader.disconnect()
+        self.bus.detach()
+
+    def user(self, nick: str) -> RecordingParticipant:
+        participant = RecordingParticipant(nick)
+        claimed = self.hub.claimNick(participant, nick)
+        claimed.addCallback(lambda _: self.hub.register(participant, nick))
+        self.server.clock.advance(0)
+        return participant
+
+
+class BusTestCase(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.server = FakeRedisServer(self.clock)
+        self.a = Node(self.server, "a")
+        self.b = Node(self.server, "b")
+
+    def pump(self, seconds: float) -> None:
+        """
+        Let C{seconds} pass, a second at a time, as a real clock would.
+        """
+        for _ in range(int(seconds)):
+            self.clock.advance(1)
+
+    def settle(self) -> None:
+        self.clock.advance(0)
+        self.clock.advance(0)
+
+
+class DecodeTests(SynchronousTestCase):
+    def test_numbersStayText(self) -> None:
+        """
+        A line that reads as a number (C{42}, C{1.50}) comes back as the
+        text it was: the bus reads bytes, never numbers.
+        """
+        fields = [b"v", b"1", b"k", b"say", b"node", b"a", b"nick", b"bob"]
+        fields += [b"room", b"#lobby", b"text", b"1.50", b"act", b"0"]
+        entry = decodeEntry(fields)
+        assert entry is not None
+        self.assertEqual(entry["text"], "1.50")
+
+    def test_badEntries(self) -> None:
+        """
+        Entries of another format, of an unknown kind, with a field
+        missing, not UTF-8, or with an odd number of fields are not read.
+        """
+        good = [b"v", b"1", b"k", b"quit", b"node", b"a", b"nick", b"bob"]
+        good += [b"reason", b""]
+        self.assertIsNotNone(decodeEntry(good))
+        self.assertIsNone(decodeEntry([b"v", b"2", *good[2:]]))
+        self.assertIsNone(decodeEntry([b"v", b"1", b"k", b"dance", *good[4:]]))
+        self.assertIsNone(decodeEntry(good[:-2]))
+        self.assertIsNone(decodeEntry([*good[:-1], b"\xff"]))
+        self.assertIsNone(decodeEntry(good[:-1]))
+
+    def test_remoteParticipant(self) -> None:
+        """
+        L{RemoteParticipant} provides L{IChatParticipant}.
+        """
+        verifyObject(IChatParticipant, RemoteParticipant("a", "bob"))
+
+
+class CrossNodeTests(BusTestCase):
+    def test_lineReachesOtherNode(self) -> None:
+        """
+        A line said on one node reaches the room's members on the other,
+        and the sender's neighbours on its own, once each.
+        """
+        alice = self.a.user("alice")
+        carol = self.a.user("carol")
+        bob = self.b.user("bob")
+        for p in (alice, carol, bob):
+            p.clear()
+        self.a.hub.say(alice, "hello")
+        self.settle()
+        said = RoomMessage("#lobby", "alice", "hello")
+        self.assertEqual(bob.events(), [said])
+        self.assertEqual(carol.events(), [said])
+        self.assertEqual(alice.events(), [])
+
+    def test_ownLinesOnlyFromTheBus(self) -> None:
+        """
+        A node delivers its own users' lines only as they come back from
+        the bus: while its reader is blocked, nobody hears them.
+        """
+        alice = self.a.user("alice")
+        carol = self.a.user("carol")
+        carol.clear()
+        self.a.hub.say(alice, "one")
+        self.assertEqual(carol.events(), [])
+        self.settle()
+        self.assertEqual(carol.events(), [RoomMessage("#lobby", "alice", "one")])
+
+    def test_oneOrderPerRoom(self) -> None:
+        """
+        Lines said on two nodes at once reach every member, on both, in one
+        order.
+        """
+        alice = self.a.user("alice")
+        carol = self.a.user("carol")
+        bob = self.b.user("bob")
+        dave = self.b.user("dave")
+        for p in (alice, carol, bob, dave):
+            p.clear()
+        for i in range(5):
+            self.a.hub.say(alice, f"a{i}")
+            self.b.hub.say(bob, f"b{i}")
+        self.settle()
+        self.assertEqual(carol.events(), dave.events())
+        self.assertEqual(len(carol.events()), 10)
+        mine = [e.text for e in dave.events() if isinstance(e, RoomMessage)]
+        self.assertEqual([t for t in mine if t[0] == "a"], [f"a{i}" for i in range(5)])
+
+    def test_whoAndRooms(self) -> None:
+        """
+        C{who} and C{rooms} count the users of every node.
+        """
+        alice = self.a.user("alice")
+        bob = self.b.user("bob")
+        self.b.hub.join(bob, "#dev")
+        self.settle()
+        self.assertEqual(self.a.hub.who(alice, "#dev"), ["bob"])
+        self.assertEqual(self.a.hub.who(alice), ["alice"])
+        self.assertEqual(dict(self.a.hub.rooms()), {"#lobby": 1, "#dev": 1})
+        self.assertEqual(self.a.hub.whois("BOB"), ("bob", ["#dev"]))
+
+    def test_privateMessage(self) -> None:
+        """
+        A private message reaches its recipient on the other node.
+        """
+        alice = self.a.user("alice")
+        bob = self.b.user("bob")
+        bob.clear()
+        self.assertEqual(self.a.hub.tell(alice, "BOB", "psst"), "bob")
+        self.settle()
+        self.assertEqual(bob.events(), [PrivateMessage("alice", "bob", "psst")])
+
+    def test_noticesCross(self) -> None:
+        """
+        C{JOIN}, C{NICK} and C{QUIT} of a user of one node reach the other.
+        """
+        alice = self.a.user("alice")
+        alice.clear()
+        bob = self.b.user("bob")
+        self.settle()
+        self.assertEqual(alice.events(), [Joined("#lobby", "bob")])
+        self.b.hub.claimNick(bob, "robert").addCallback(
+            lambda _: self.b.hub.rename(bob, "robert")
+        )
+        self.settle()
+        self.b.hub.quit(bob, "bye")
+        self.settle()
+        self.assertEqual(alice.events()[-1], Quit("robert", "bye"))
+        self.assertIsNone(self.a.hub.whois("robert"))
+        self.assertEqual(self.server.hashes[b"netlab:chat:users"].keys(), {b"alice"})
+
+    def test_historyAcrossNodes(self) -> None:
+        """
+        Whoever joins a room hears its history, whichever node said it, and
+        so does a node that starts later.
+        """
+        alice = self.a.user("alice")
+        self.a.hub.say(alice, "early")
+        self.settle()
+        bob = self.b.user("bob")
+        self.assertIn(History(RoomMessage("#lobby", "alice", "early")), bob.events())
+        c = Node(self.server, "c")
+        carol = c.user("carol")
+        self.assertIn(History(RoomMessage("#lobby", "alice", "early")), carol.events())
+        self.assertEqual(c.hub.who(carol), ["alice", "bob", "carol"])
+
+
+class NickClaimTests(BusTestCase):
+    def test_uniqueRegardlessOfCase(self) -> None:
+        """
+        Two users claiming one nickname, in two cases, on two nodes at once:
+        exactly one gets it, the other is refused C{nick-taken}.
+        """
+        one, two = RecordingParticipant("1"), RecordingParticipant("2")
+        first = self.a.hub.claimNick(one, "Bob")
+        second = self.b.hub.claimNick(two, "bob")
+        self.successResultOf(first)
+        self.assertEqual(
+            self.failureResultOf(second, ChatError).value.code, "nick-taken"
+        )
+
+    def test_claimAbandoned(self) -> None:
+        """
+        A user who quits before its claim is answered never registers, and
+        its nickname is given back.
+        """
+        self.a.commands.hold = True
+        one = RecordingParticipant("1")
+        pending = self.a.hub.claimNick(one, "bob")
+        self.a.hub.quit(one)
+        self.a.commands.hold = False
+        self.a.commands.answer()
+        self.assertEqual(self.failureResultOf(pending, ChatError).value.code, "gone")
+        self.settle()
+        self.assertNotIn(b"bob", self.server.hashes.get(b"netlab:chat:users", {}))
+
+    def test_withoutRedis(self) -> None:
+        """
+        Without Redis, claiming a nickname is refused C{bus-unavailable}.
+        """
+        self.a.cut()
+        failure = self.failureResultOf(
+            self.a.hub.claimNick(RecordingParticipant(), "bob"), ChatError
+        )
+        self.assertEqual(failure.value.code, "bus-unavailable")
+
+
+class CutTests(BusTestCase):
+    def test_resumeWithoutDuplicates(self) -> None:
+        """
+        A node cut off from Redis, back, hears every line said meanwhile,
+        in order, none twice; its users are told once of each change.
+        """
+        alice = self.a.user("alice")
+        bob = self.b.user("bob")
+        self.a.hub.say(alice, "before")
+        self.settle()
+        bob.clear()
+        self.b.cut()
+        for i in range(3):
+            self.a.hub.say(alice, f"while {i}")
+        self.settle()
+        self.b.attach()
+        self.settle()
+        self.assertEqual(
+            bob.events(),
+            [
+                Notice(
+                    "lost the rest of the chat (Redis is unreachable); what "
+                    "you say is kept and sent when it is back"
+                ),
+                Notice("the rest of the chat is back"),
+                *[RoomMessage("#lobby", "alice", f"while {i}") for i in range(3)],
+            ],
+        )
+        self.assertEqual(self.b.bus.reconnects, 1)
+
+    def test_cutOutlastedTheStream(self) -> None:
+        """
+        A node back from a cut longer than the stream keeps tells each of
+        its users, in its one C{NOTE} of being back, how many lines of each
+        of their rooms were missed, and delivers those the stream still
+        has, in order.
+        """
+        server = FakeRedisServer(self.clock)
+        a = Node(server, "a", streamCap=5)
+        b = Node(server, "b", streamCap=5)
+        alice = a.user("alice")
+        bob = b.user("bob")
+        b.hub.join(bob, "#dev")
+        b.hub.join(bob, "#lobby")
+        a.hub.say(alice, "seen")
+        self.settle()
+        b.cut()
+        for i in range(30):
+            a.hub.say(alice, f"line {i}")
+        self.settle()
+        bob.clear()
+        b.attach()
+        self.settle()
+        kept = [e.text for e in bob.events() if isinstance(e, RoomMessage)]
+        self.assertEqual(kept, [f"line {i}" for i in range(30 - len(kept), 30)])
+        self.assertGreater(len(kept), 0)
+        self.assertEqual(
+            [e for e in bob.events() if isinstance(e, Notice)],
+            [
+                Notice(
+                    "the rest of the chat is back; lines missed while this "
+                    f"server was cut off: {30 - len(kept)} of #lobby"
+                )
+            ],
+        )
+        # Counted from there: a second cut within the stream misses none.
+        b.cut()
+        a.hub.say(alice, "again")
+        self.settle()
+        bob.clear()
+        b.attach()
+        self.settle()
+        self.assertEqual(
+            bob.events(),
+            [
+                Notice("the rest of the chat is back"),
+                RoomMessage("#lobby", "alice", "again"),
+            ],
+        )
+
+    def test_keptWhileCut(self) -> None:
+        """
+        Lines said while cut off are kept, in order, and published on
+        reconnecting; past the bound, saying is refused C{bus-unavailable}.
+        """
+        a = Node(self.server, "small", pendingLimit=2)
+        alice = a.user("alice")
+        bob = self.b.user("bob")
+        a.cut()
+        a.hub.say(alice, "one")
+        a.hub.say(alice, "two")
+        with self.assertRaises(ChatError) as e:
+            a.hub.say(alice, "three")
+        self.assertEqual(e.exception.code, "bus-unavailable")
+        bob.clear()
+        a.attach()
+        self.settle()
+        self.assertEqual(
+            bob.events(),
+            [
+                RoomMessage("#lobby", "alice", "one"),
+                RoomMessage("#lobby", "alice", "two"),
+            ],
+        )
+
+    def test_boundCountsOnlyLines(self) -> None:
+        """
+        The bound counts lines only, whatever the changes waiting say: a
+        user called C{say} joining a room while cut off leaves room for
+        exactly the bound's lines next time.
+        """
+        a = Node(self.server, "small", pendingLimit=1)
+        say = a.user("say")
+        a.cut()
+        a.hub.join(say, "#say")
+        a.attach()
+        self.settle()
+        a.cut()
+        a.hub.say(say, "one")
+        with self.assertRaises(ChatError):
+            a.hub.say(say, "two")
+
+    def test_declaredLostWhileCut(self) -> None:
+        """
+        A node cut off for longer than the node timeout disconnects its
+        users with C{ERR * node-lost} on reconnecting; the others had
+        already seen them quit.
+        """
+        alice = self.a.user("alice")
+        bob = self.b.user("bob")
+        self.a.cut()
+        self.pump(DEFAULT_NODE_TIMEOUT + 1)
+        self.assertIn(Quit("alice", "node lost"), bob.events())
+        alice.clear()
+        self.a.attach()
+        self.pump(DEFAULT_NODE_TIMEOUT / 3 + 1)
+        self.assertIn(
+            Error(
+                "*",
+                "node-lost",
+                "this server lost the rest of the chat for too long; reconnect",
+            ),
+            alice.events(),
+        )
+        self.assertIsNone(self.a.hub.nickOf(alice))
+        # Its quit was not published: bob's node had seen it already.
+        self.assertEqual(
+            [e for e in bob.events() if isinstance(e, Quit)],
+            [Quit("alice", "node lost")],
+        )
+
+
+class PresenceTests(BusTestCase):
+    def test_lostNode(self) -> None:
+        """
+        A node that stops beating (killed) is lost within the node timeout:
+        its users quit everywhere with C{node lost}, and their nicknames
+        are free.
+        """
+        alice = self.a.user("alice")
+        self.b.user("bob")
+        self.b.commands.disconnect()
+        self.b.reader.disconnect()
+        alice.clear()
+        self.pump(DEFAULT_NODE_TIMEOUT / 2)
+        self.assertEqual(alice.events(), [])
+        self.pump(DEFAULT_NODE_TIMEOUT / 2)
+        self.assertEqual(alice.events(), [Quit("bob", "node lost")])
+        self.assertIsNone(self.a.hub.whois("bob"))
+        self.successResultOf(self.a.hub.claimNick(RecordingParticipant(), "bob"))
+
+    def test_gracefulStop(self) -> None:
+        """
+        A node that stops publishes its users' quits and removes its
+        presence at once.
+        """
+        alice = self.a.user("alice")
+        bob = self.b.user("bob")
+        alice.clear()
+        stopping = self.b.bus.stop()
+        self.b.hub.quit(bob, "the server is shutting down")
+        self.successResultOf(stopping)
+        self.settle()
+        self.assertEqual(alice.events(), [Quit("bob", "the server is shutting down")])
+        self.assertIsNone(self.server._live(b"netlab:chat:node:b"))
+
+
+class BadDataTests(BusTestCase):
+    def test_skippedAndCounted(self) -> None:
+        """
+        Entries another program wrote are skipped and counted, with one
+        rate-limited log line.
+        """
+        alice = self.a.user("alice")
+        with capturedLogs() as events:
+            for _ in range(3):
+                self.server.run(
+                    (
+                        b"XADD",
+                        b"netlab:chat:stream",
+                        b"MAXLEN",
+                        b"~",
+                        b"9",
+                        b"*",
+                        b"x",
+                        b"y",
+                    )
+                )
+            self.settle()
+        self.assertEqual(self.a.bus.skipped, 3)
+        self.assertEqual(
+            len(
+                [
+                    e
+                    for e in events
+                    if "skipped" in e.get("log_format", "") and e.get("node") == "a"
+                ]
+            ),
+            1,
+        )
+        self.a.hub.say(alice, "still here")
+        self.settle()
+        self.assertEqual(self.b.bus.skipped, 3)
+
+
+class ParticipantTests(SynchronousTestCase):
+    """
+    The line protocol and IRC on a hub with a bus whose Redis answers a
+    nickname claim only later: each goes on when it is answered.
+    """
+
+    def setUp(self) -> None:
+        from netlab.chat._irc import IRCFactory
+        from netlab.chat._server import ChatFactory, ChatLimits
+
+        self.clock = Clock()
+        self.server = FakeRedisServer(self.clock)
+        self.a = Node(self.server, "a")
+        self.b = Node(self.server, "b")
+        limits = ChatLimits(lineRate=0)
+        self.line = ChatFactory(self.a.hub, self.clock, limits)
+        self.irc = IRCFactory(self.a.hub, self.clock, limits, pingInterval=0)
+
+    def test_lineProtocolWaitsForClaim(self) -> None:
+        """
+        A line-protocol user's nickname is answered once Redis has: C{OK
+        nick}, then its room; a nickname taken on another node is refused
+        C{nick-taken}.
+        """
+        from tests.chat.test_irc import _Peer
+
+        self.b.user("bob")
+        peer = _Peer(self.line.buildProtocol(None), self.clock)
+        peer.lines()
+        # Known here already: refused at once.
+        peer.send("BOB")
+        [refused] = peer.lines()
+        self.assertTrue(refused.startswith("ERR nick nick-taken"), refused)
+        # Claimed in Redis by a node not heard from yet: refused once Redis
+        # has answered.
+        self.server.hashes[b"netlab:chat:users"][b"carol"] = b"c\x1fcarol\x1f"
+        self.a.commands.hold = True
+        peer.send("carol")
+        self.assertEqual(peer.lines(), [])
+        self.a.commands.answer()
+        [refused] = peer.lines()
+        self.assertTrue(refused.startswith("ERR nick nick-taken"), refused)
+        peer.send("alice")
+        self.assertEqual(peer.lines(), [])
+        self.a.commands.hold = False
+        self.a.commands.answer()
+        self.clock.advance(0)
+        lines = peer.lines()
+        self.assertEqual(lines[:2], ["OK nick alice", "JOIN #lobby alice"])
+        self.assertEqual(self.b.hub.whois("alice"), ("alice", ["#lobby"]))
+
+    def test_ircWaitsForClaim(self) -> None:
+        """
+        An IRC user is welcomed once Redis has answered its claim; a
+        nickname taken on another node is C{433}.
+        """
+        from tests.chat.test_irc import _Peer
+
+        self.b.user("bob")
+        peer = _Peer(self.irc.buildProtocol(None), self.clock)
+        peer.send("NICK Bob", "USER bob 0 * :Bob")
+        [taken] = peer.lines()
+        self.assertIn(" 433 ", taken)
+        self.a.commands.hold = True
+        peer.send("NICK alice")
+        self.assertEqual(peer.lines(), [])
+        self.a.commands.hold = False
+        self.a.commands.answer()
+        self.clock.advance(0)
+        self.assertIn(" 001 alice ", peer.lines()[0])
+        peer.send("JOIN #dev")
+        self.clock.advance(0)
+        self.assertEqual(self.b.hub.whois("alice"), ("alice", ["#dev"]))
