@@ -17,6 +17,7 @@ whose key expired is lost, and its users quit everywhere.
 
 from __future__ import annotations
 
+import os
 from collections import deque
 from functools import partial
 from typing import Any
@@ -112,10 +113,15 @@ def decodeEntry(fields: list[bytes]) -> dict[str, str] | None:
     if needed is None or b"node" not in found:
         return None
     try:
-        return {
+        entry = {
             name.decode(): found[name].decode("utf-8")
             for name in (b"k", b"node", *needed)
         }
+        for name in (b"inc", b"seq"):
+            # Optional: how a reader tells an entry published twice.
+            if name in found:
+                entry[name.decode()] = found[name].decode("utf-8")
+        return entry
     except (KeyError, UnicodeDecodeError, AttributeError):
         return None
 
@@ -175,6 +181,16 @@ class ChatBus:
         self.roomPrefix = f"{prefix}:room:"
         self.said = f"{prefix}:said"
         self._said: dict[bytes, int] = {}
+        # Every entry this node publishes carries this process's incarnation
+        # and a sequence number: a batch whose EXEC ran but whose reply was
+        # lost with the connection is published again, and readers skip
+        # what they have already applied.
+        self._incarnation = os.urandom(8).hex()
+        self._sequence = 0
+        # By node: the incarnation last heard from, and its last sequence
+        # number applied (one pair per node, however often it restarts).
+        self._applied: dict[str, tuple[str, int]] = {}
+        self.duplicates = 0
         self.connected = False
         self.published = 0
         self.delivered = 0
@@ -345,7 +361,9 @@ class ChatBus:
                 "the rest of the chat is unreachable and too much waits for "
                 "it; try again shortly",
             )
+        self._sequence += 1
         entry: list[Any] = ["v", FORMAT, "k", kind, "node", self.node]
+        entry += ["inc", self._incarnation, "seq", str(self._sequence)]
         for name, value in fields.items():
             entry += [name, value]
         commands: list[tuple[Any, ...]] = [
@@ -568,6 +586,15 @@ class ChatBus:
         if entry is None:
             self._bad("an entry of another format, or with a field missing")
             return
+        incarnation, sequence = entry.get("inc"), entry.get("seq", "")
+        if incarnation is not None and sequence.isdigit():
+            number = int(sequence)
+            last = self._applied.get(entry["node"])
+            if last is not None and last[0] == incarnation and number <= last[1]:
+                # Published again after a lost EXEC reply: applied already.
+                self.duplicates += 1
+                return
+            self._applied[entry["node"]] = (incarnation, number)
         self.delivered += 1
         kind, node = entry["k"], entry["node"]
         hub = self.hub

@@ -67,6 +67,12 @@ def busGauges(bus: Any) -> list[tuple[str, str, Callable[[], float]]]:
             lambda: bus.skipped,
         ),
         (
+            "netlab_chat_bus_duplicates",
+            "Entries read from the bus twice (published again after a reply "
+            "lost with the connection) and applied once.",
+            lambda: bus.duplicates,
+        ),
+        (
             "netlab_chat_bus_reconnects",
             "Times this chat node got Redis back after losing it.",
             lambda: bus.reconnects,

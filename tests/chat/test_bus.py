@@ -27,7 +27,7 @@ from netlab.chat._wire import (
     RoomMessage,
 )
 from netlab.errors import ChatError
-from tests.chat._fakeredis import FakeRedis, FakeRedisServer
+from tests.chat._fakeredis import ConnectionLost, FakeRedis, FakeRedisServer
 from tests.chat.test_hub import RecordingParticipant
 
 
@@ -573,3 +573,50 @@ class ParticipantTests(SynchronousTestCase):
         peer.send("JOIN #dev")
         self.clock.advance(0)
         self.assertEqual(self.b.hub.whois("alice"), ("alice", ["#dev"]))
+
+
+class LostReplyTests(BusTestCase):
+    def test_publishedTwiceAppliedOnce(self) -> None:
+        """
+        When the connection is lost after Redis ran a batch but before its
+        reply came, the batch is published again on reconnecting; every
+        node applies each entry once, and counts the duplicates.
+        """
+        alice = self.a.user("alice")
+        bob = self.b.user("bob")
+        self.settle()
+        bob.clear()
+        self.a.commands.hold = True
+        self.a.hub.say(alice, "once")
+        self.settle()
+        self.assertTrue(self.a.commands.held)
+        held, self.a.commands.held = self.a.commands.held, []
+        self.a.cut()
+        for d, _ in held:
+            d.errback(ConnectionLost())
+        self.a.attach()
+        self.settle()
+        said = [e for e in bob.events() if isinstance(e, RoomMessage)]
+        self.assertEqual(said, [RoomMessage("#lobby", "alice", "once")])
+        self.assertEqual(self.b.bus.duplicates, 1)
+        self.assertEqual(self.a.bus.duplicates, 1)
+
+    def test_restartedNodeHeard(self) -> None:
+        """
+        A node restarted under the same name starts its numbers again: its
+        entries are not taken for duplicates of the old process's.
+        """
+        alice = self.a.user("alice")
+        bob = self.b.user("bob")
+        for n in range(3):
+            self.a.hub.say(alice, f"old {n}")
+        self.settle()
+        self.a.bus.detach()
+        self.a = Node(self.server, "a2")
+        self.a.bus.node = "a"
+        carol = self.a.user("carol")
+        self.settle()
+        bob.clear()
+        self.a.hub.say(carol, "new")
+        self.settle()
+        self.assertIn(RoomMessage("#lobby", "carol", "new"), bob.events())
