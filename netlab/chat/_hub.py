@@ -221,6 +221,12 @@ class ChatHub:
                 raise ChatError("no-such-room", f"there is no room {room!r}")
         return sorted((m.nick for m in found.members.values()), key=str.casefold)
 
+    def hasRoom(self, room: str) -> bool:
+        """
+        @return: whether a room called C{room} (regardless of case) exists.
+        """
+        return room.casefold() in self._rooms
+
     def inRoom(self, participant: IChatParticipant, room: str) -> str | None:
         """
         @return: the name of the room called C{room} (regardless of case)

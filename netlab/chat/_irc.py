@@ -498,11 +498,13 @@ class IRCProtocol(ChatProtocol):
         line = f":{SERVER_NAME} 353 {me} = {room} :"
         budget = MAX_LINE - len(line.encode()) - 2
         batch: list[str] = []
+        length = -1  # of " ".join(batch): the nicknames are ASCII
         for nick in nicks:
-            if batch and len(" ".join([*batch, nick])) > budget:
+            if batch and length + 1 + len(nick) > budget:
                 self._numeric("353", "=", room, " ".join(batch))
-                batch = []
+                batch, length = [], -1
             batch.append(nick)
+            length += 1 + len(nick)
         if batch:
             self._numeric("353", "=", room, " ".join(batch))
         if end:
@@ -530,7 +532,7 @@ class IRCProtocol(ChatProtocol):
             return
         target = params[0]
         if target.startswith("#"):
-            if not self._roomExists(target):
+            if not self._hub.hasRoom(target):
                 self._numeric(_NO_SUCH_CHANNEL, target, "No such channel")
             elif len(params) > 1 and params[1].lstrip("+").startswith("b"):
                 self._numeric("368", target, "End of channel ban list")
@@ -542,13 +544,6 @@ class IRCProtocol(ChatProtocol):
             self._numeric("221", "+", trailing=False)
         else:
             self._numeric(_USERS_DONT_MATCH, "Cannot change mode for other users")
-
-    def _roomExists(self, room: str) -> bool:
-        try:
-            self._hub.who(self, room)
-        except ChatError:
-            return False
-        return True
 
     # Messages
 

@@ -45,6 +45,7 @@ __all__ = [
     "InputPacer",
     "OutputBatch",
     "ReadGate",
+    "TokenBucket",
     "closeWithDeadline",
 ]
 
@@ -113,6 +114,49 @@ class ReadGate:
         self._stopped = True
 
 
+class TokenBucket:
+    """
+    A token bucket: C{burst} tokens, refilled at C{rate} a second, read on
+    the clock as they are asked for (no timer of its own).
+    """
+
+    __slots__ = ("_burst", "_clock", "_rate", "_refilled", "tokens")
+
+    def __init__(self, clock: IReactorTime, rate: float, burst: float) -> None:
+        """
+        @param rate: tokens a second; more than 0.
+        @param burst: the most tokens it holds.
+        """
+        self._clock = clock
+        self._rate = rate
+        self._burst = burst
+        self.tokens = burst
+        self._refilled = clock.seconds()
+
+    def level(self) -> float:
+        """
+        @return: the tokens there are now (refilled for the time since).
+        """
+        now = self._clock.seconds()
+        self.tokens = min(
+            self._burst, self.tokens + (now - self._refilled) * self._rate
+        )
+        self._refilled = now
+        return self.tokens
+
+    def spend(self, amount: float) -> None:
+        """
+        Take C{amount} tokens, into debt if there are fewer.
+        """
+        self.tokens -= amount
+
+    def waitFor(self, level: float) -> float:
+        """
+        @return: seconds until it holds C{level} tokens again.
+        """
+        return (level - self.tokens) / self._rate
+
+
 class InputPacer(Generic[_T]):
     """
     Handles what a peer sends (lines, messages) as fast as its rate allows:
@@ -124,15 +168,12 @@ class InputPacer(Generic[_T]):
     """
 
     __slots__ = (
-        "_burst",
+        "_bucket",
         "_call",
         "_clock",
         "_gate",
         "_handle",
-        "_rate",
-        "_refilled",
         "_stopped",
-        "_tokens",
         "_waiting",
     )
 
@@ -151,12 +192,9 @@ class InputPacer(Generic[_T]):
         @param handle: called with each item, in turn.
         """
         self._clock = clock
-        self._rate = rate
-        self._burst = burst
+        self._bucket = TokenBucket(clock, rate, burst) if rate else None
         self._gate = gate
         self._handle = handle
-        self._tokens = burst
-        self._refilled = clock.seconds()
         self._waiting: list[_T] = []
         self._call: IDelayedCall | None = None
         self._stopped = False
@@ -170,24 +208,19 @@ class InputPacer(Generic[_T]):
 
     def _process(self) -> None:
         waiting = self._waiting
-        rate = self._rate
+        bucket = self._bucket
         handled = 0
         while handled < len(waiting) and not self._stopped:
-            if rate:
-                now = self._clock.seconds()
-                self._tokens = min(
-                    self._burst, self._tokens + (now - self._refilled) * rate
-                )
-                self._refilled = now
-                if self._tokens < 1:
+            if bucket is not None:
+                if bucket.level() < 1:
                     del waiting[:handled]
                     self._gate.pause(RATE)
                     if self._call is None or not self._call.active():
                         self._call = self._clock.callLater(
-                            (1 - self._tokens) / rate, self._process
+                            bucket.waitFor(1), self._process
                         )
                     return
-                self._tokens -= 1
+                bucket.spend(1)
             item = waiting[handled]
             handled += 1
             self._handle(item)

@@ -44,6 +44,7 @@ from netlab.chat._participant import (
     InputPacer,
     OutputBatch,
     ReadGate,
+    TokenBucket,
     closeWithDeadline,
 )
 from netlab.chat._server import ChatLimits
@@ -210,12 +211,19 @@ class WebChatProtocol:
         # Bytes, whole messages or not (pings, empty frames), paced as the
         # lines are: a budget of twice the longest line per line allowed,
         # and a burst of at least one message of the biggest size.
-        self._byteRate = 2.0 * limits.lineRate * limits.maxLineLength
-        self._byteBurst = max(
-            float(MAX_MESSAGE_SIZE), 2.0 * limits.lineBurst * limits.maxLineLength
+        byteRate = 2.0 * limits.lineRate * limits.maxLineLength
+        self._bytes = (
+            TokenBucket(
+                clock,
+                byteRate,
+                max(
+                    float(MAX_MESSAGE_SIZE),
+                    2.0 * limits.lineBurst * limits.maxLineLength,
+                ),
+            )
+            if byteRate
+            else None
         )
-        self._byteTokens = self._byteBurst
-        self._byteRefilled = clock.seconds()
         self._byteResumeCall: IDelayedCall | None = None
         self._closing = False
         self._isLost = False
@@ -269,19 +277,15 @@ class WebChatProtocol:
         reads them: past the byte budget, reading stops until the budget
         allows again (what arrived is still read).
         """
-        rate = self._byteRate
-        if not rate:
+        bucket = self._bytes
+        if bucket is None:
             return
-        now = self._clock.seconds()
-        self._byteTokens = min(
-            self._byteBurst, self._byteTokens + (now - self._byteRefilled) * rate
-        )
-        self._byteRefilled = now
-        self._byteTokens -= size
-        if self._byteTokens < 0 and self._byteResumeCall is None:
+        bucket.level()
+        bucket.spend(size)
+        if bucket.tokens < 0 and self._byteResumeCall is None:
             self._gate.pause(READ)
             self._byteResumeCall = self._clock.callLater(
-                -self._byteTokens / rate, self._byteBudgetBack
+                bucket.waitFor(0), self._byteBudgetBack
             )
 
     def _byteBudgetBack(self) -> None:

@@ -1269,3 +1269,14 @@ class RoomLimitTests(ChatHubTestCase):
         alice = self.registered("alice")
         self.assertEqual(self.hub.inRoom(alice, "#LOBBY"), "#lobby")
         self.assertIsNone(self.hub.inRoom(alice, "#dev"))
+
+    def test_hasRoom(self) -> None:
+        """
+        L{ChatHub.hasRoom} tells whether a room exists, whatever the case
+        asked: the default room always, another while someone is in it.
+        """
+        alice = self.registered("alice")
+        self.assertTrue(self.hub.hasRoom("#LOBBY"))
+        self.assertFalse(self.hub.hasRoom("#dev"))
+        self.hub.join(alice, "#dev")
+        self.assertTrue(self.hub.hasRoom("#Dev"))

@@ -30,9 +30,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.integration.test_twistd import _environment, _freePort
+
+from ._missing import missing
 
 CHROMIUM = "/usr/bin/chromium"
 """
@@ -80,9 +80,7 @@ BIN = Path(sys.executable).parent
 
 def _need(condition: bool) -> None:
     if not condition:
-        if os.environ.get("CI"):
-            pytest.fail(INSTALL)
-        pytest.skip(INSTALL)
+        missing(INSTALL)
 
 
 def _playwright() -> Any:
