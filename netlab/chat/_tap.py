@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import socket
+from importlib.util import find_spec
 from typing import Any
 
 from twisted.application.service import IService
@@ -271,6 +272,10 @@ def _buildBus(
     address = options["bus"]
     if address is None:
         return []
+    if find_spec("txredisapi") is None:
+        raise StartupError(
+            "--bus needs the Redis client txredisapi: pip install 'netlab[cluster]'"
+        )
     from netlab.chat._bus import BusService, ChatBus
 
     node = options["node"] or f"{socket.gethostname()}-{os.getpid()}"

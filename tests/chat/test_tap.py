@@ -911,3 +911,29 @@ class BusWiringTests(SynchronousTestCase):
             ("--node-timeout", "0"),
         ]:
             self.assertRaises(usage.UsageError, parse, "chat", option, value)
+
+
+class BusWithoutClientTests(SynchronousTestCase):
+    """
+    C{--bus} without the Redis client installed.
+    """
+
+    def test_oneLine(self) -> None:
+        """
+        Without C{txredisapi}, C{--bus} ends the process with one line
+        saying what to install, before anything listens.
+        """
+        from netlab.chat import _tap as chatTap
+
+        self.patch(chatTap, "find_spec", lambda name: None)
+        reactor = MemoryReactorClock()
+        error = self.assertRaises(
+            SystemExit,
+            tap.makeService,
+            parse("chat", "--bus", "redis://127.0.0.1:6379/0"),
+            reactor,
+        )
+        message = str(error.code)
+        self.assertNotIn("\n", message)
+        self.assertIn("pip install 'netlab[cluster]'", message)
+        self.assertEqual(reactor.tcpServers, [])
