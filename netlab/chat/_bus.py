@@ -84,6 +84,19 @@ FORMAT = b"1"
 The version of the entries this node writes; others are skipped.
 """
 
+FREE_SCRIPT = """\
+local held = redis.call('HGET', KEYS[1], ARGV[1])
+if held and string.sub(held, 1, string.len(ARGV[2])) == ARGV[2] then
+    return redis.call('HDEL', KEYS[1], ARGV[1])
+end
+return 0
+"""
+"""
+Deletes a field of a hash (C{KEYS[1]}, C{ARGV[1]}) only if its value starts
+with C{ARGV[2]}: a nickname freed only while the node that held it still
+holds it.
+"""
+
 _KINDS: dict[bytes, tuple[bytes, ...]] = {
     b"reg": (b"nick",),
     b"join": (b"nick", b"room", b"leave"),
@@ -325,17 +338,7 @@ class ChatBus:
         """
         Give back a nickname L{claim}ed for a user who left before taking it.
         """
-        key = normalizeNick(nick)
-
-        def check(value: Any) -> None:
-            if value == f"{self.node}\x1f{nick}\x1f".encode():
-                self._pending.append(("", [("HDEL", self.users, key)]))
-                self._flush()
-
-        if self._commands is not None:
-            _execute(self._commands, "HGET", self.users, key).addCallback(
-                check
-            ).addErrback(_quiet)
+        self._freeIfOwned(normalizeNick(nick), f"{self.node}\x1f{nick}\x1f")
 
     def publish(
         self,
@@ -435,14 +438,14 @@ class ChatBus:
             self._said = _counts(said)
             stale = []
             rooms: set[str] = set()
-            for key, value in zip(users[::2], users[1::2], strict=True):
+            for value in users[1::2]:
                 try:
                     node, nick, joined = value.decode("utf-8").split("\x1f")
                 except ValueError:
                     self._bad("a user that is not of this format")
                     continue
                 if node == self.node:
-                    stale.append(key)
+                    stale.append(nick)
                     continue
                 remote = self._remote(node, nick)
                 if remote is None:
@@ -453,9 +456,13 @@ class ChatBus:
                         rooms.add(room)
                     except ChatError:
                         self._bad("a room that is not a room name")
-            if stale:
-                # This node is starting again: it starts clean.
-                _execute(commands, "HDEL", self.users, *stale).addErrback(_quiet)
+            # This node is starting again (restarted before the others
+            # declared it lost, as a worker is): it starts clean, and the
+            # others hear its users quit, as if it had been declared lost.
+            for nick in stale:
+                self.publish(
+                    "quit", None, normalizeNick(nick), nick=nick, reason="node lost"
+                )
             return self._loadHistory(commands, rooms | {self.hub.defaultRoom})
 
         return d.addCallback(read)
@@ -730,16 +737,20 @@ class ChatBus:
             self._freeNick(remote)
 
     def _freeNick(self, remote: RemoteParticipant) -> None:
+        self._freeIfOwned(normalizeNick(remote.nick), f"{remote.node}\x1f")
+
+    def _freeIfOwned(self, key: str, owner: str) -> None:
+        """
+        Remove C{key} from the users hash if what it holds there starts
+        with C{owner} (a node's name, or a node's claim of one nickname),
+        in one step in Redis (L{FREE_SCRIPT}): a node that read it and then
+        deleted it could delete the claim another node made between the
+        two.
+        """
         commands = self._commands
         if commands is None:
             return
-        key = normalizeNick(remote.nick)
-
-        def check(value: Any) -> None:
-            if value is not None and value.split(b"\x1f")[0] == remote.node.encode():
-                _execute(commands, "HDEL", self.users, key).addErrback(_quiet)
-
-        _execute(commands, "HGET", self.users, key).addCallback(check).addErrback(
+        _execute(commands, "EVAL", FREE_SCRIPT, 1, self.users, key, owner).addErrback(
             _quiet
         )
 

@@ -169,6 +169,8 @@ class ChatHub:
         self._rooms: dict[str, _Room] = {}
         self._room(defaultRoom)
         self._claiming: dict[IChatParticipant, str] = {}
+        # With a bus: each participant's last claim not answered yet.
+        self._claimsInFlight: dict[IChatParticipant, Deferred[None]] = {}
         self.bus: Any = None
         """
         The L{netlab.chat._bus.ChatBus} that makes this hub one node of
@@ -473,6 +475,7 @@ class ChatHub:
         registered.
         """
         self._claiming.pop(participant, None)
+        self._claimsInFlight.pop(participant, None)
         member = self._members.pop(participant, None)
         if member is None:
             return
@@ -503,11 +506,45 @@ class ChatHub:
         a participant that goes on in its callback behaves as it did
         before there were buses.
 
+        With a bus, a participant's claims are made one at a time, in the
+        order they were asked for: a second C{/nick} sent before the first
+        was answered is claimed once the first's Deferred (and what its
+        caller added to it) has run, so its callers see each answer in
+        order and act on the state the one before left.
+
         @return: fires once C{nick} is its to take, or fails with
             L{ChatError} (C{nick-invalid}, C{nick-taken}, or
             C{bus-unavailable}); fails with C{gone} if the participant
             quit meanwhile.
         """
+        previous = self._claimsInFlight.get(participant)
+        if previous is None:
+            claimed = self._claimNow(participant, nick)
+        else:
+            claimed = Deferred()
+
+            def next(result: object) -> object:
+                if self._claimsInFlight.get(participant) is None:
+                    claimed.errback(
+                        ChatError("gone", "you left before your nickname was claimed")
+                    )
+                else:
+                    self._claimNow(participant, nick).chainDeferred(claimed)
+                return result
+
+            previous.addBoth(next)
+        if claimed.called:
+            return claimed
+        self._claimsInFlight[participant] = claimed
+
+        def finished(result: object) -> object:
+            if self._claimsInFlight.get(participant) is claimed:
+                del self._claimsInFlight[participant]
+            return result
+
+        return claimed.addBoth(finished)
+
+    def _claimNow(self, participant: IChatParticipant, nick: str) -> Deferred[None]:
         member = self._members.get(participant)
         try:
             if member is not None and normalizeNick(nick) == normalizeNick(member.nick):
@@ -528,6 +565,10 @@ class ChatHub:
                     self.bus.release(nick)
                 raise ChatError("gone", "you left before your nickname was claimed")
             if not free or normalizeNick(nick) in self._nicks:
+                if free:
+                    # Held here by a user of a node just lost, whose claim
+                    # that node's loss freed: the claim is not kept.
+                    self.bus.release(nick)
                 raise ChatError("nick-taken", f"{nick} is taken; choose another")
 
         return claimed.addCallback(done)  # type: ignore[return-value]

@@ -394,7 +394,15 @@ class IRCProtocol(ChatProtocol):
             return
         self._pendingNick = None
         claimed = self._hub.claimNick(self, nick)
-        claimed.addCallback(lambda _: self._register(nick))
+        # With a bus, a NICK sent meanwhile waits for this claim: it renames
+        # once this one has registered.
+        claimed.addCallback(
+            lambda _: (
+                self._hub.rename(self, nick)
+                if self._registered
+                else self._register(nick)
+            )
+        )
         # Taken since NICK: the client must choose again.
         claimed.addErrback(self._refusedLater, "NICK", (nick,))
 

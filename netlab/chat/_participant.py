@@ -539,10 +539,11 @@ class ChatCommands:
         nick = nick.strip()
         participant = self._participant
         claimed = self._hub.claimNick(participant, nick)
-        if not self.registered:
-            claimed.addCallback(lambda _: self._register(nick))
-        else:
-            claimed.addCallback(lambda _: self._rename(nick))
+        # Registered or not is read once it is claimed: with a bus, an
+        # earlier /nick may register the participant meanwhile.
+        claimed.addCallback(
+            lambda _: self._rename(nick) if self.registered else self._register(nick)
+        )
         claimed.addErrback(self._refused, "nick")
 
     def _register(self, nick: str) -> None:

@@ -12,6 +12,8 @@ from typing import Any
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.task import Clock
 
+from netlab.chat._bus import FREE_SCRIPT
+
 
 def _bytes(value: Any) -> bytes:
     return value if isinstance(value, bytes) else str(value).encode()
@@ -110,6 +112,8 @@ class FakeRedisServer:
             for field, value in self.hashes.get(rest[0], {}).items():
                 out += [field, value]
             return out
+        if name == b"EVAL":
+            return self._eval(rest)
         if name == b"XADD":
             key = rest[0]
             assert rest[1].upper() == b"MAXLEN" and rest[2] == b"~", rest
@@ -144,6 +148,21 @@ class FakeRedisServer:
             found = self._after(key, after, count)
             return found
         raise NotImplementedError(name)
+
+    def _eval(self, rest: tuple[bytes, ...]) -> Any:
+        """
+        Run the one script the bus sends, L{FREE_SCRIPT}, as Redis runs
+        it: in one step.
+        """
+        script, keyCount, *keysAndArgs = rest
+        if script != FREE_SCRIPT.encode():
+            raise NotImplementedError(script)
+        keys, args = keysAndArgs[: int(keyCount)], keysAndArgs[int(keyCount) :]
+        held = self.hashes.get(keys[0], {}).get(args[0])
+        if held is not None and held.startswith(args[1]):
+            del self.hashes[keys[0]][args[0]]
+            return 1
+        return 0
 
     def _after(self, key: bytes, after: bytes, count: int) -> Any:
         threshold = _parseId(after)

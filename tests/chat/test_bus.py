@@ -620,3 +620,154 @@ class LostReplyTests(BusTestCase):
         self.a.hub.say(carol, "new")
         self.settle()
         self.assertIn(RoomMessage("#lobby", "carol", "new"), bob.events())
+
+
+class ClaimsInFlightTests(ParticipantTests):
+    """
+    Nickname claims a user makes before the one before was answered: made
+    one at a time, in order, each acting on what the one before left.
+    """
+
+    def settle(self) -> None:
+        self.clock.advance(0)
+        self.clock.advance(0)
+
+    def test_lineProtocolTwoNicks(self) -> None:
+        """
+        Two nicknames sent before Redis answered the first: the first
+        registers, the second renames, each answered in order, and only the
+        second stays claimed.
+        """
+        from tests.chat.test_irc import _Peer
+
+        bob = self.b.user("bob")
+        peer = _Peer(self.line.buildProtocol(None), self.clock)
+        peer.lines()
+        self.a.commands.hold = True
+        peer.send("alice", "/nick al")
+        self.assertEqual(peer.lines(), [])
+        self.a.commands.hold = False
+        self.a.commands.answer()
+        self.settle()
+        lines = peer.lines()
+        self.assertEqual(lines[:2], ["OK nick alice", "JOIN #lobby alice"])
+        self.assertIn("OK nick al", lines)
+        self.assertNotIn("ERR", " ".join(lines))
+        self.settle()
+        self.assertEqual(self.b.hub.whois("al"), ("al", ["#lobby"]))
+        self.assertIsNone(self.b.hub.whois("alice"))
+        users = self.server.hashes[b"netlab:chat:users"]
+        self.assertNotIn(b"alice", users)
+        self.assertIn(b"al", users)
+        self.assertIn(Joined("#lobby", "alice"), bob.events())
+
+    def test_ircTwoNicks(self) -> None:
+        """
+        An IRC client that sends C{NICK} again before its first was
+        answered is welcomed under the first, then renamed.
+        """
+        from tests.chat.test_irc import _Peer
+
+        peer = _Peer(self.irc.buildProtocol(None), self.clock)
+        self.a.commands.hold = True
+        peer.send("NICK alice", "USER alice 0 * :Alice", "NICK al")
+        self.assertEqual(peer.lines(), [])
+        self.a.commands.hold = False
+        self.a.commands.answer()
+        self.settle()
+        lines = peer.lines()
+        self.assertIn(" 001 alice ", lines[0])
+        self.assertIn(":alice!", lines[-1])
+        self.assertIn(" NICK ", lines[-1])
+        self.assertEqual(self.a.hub.whois("al"), ("al", []))
+        self.assertNotIn(b"alice", self.server.hashes[b"netlab:chat:users"])
+
+    def test_quitWhileQueued(self) -> None:
+        """
+        A user who quits with a claim answered and one still waiting behind
+        it: both fail C{gone}, and neither nickname stays claimed.
+        """
+        one = RecordingParticipant("1")
+        self.a.commands.hold = True
+        first = self.a.hub.claimNick(one, "alice")
+        second = self.a.hub.claimNick(one, "al")
+        self.a.hub.quit(one)
+        self.a.commands.hold = False
+        self.a.commands.answer()
+        self.settle()
+        self.assertEqual(self.failureResultOf(first, ChatError).value.code, "gone")
+        self.assertEqual(self.failureResultOf(second, ChatError).value.code, "gone")
+        self.assertEqual(self.server.hashes.get(b"netlab:chat:users", {}), {})
+
+
+class FreeingTests(BusTestCase):
+    def test_freedOnlyIfStillHeld(self) -> None:
+        """
+        Freeing a lost node's nickname removes it only while that node still
+        holds it: a claim another node made meanwhile stays.
+        """
+        self.b.user("bob")
+        self.settle()
+        users = self.server.hashes[b"netlab:chat:users"]
+        self.a.commands.hold = True
+        self.a.bus._freeNick(RemoteParticipant("b", "bob"))
+        # Another node's claim lands before this node's reply comes back.
+        users.pop(b"bob", None)
+        users[b"bob"] = b"c\x1fbob\x1f"
+        self.a.commands.hold = False
+        self.a.commands.answer()
+        self.settle()
+        self.assertEqual(users[b"bob"], b"c\x1fbob\x1f")
+
+    def test_takenHereNotKept(self) -> None:
+        """
+        A nickname Redis grants while a user here comes to hold it (a user
+        of a node another node declared lost and freed, heard of here only
+        after the claim was sent) is refused, and the claim is given back
+        rather than held for nobody.
+        """
+        # a's reader lags: what it reads next is held back.
+        self.a.reader.hold = True
+        self.b.user("carol")
+        self.settle()
+        self.b.user("bob")
+        self.settle()
+        self.assertIsNone(self.a.hub.whois("bob"))
+        users = self.server.hashes[b"netlab:chat:users"]
+        # Another node declared b lost and freed bob.
+        del users[b"bob"]
+        self.a.commands.hold = True
+        claimed = self.a.hub.claimNick(RecordingParticipant(), "bob")
+        self.a.reader.hold = False
+        self.a.reader.answer()
+        self.settle()
+        self.assertIsNotNone(self.a.hub.whois("bob"))
+        self.a.commands.hold = False
+        self.a.commands.answer()
+        self.settle()
+        self.assertEqual(
+            self.failureResultOf(claimed, ChatError).value.code, "nick-taken"
+        )
+        self.assertNotIn(b"bob", users)
+
+    def test_restartedBeforeDeclaredLost(self) -> None:
+        """
+        A node that starts again under its name before the others declared
+        it lost (a restarted worker) starts clean, and the others hear its
+        old users quit at once, not after the node timeout.
+        """
+        alice = self.a.user("alice")
+        bob = self.b.user("bob")
+        self.settle()
+        bob.clear()
+        # Killed: no goodbye.
+        self.a.commands.disconnect()
+        self.a.reader.disconnect()
+        self.a = Node(self.server, "a")
+        self.settle()
+        self.assertEqual(bob.events(), [Quit("alice", "node lost")])
+        self.assertIsNone(self.b.hub.whois("alice"))
+        self.assertIsNone(self.a.hub.whois("alice"))
+        self.assertNotIn(b"alice", self.server.hashes[b"netlab:chat:users"])
+        self.successResultOf(self.b.hub.claimNick(RecordingParticipant(), "alice"))
+        del alice
