@@ -145,6 +145,18 @@ class IServiceContext(Interface):
         "chosen that way must differ from each other when services are "
         "joined with C{+}."
     )
+    worker = Attribute(
+        "With C{--workers}: C{0} in the parent, which builds each service "
+        "only to check its options (what it builds does not run: the parent "
+        "binds the listeners itself), and the worker's number, from C{1}, in "
+        "each worker, which runs what it builds; C{None} in a single process. "
+        "A service that keeps state of its own outside the process (as chat "
+        "over C{--bus} names a node) tells its workers apart by it: a "
+        "worker restarted after it died has the number it had."
+    )
+    workers = Attribute(
+        "How many workers the process runs (C{--workers}): C{1} in a single process."
+    )
 
     def listen(
         factory: Any,

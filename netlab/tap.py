@@ -417,6 +417,24 @@ class _Context:
     # The guard of the last listen, which addListeners adds to.
     guard: ConnectionGuard | None = None
 
+    @property
+    def worker(self) -> int | None:
+        role = self.assembly.role
+        if isinstance(role, WorkerRole):
+            return role.index
+        if isinstance(role, ParentRole):
+            return 0
+        return None
+
+    @property
+    def workers(self) -> int:
+        role = self.assembly.role
+        if isinstance(role, WorkerRole):
+            return role.count
+        if isinstance(role, ParentRole):
+            return role.supervisor.count
+        return 1
+
     def streamLimits(
         self, options: usage.Options, idleTimeout: float | None = None
     ) -> ConnectionLimits:

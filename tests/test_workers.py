@@ -573,17 +573,17 @@ class OptionsTests(SynchronousTestCase):
         self.assertTrue(str(error).startswith("netlab chat: error: chat cannot run"))
         self.assertIn("--bus", str(error))
 
-    def test_chatWithBusNotYet(self) -> None:
+    def test_chatWithBus(self) -> None:
         """
-        With C{--bus}, chat in workers is still refused, in one line that
-        says to run several chat processes instead.
+        With C{--bus}, chat runs in workers: the parent of two workers.
         """
-        options = self.parse("chat", "--workers", "2", "--bus", "redis://127.0.0.1:1/0")
-        error = self.assertRaises(
-            SystemExit, tap.makeService, options, MemoryReactorClock()
-        )
-        self.assertIn("run several chat processes with --bus", str(error))
-        self.assertNotIn("\n", str(error))
+        from netlab.chat import _redis
+
+        self.patch(_redis, "probe", lambda address, presence: None)
+        options = self.parse("chat", "--workers", "2", "--bus", "redis://h")
+        top = tap.makeService(options, MemoryReactorClock())
+        [supervisor] = [c for c in top if isinstance(c, WorkerSupervisor)]
+        self.assertEqual(supervisor.count, 2)
 
 
 class ParentAssemblyTests(SynchronousTestCase):

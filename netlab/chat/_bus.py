@@ -824,8 +824,14 @@ class BusService(Service):
         address: BusAddress,
         bus: ChatBus,
         stopTimeout: float = 5.0,
+        checkPresence: bool = True,
     ) -> None:
         self.reactor = reactor
+        self.checkPresence = checkPresence
+        """
+        Whether starting checks that no live node has this node's name (a
+        worker, whose parent checked, does not).
+        """
         self.address = address
         self.bus = bus
         self.stopTimeout = stopTimeout
@@ -838,10 +844,8 @@ class BusService(Service):
         """
 
     def privilegedStartService(self) -> None:
-        probe(
-            self.address,
-            presence=(self.bus.node, self.bus.presencePrefix + self.bus.node),
-        )
+        presence = (self.bus.node, self.bus.presencePrefix + self.bus.node)
+        probe(self.address, presence=presence if self.checkPresence else None)
         super().privilegedStartService()
 
     def startService(self) -> None:

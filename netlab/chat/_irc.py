@@ -371,6 +371,7 @@ class IRCProtocol(ChatProtocol):
             claimed = self._hub.claimNick(self, nick)
             claimed.addCallback(lambda _: self._hub.rename(self, nick))
             claimed.addErrback(self._refusedLater, "NICK", (nick,))
+            self._pacer.waitFor(claimed)
             return
         self._hub.checkNick(nick)
         self._pendingNick = nick
@@ -405,6 +406,8 @@ class IRCProtocol(ChatProtocol):
         )
         # Taken since NICK: the client must choose again.
         claimed.addErrback(self._refusedLater, "NICK", (nick,))
+        # What the client sends meanwhile (JOIN, often) waits for it.
+        self._pacer.waitFor(claimed)
 
     def _register(self, nick: str) -> None:
         self._hub.register(self, nick, joinDefault=False)

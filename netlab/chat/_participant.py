@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, Generic, Protocol, TypeVar
 
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -59,6 +60,12 @@ L{ReadGate}'s reason: the peer is over its line rate.
 BACKLOG = 2
 """
 L{ReadGate}'s reason: the peer does not read what is sent to it.
+"""
+
+WAITING = 4
+"""
+L{ReadGate}'s reason: what the peer sent waits for the answer to one of its
+commands (with a bus, a nickname claim the other nodes answer).
 """
 
 _T = TypeVar("_T")
@@ -165,6 +172,10 @@ class InputPacer(Generic[_T]):
     not read from (its L{ReadGate} is paused for L{RATE}) until the peer is
     within it again, and what is waiting is handled then, in order: nothing
     is dropped.
+
+    It also holds what arrives while a command waits for an answer
+    (L{waitFor}), so that what a peer sends is handled in order, each
+    command after the one before has had its effect, as without a bus.
     """
 
     __slots__ = (
@@ -173,6 +184,7 @@ class InputPacer(Generic[_T]):
         "_clock",
         "_gate",
         "_handle",
+        "_holds",
         "_stopped",
         "_waiting",
     )
@@ -198,6 +210,28 @@ class InputPacer(Generic[_T]):
         self._waiting: list[_T] = []
         self._call: IDelayedCall | None = None
         self._stopped = False
+        self._holds = 0
+
+    def waitFor(self, answer: Deferred[Any]) -> None:
+        """
+        Handle nothing more until C{answer} has fired (and the callbacks
+        added to it before have run): what arrives meanwhile waits, in
+        order, and the connection is not read from.  Does nothing if it
+        has fired already.
+        """
+        if answer.called:
+            return
+        self._holds += 1
+        self._gate.pause(WAITING)
+
+        def answered(result: object) -> object:
+            self._holds -= 1
+            if not self._holds and not self._stopped:
+                self._gate.resume(WAITING)
+                self._process()
+            return result
+
+        answer.addBoth(answered)
 
     def feed(self, items: Iterable[_T]) -> None:
         """
@@ -210,7 +244,7 @@ class InputPacer(Generic[_T]):
         waiting = self._waiting
         bucket = self._bucket
         handled = 0
-        while handled < len(waiting) and not self._stopped:
+        while handled < len(waiting) and not self._stopped and not self._holds:
             if bucket is not None:
                 if bucket.level() < 1:
                     del waiting[:handled]
@@ -477,6 +511,7 @@ class ChatCommands:
         "_onRegistered",
         "_participant",
         "_send",
+        "_waitFor",
         "registered",
     )
 
@@ -488,6 +523,7 @@ class ChatCommands:
         onRegistered: Callable[[], object],
         close: Callable[[], object],
         msgUsage: str,
+        waitFor: Callable[[Deferred[Any]], object] = lambda answer: None,
     ) -> None:
         """
         @param participant: who runs the commands, as the hub knows it.
@@ -497,7 +533,11 @@ class ChatCommands:
         @param close: closes the connection, after C{quit}.
         @param msgUsage: the text of the C{usage} error of a private
             message without a nickname or text, as the wire writes one.
+        @param waitFor: called with the answer a command waits for (a
+            nickname claim, with a bus): the participant's next commands
+            wait for it (L{InputPacer.waitFor}).
         """
+        self._waitFor = waitFor
         self._hub = hub
         self._participant = participant
         self._send = send
@@ -545,6 +585,7 @@ class ChatCommands:
             lambda _: self._rename(nick) if self.registered else self._register(nick)
         )
         claimed.addErrback(self._refused, "nick")
+        self._waitFor(claimed)
 
     def _register(self, nick: str) -> None:
         self._send(Reply("nick", (nick,)))

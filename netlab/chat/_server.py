@@ -200,6 +200,7 @@ class ChatProtocol(Protocol):
             self._deadlines.registered,
             self._closeAfterQuit,
             "/msg NICK TEXT",
+            self._pacer.waitFor,
         )
         self._abortCall: IDelayedCall | None = None
         self._closing = False

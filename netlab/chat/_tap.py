@@ -277,12 +277,33 @@ def _buildBus(
             "--bus needs the Redis client txredisapi: pip install 'netlab[cluster]'"
         )
     from netlab.chat._bus import BusService, ChatBus
+    from netlab.chat._redis import probe
 
-    node = options["node"] or f"{socket.gethostname()}-{os.getpid()}"
+    worker = context.worker
+    if worker is None:
+        node = options["node"] or f"{socket.gethostname()}-{os.getpid()}"
+    else:
+        # With --workers, each worker is a node, named after the parent (by
+        # default its host name and process id) and the worker's number: a
+        # worker restarted after it died has its name again, so its users
+        # are seen to quit at once, not after --node-timeout.
+        parentPid = os.getpid() if worker == 0 else os.getppid()
+        base = options["node"] or f"{socket.gethostname()}-{parentPid}"
+        node = f"{base}-w{worker}"
     bus = ChatBus(hub, context.reactor, node, options["node-timeout"])
+    if worker == 0:
+        # The parent: Redis, and that no live node has a worker's name, are
+        # checked once, here, before any worker starts (and what the
+        # parent builds does not run).
+        for index in range(1, context.workers + 1):
+            name = f"{base}-w{index}"
+            probe(address, presence=(name, bus.presencePrefix + name))
+        return []
     for name, documentation, read in busGauges(bus):
         context.addGauge(name, documentation, read)
-    return [BusService(context.reactor, address, bus)]
+    # A worker restarted after it died would find its own predecessor's
+    # presence: the parent checked the names before the workers started.
+    return [BusService(context.reactor, address, bus, checkPresence=worker is None)]
 
 
 def _buildIRC(
@@ -333,18 +354,13 @@ def _buildWeb(
 
 
 def _whyNotInWorkers(options: usage.Options) -> str | None:
-    # The rooms live in one hub per process.  Workers as nodes of one chat
-    # over --bus (each with a node name that outlives its restarts) are not
-    # built yet; this is where chat will say yes to them.
     if not options["bus"]:
         return (
-            "its rooms live in one process, and workers would need --bus (chat "
-            "across processes); run chat with --workers 1"
+            "its rooms live in one process, and workers are nodes of one chat "
+            "only over --bus (chat across processes); give --bus "
+            "redis://HOST:PORT/DB, or run chat with --workers 1"
         )
-    return (
-        "chat does not run in workers yet; run several chat processes with "
-        "--bus instead (see 'Running several chat servers' in the docs)"
-    )
+    return None
 
 
 chat = NetlabService(

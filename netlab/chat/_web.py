@@ -203,6 +203,7 @@ class WebChatProtocol:
             self._deadlines.registered,
             self._closeAfterQuit,
             '{"type": "msg", "to": NICK, "text": TEXT}',
+            self._pacer.waitFor,
         )
         self._capped = False
         self._pingInterval = pingInterval

@@ -661,6 +661,47 @@ class ClaimsInFlightTests(ParticipantTests):
         self.assertIn(b"al", users)
         self.assertIn(Joined("#lobby", "alice"), bob.events())
 
+    def test_lineAfterNickWaits(self) -> None:
+        """
+        A line sent right after the nickname, before Redis answered the
+        claim, is said under that nickname once it is registered, as
+        without a bus: not taken for another nickname.
+        """
+        from tests.chat.test_irc import _Peer
+
+        bob = self.b.user("bob")
+        peer = _Peer(self.line.buildProtocol(None), self.clock)
+        peer.lines()
+        self.a.commands.hold = True
+        peer.send("alice", "hello", "/who")
+        self.assertEqual(peer.lines(), [])
+        self.a.commands.hold = False
+        self.a.commands.answer()
+        self.settle()
+        lines = peer.lines()
+        self.assertEqual(lines[:2], ["OK nick alice", "JOIN #lobby alice"])
+        self.assertIn("OK who #lobby alice bob", lines)
+        self.assertIn(RoomMessage("#lobby", "alice", "hello"), bob.events())
+
+    def test_ircJoinAfterNickWaits(self) -> None:
+        """
+        An IRC client that sends C{JOIN} with C{NICK} and C{USER}, before
+        Redis answered the claim, joins once it is welcomed: not C{451}.
+        """
+        from tests.chat.test_irc import _Peer
+
+        peer = _Peer(self.irc.buildProtocol(None), self.clock)
+        self.a.commands.hold = True
+        peer.send("NICK alice", "USER alice 0 * :Alice", "JOIN #dev")
+        self.assertEqual(peer.lines(), [])
+        self.a.commands.hold = False
+        self.a.commands.answer()
+        self.settle()
+        lines = peer.lines()
+        self.assertIn(" 001 alice ", lines[0])
+        self.assertFalse([line for line in lines if " 451 " in line], lines)
+        self.assertEqual(self.b.hub.whois("alice"), ("alice", ["#dev"]))
+
     def test_ircTwoNicks(self) -> None:
         """
         An IRC client that sends C{NICK} again before its first was

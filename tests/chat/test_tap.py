@@ -913,6 +913,111 @@ class BusWiringTests(SynchronousTestCase):
             self.assertRaises(usage.UsageError, parse, "chat", option, value)
 
 
+class BusInWorkersTests(SynchronousTestCase):
+    """
+    C{chat --workers N --bus ...}: every worker a node of one chat.
+    """
+
+    def workerBus(self, *arguments: str, index: int = 2) -> Any:
+        from netlab._worker import WorkerRole
+        from netlab.chat._bus import BusService
+
+        options = parse("chat", "--workers", "3", "--bus", "redis://h", *arguments)
+        reactor = MemoryReactorClock()
+        service = tap.makeService(options, reactor, WorkerRole(reactor, index, 3))
+        [bus] = [c for c in service if isinstance(c, BusService)]
+        return bus
+
+    def test_workerNodes(self) -> None:
+        """
+        A worker's node is named after C{--node} and its number, so that a
+        worker restarted after it died has its name again; it does not
+        check that no live node has the name (its killed predecessor may
+        still look alive).
+        """
+        bus = self.workerBus("--node", "east")
+        self.assertEqual(bus.bus.node, "east-w2")
+        self.assertFalse(bus.checkPresence)
+        self.assertEqual(self.workerBus("--node", "east", index=1).bus.node, "east-w1")
+
+    def test_workerDefaultNode(self) -> None:
+        """
+        Without C{--node}, a worker's node is named after its host, its
+        parent's process id and its number.
+        """
+        import os
+        import socket
+
+        bus = self.workerBus()
+        self.assertEqual(bus.bus.node, f"{socket.gethostname()}-{os.getppid()}-w2")
+
+    def test_singleProcessChecksPresence(self) -> None:
+        """
+        A single process checks at startup that no live node has its name.
+        """
+        from netlab.chat._bus import BusService
+
+        service = tap.makeService(
+            parse("chat", "--bus", "redis://h"), MemoryReactorClock()
+        )
+        [bus] = [c for c in service if isinstance(c, BusService)]
+        self.assertTrue(bus.checkPresence)
+
+    def test_parentChecksOnce(self) -> None:
+        """
+        The parent checks Redis, and that no live node has a worker's name,
+        once, while it is assembled, before any worker starts.
+        """
+        from netlab.chat import _redis
+
+        probed: list[Any] = []
+        self.patch(_redis, "probe", lambda address, presence: probed.append(presence))
+        options = parse(
+            "chat", "--workers", "2", "--bus", "redis://h", "--node", "east"
+        )
+        tap.makeService(options, MemoryReactorClock())
+        self.assertEqual(
+            probed,
+            [
+                ("east-w1", "netlab:chat:node:east-w1"),
+                ("east-w2", "netlab:chat:node:east-w2"),
+            ],
+        )
+
+    def test_parentNameInUse(self) -> None:
+        """
+        A worker's name in use ends the parent with that one line.
+        """
+        from netlab.chat import _redis
+        from netlab.errors import StartupError
+
+        def probe(address: Any, presence: Any) -> None:
+            raise StartupError(f"--node {presence[0]}: a node of that name is running")
+
+        self.patch(_redis, "probe", probe)
+        options = parse(
+            "chat", "--workers", "2", "--bus", "redis://h", "--node", "east"
+        )
+        error = self.assertRaises(
+            SystemExit, tap.makeService, options, MemoryReactorClock()
+        )
+        self.assertEqual(
+            str(error),
+            "netlab chat: error: --node east-w1: a node of that name is running",
+        )
+
+    def test_parentRedisUnreachable(self) -> None:
+        """
+        Redis unreachable ends the parent with one line naming it.
+        """
+        options = parse("chat", "--workers", "2", "--bus", "redis://127.0.0.1:1/0")
+        error = self.assertRaises(
+            SystemExit, tap.makeService, options, MemoryReactorClock()
+        )
+        self.assertIn("--bus redis://127.0.0.1:1/0: cannot reach Redis", str(error))
+        self.assertNotIn("\n", str(error))
+
+
 class BusWithoutClientTests(SynchronousTestCase):
     """
     C{--bus} without the Redis client installed.

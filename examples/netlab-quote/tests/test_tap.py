@@ -41,6 +41,8 @@ class RecordingContext:
     def __init__(self) -> None:
         self.reactor = Clock()
         self.name = "quote"
+        self.worker = None
+        self.workers = 1
         self.listened: list[tuple[Any, Any]] = []
         self.bound: list[Any] = []
         self.gauges: dict[str, Callable[[], float]] = {}
