@@ -56,6 +56,9 @@ static struct {
     int timeout_ms;
     uint64_t max_requests;
     int await_reply;
+    int port2;          /* chat: the port of a second node, or 0 */
+    long extra_pids[4]; /* more server processes whose CPU is sampled */
+    int n_extra;
 } opt = {
     .host = "127.0.0.1", .port = 0, .conns = 10, .size = 64,
     .duration = 5, .warmup = 1, .settle = 1, .connect_timeout = 30,
@@ -109,8 +112,13 @@ static void *xcalloc(size_t n, size_t sz)
 /* ------------------------------------------------------------------ */
 
 #define H_BUCKETS (64 + 58 * 32)
-static uint64_t hist[H_BUCKETS];
-static uint64_t hist_count, hist_max;
+struct hist {
+    uint64_t b[H_BUCKETS];
+    uint64_t count, max;
+};
+/* Every latency; and, with --port2, those of the clients of the second
+ * node (lines sent to the first: the cross-node latency). */
+static struct hist lat, lat_far;
 
 static unsigned hist_index(uint64_t v)
 {
@@ -131,33 +139,33 @@ static double hist_value(unsigned i)
     return lo + (double)(1ULL << (e - 5)) / 2;  /* bucket middle */
 }
 
-static void hist_add(uint64_t ns)
+static void hist_add(struct hist *h, uint64_t ns)
 {
-    hist[hist_index(ns)]++;
-    hist_count++;
-    if (ns > hist_max)
-        hist_max = ns;
+    h->b[hist_index(ns)]++;
+    h->count++;
+    if (ns > h->max)
+        h->max = ns;
 }
 
 /* The q-quantile in microseconds (0 when empty). */
-static double hist_quantile_us(double q)
+static double hist_quantile_us(const struct hist *h, double q)
 {
-    if (!hist_count)
+    if (!h->count)
         return 0;
-    uint64_t target = (uint64_t)ceil(q * (double)hist_count);
+    uint64_t target = (uint64_t)ceil(q * (double)h->count);
     if (target < 1)
         target = 1;
     uint64_t cum = 0;
     for (unsigned i = 0; i < H_BUCKETS; i++) {
-        cum += hist[i];
+        cum += h->b[i];
         if (cum >= target) {
             double v = hist_value(i);
-            if (v > (double)hist_max)
-                v = (double)hist_max;
+            if (v > (double)h->max)
+                v = (double)h->max;
             return v / 1000.0;
         }
     }
-    return (double)hist_max / 1000.0;
+    return (double)h->max / 1000.0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -275,7 +283,7 @@ struct conn {
 };
 
 static int epfd = -1;
-static struct sockaddr_storage srv_addr;
+static struct sockaddr_storage srv_addr, srv_addr2;
 static socklen_t srv_addrlen;
 static int srv_family;
 static enum phase phase = PH_CONNECT;
@@ -292,6 +300,7 @@ static struct {
     uint64_t total_sent;     /* requests / chat lines, all phases */
     uint64_t sent_win;       /* chat: lines sent in window */
     uint64_t deliv_win;      /* chat: deliveries in window */
+    uint64_t deliv_far_win;  /* chat: of which to the second node's clients */
     uint64_t overlong;       /* chat: lines too long to examine */
     uint64_t stalls;         /* chat: windows reset after no progress */
     uint64_t inflight;       /* requests outstanding */
@@ -455,7 +464,7 @@ static void complete_request(struct conn *c, uint64_t now)
 {
     if (phase == PH_MEASURE) {
         st.replies++;
-        hist_add(now - c->t_sent);
+        hist_add(&lat, now - c->t_sent);
     }
     c->busy = 0;
     st.inflight--;
@@ -540,6 +549,13 @@ static int parse_u64(const char **p, const char *end, uint64_t *out)
     return 0;
 }
 
+/* chat with --port2: receivers of odd index are the second node's
+ * clients; the senders and the other receivers, the first node's. */
+static int on_second_node(const struct conn *c)
+{
+    return opt.port2 && c->idx >= opt.senders && (c->idx & 1);
+}
+
 /* chat: a line received by client c.  Marker: "@T:<sender>:<seq>:<t_ns>;". */
 static void chat_line(struct conn *c, const char *line, size_t len, uint64_t now)
 {
@@ -558,7 +574,11 @@ static void chat_line(struct conn *c, const char *line, size_t len, uint64_t now
         return;
     if (phase == PH_MEASURE) {
         st.deliv_win++;
-        hist_add(now - t);
+        hist_add(&lat, now - t);
+        if (on_second_node(c)) {
+            st.deliv_far_win++;
+            hist_add(&lat_far, now - t);
+        }
     }
     if (c->idx == opt.conns - 1 && sender < (uint64_t)opt.senders &&
         seq > chat_seen_seq[sender]) {
@@ -784,7 +804,8 @@ static void start_connect(struct conn *c)
     c->events = EPOLLOUT | EPOLLIN;
     struct epoll_event e = {.events = c->events, .data.ptr = c};
     epoll_ctl(epfd, EPOLL_CTL_ADD, c->fd, &e);
-    if (connect(c->fd, (struct sockaddr *)&srv_addr, srv_addrlen) == 0)
+    const struct sockaddr_storage *to = on_second_node(c) ? &srv_addr2 : &srv_addr;
+    if (connect(c->fd, (const struct sockaddr *)to, srv_addrlen) == 0)
         on_connected(c);
     else if (errno != EINPROGRESS)
         conn_fail(c, "connect", errno);
@@ -934,6 +955,7 @@ static void open_udp_sockets(void)
 static uint64_t t_meas_start, t_meas_end;
 static double connect_s;   /* how long the connect phase took */
 static double srv_cpu0 = -1, srv_cpu1 = -1, lg_cpu0, lg_cpu1;
+static double extra_cpu0[4], extra_cpu1[4];
 static long rss_before = 0, rss_hold = 0;
 
 static void enter_warmup(uint64_t now)
@@ -955,12 +977,16 @@ static void enter_measure(uint64_t now)
     lg_cpu0 = self_cpu_seconds();
     if (opt.server_pid)
         srv_cpu0 = proc_cpu_seconds(opt.server_pid);
+    for (int i = 0; i < opt.n_extra; i++)
+        extra_cpu0[i] = proc_cpu_seconds(opt.extra_pids[i]);
 }
 
 static void end_measure(uint64_t now)
 {
     t_meas_end = now;
     lg_cpu1 = self_cpu_seconds();
+    for (int i = 0; i < opt.n_extra; i++)
+        extra_cpu1[i] = proc_cpu_seconds(opt.extra_pids[i]);
     if (opt.server_pid) {
         srv_cpu1 = proc_cpu_seconds(opt.server_pid);
         if (opt.mode == M_IDLE)
@@ -1069,6 +1095,11 @@ static void usage(FILE *f)
 "  -d, --duration SEC       measured window (5)\n"
 "  -w, --warmup SEC         warm-up before the window (1; not in idle)\n"
 "      --settle SEC         chat: pause after connecting, before sending (1)\n"
+"      --port2 P            chat: a second node's port; receivers of odd index\n"
+"                           connect there, and their latency (the cross-node\n"
+"                           one) is reported apart (far_p50_us, far_p99_us)\n"
+"      --extra-pid PID      sample this process's CPU too (repeatable, 4 at\n"
+"                           most; RESULT extra_cpu=%%,%%,...)\n"
 "  -k, --senders K          chat: senders, clients 0..K-1 (10; at most N-1)\n"
 "  -W, --window W           chat: lines per sender not yet seen by the last\n"
 "                           client (the observer); 0 = unlimited (8)\n"
@@ -1173,11 +1204,16 @@ static void set_target(void)
         die_usage("refusing '%s': give a numeric loopback address (127.0.0.0/8 or ::1)",
                   opt.host);
     }
+    srv_addr2 = srv_addr;
+    if (srv_family == AF_INET)
+        ((struct sockaddr_in *)&srv_addr2)->sin_port = htons((uint16_t)opt.port2);
+    else
+        ((struct sockaddr_in6 *)&srv_addr2)->sin6_port = htons((uint16_t)opt.port2);
 }
 
 static void parse_args(int argc, char **argv)
 {
-    enum { O_SETTLE = 1000 };
+    enum { O_SETTLE = 1000, O_PORT2, O_EXTRA_PID };
     static const struct option longopts[] = {
         {"port", required_argument, 0, 'p'},
         {"host", required_argument, 0, 'H'},
@@ -1186,6 +1222,8 @@ static void parse_args(int argc, char **argv)
         {"duration", required_argument, 0, 'd'},
         {"warmup", required_argument, 0, 'w'},
         {"settle", required_argument, 0, O_SETTLE},
+        {"port2", required_argument, 0, O_PORT2},
+        {"extra-pid", required_argument, 0, O_EXTRA_PID},
         {"senders", required_argument, 0, 'k'},
         {"window", required_argument, 0, 'W'},
         {"rate", required_argument, 0, 'r'},
@@ -1210,6 +1248,12 @@ static void parse_args(int argc, char **argv)
         case 'd': opt.duration = parse_double("duration", optarg, 0.001, 86400); break;
         case 'w': opt.warmup = parse_double("warmup", optarg, 0, 86400); break;
         case O_SETTLE: opt.settle = parse_double("settle", optarg, 0, 3600); break;
+        case O_PORT2: opt.port2 = (int)parse_int("port2", optarg, 1, 65535); break;
+        case O_EXTRA_PID:
+            if (opt.n_extra == 4)
+                die_usage("--extra-pid: at most 4");
+            opt.extra_pids[opt.n_extra++] = (long)parse_int("extra-pid", optarg, 1, 1LL << 31);
+            break;
         case 'k': opt.senders = (int)parse_int("senders", optarg, 1, 1000000); break;
         case 'W': opt.window = (int)parse_int("window", optarg, 0, 1000000000); break;
         case 'r': opt.rate = parse_double("rate", optarg, 0, 1e9); break;
@@ -1308,9 +1352,17 @@ static int report(void)
         fprintf(stderr, "loadgen: could not read /proc/%ld (server CPU/RSS not sampled)\n",
                 opt.server_pid);
 
-    double p50 = hist_quantile_us(0.50), p90 = hist_quantile_us(0.90),
-           p99 = hist_quantile_us(0.99), p999 = hist_quantile_us(0.999),
-           pmax = (double)hist_max / 1000.0;
+    double p50 = hist_quantile_us(&lat, 0.50), p90 = hist_quantile_us(&lat, 0.90),
+           p99 = hist_quantile_us(&lat, 0.99), p999 = hist_quantile_us(&lat, 0.999),
+           pmax = (double)lat.max / 1000.0;
+    double far_p50 = hist_quantile_us(&lat_far, 0.50),
+           far_p99 = hist_quantile_us(&lat_far, 0.99);
+    char extra[128] = "-";
+    for (int i = 0, n = 0; i < opt.n_extra; i++) {
+        double pct = dur > 0 && extra_cpu0[i] >= 0 && extra_cpu1[i] >= 0
+                         ? (extra_cpu1[i] - extra_cpu0[i]) / dur * 100 : 0;
+        n += snprintf(extra + n, sizeof extra - (size_t)n, "%s%.1f", i ? "," : "", pct);
+    }
 
     printf("window: %.3f s, %s %llu, rate %.1f/s\n", dur,
            opt.mode == M_CHAT ? "deliveries" : opt.mode == M_IDLE ? "held" : "replies",
@@ -1319,7 +1371,12 @@ static int report(void)
            rps);
     if (opt.mode != M_IDLE)
         printf("latency us: p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  max %.1f  (%llu samples)\n",
-               p50, p90, p99, p999, pmax, (unsigned long long)hist_count);
+               p50, p90, p99, p999, pmax, (unsigned long long)lat.count);
+    if (opt.mode == M_CHAT && opt.port2)
+        printf("second node's clients: %llu deliveries, latency us: p50 %.1f  p99 %.1f\n",
+               (unsigned long long)st.deliv_far_win, far_p50, far_p99);
+    if (opt.n_extra)
+        printf("cpu of the other server processes: %s %%\n", extra);
     if (opt.mode == M_CHAT)
         printf("chat: sent %.1f lines/s, delivered %.1f lines/s, ratio %.4f, "
                "window resets %llu, overlong lines %llu\n", slps, dlps, ratio,
@@ -1339,12 +1396,14 @@ static int report(void)
            "errors=%llu mismatches=%llu lost=%llu srv_cpu=%.1f lg_cpu=%.1f "
            "delivered_lps=%.1f sent_lps=%.1f delivery_ratio=%.4f "
            "srv_rss_before_kb=%ld srv_rss_kb=%ld bytes_per_conn=%lld "
-           "connect_s=%.3f\n",
+           "connect_s=%.3f far_deliveries=%llu far_p50_us=%.1f far_p99_us=%.1f "
+           "extra_cpu=%s\n",
            mode_names[opt.mode], opt.label, N, st.up, opt.size, dur, rps,
            p50, p90, p99, p999, pmax,
            (unsigned long long)st.errors, (unsigned long long)st.mismatches,
            (unsigned long long)st.lost, srv_cpu, lg_cpu, dlps, slps, ratio,
-           rss_before, rss_hold, bpc, connect_s);
+           rss_before, rss_hold, bpc, connect_s,
+           (unsigned long long)st.deliv_far_win, far_p50, far_p99, extra);
     fflush(stdout);
 
     int empty = dur <= 0 ||

@@ -30,9 +30,10 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -113,6 +114,8 @@ class Server:
     @ivar options: for netlab, the sub-command's options.
     @ivar reactor: for netlab, the C{--reactor} it runs on (C{None}: the
         default).
+    @ivar nodes: for netlab chat, how many nodes of one chat over a Redis
+        of the runner's own (L{runningCluster}); 0 for one process.
     """
 
     key: str
@@ -123,6 +126,7 @@ class Server:
     service: str = ""
     options: tuple[str, ...] = ()
     reactor: str | None = None
+    nodes: int = 0
 
 
 def twistdCommand() -> list[str]:
@@ -280,6 +284,16 @@ SERVERS = {
             "line",
         ),
         netlabServer("netlab-chat", "netlab chat", "chat", "--line-rate", "0"),
+        replace(
+            netlabServer(
+                "netlab-chat-bus",
+                "netlab chat, 2 nodes over Redis",
+                "chat",
+                "--line-rate",
+                "0",
+            ),
+            nodes=2,
+        ),
         Server("wire", "Twisted wire.Echo", False, peerCommand("echo_wire.py")),
         Server("asyncio", "asyncio Protocol", False, peerCommand("echo_asyncio.py")),
         Server(
@@ -475,6 +489,27 @@ SCENARIOS = [
         100,
         ("--rate", "50"),
         "Chat, 1,000 clients, 10 senders, a fixed light 50 lines/s in all",
+    ),
+    Scenario(
+        "chat-bus-1000x10-r50",
+        "Chat, 1,000 clients, 10 senders at 50 lines/s in all: one process, "
+        "and two nodes over Redis (senders and half the receivers on one, "
+        "the other half on the other)",
+        "chat-bus",
+        "chat",
+        1000,
+        100,
+        64,
+        ("netlab-chat", "netlab-chat-bus"),
+        (
+            "--senders",
+            "10",
+            "--rate",
+            "50",
+            "--first-line",
+            NICK_FIRST_LINE,
+            "--await-reply",
+        ),
     ),
     Scenario(
         "idle-10k",
@@ -710,6 +745,85 @@ def runningServer(
             stopProcess(process)
 
 
+@contextmanager
+def runningCluster(
+    server: Server, cpu: int | set[int] | None, log: Path
+) -> Iterator[tuple[int, int, list[str]]]:
+    """
+    Start C{redis-server} on a free port, saving nothing, in a directory of
+    its own, then C{server.nodes} chat nodes on it, every process pinned to
+    C{cpu} (the one CPU a single-process server gets); stop them all on
+    the way out.
+
+    @return: (as the context's value) the first node's port and PID, and
+        the load generator's options for the others: C{--port2} (the
+        second node) and C{--extra-pid} for the second node and Redis.
+    @raise ServerUnavailable: without C{redis-server} or C{txredisapi}.
+    """
+    redis = shutil.which("redis-server") or shutil.which(
+        "redis-server", path="/usr/sbin:/usr/bin"
+    )
+    if redis is None or importlib.util.find_spec("txredisapi") is None:
+        raise ServerUnavailable()
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with ExitStack() as stack:
+        directory = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        redisPort = freePort(udp=False)
+        output = stack.enter_context(log.with_suffix(".redis.log").open("wb"))
+        process = subprocess.Popen(
+            [
+                *(redis, "--port", str(redisPort), "--bind", HOST, "--save", ""),
+                *("--appendonly", "no", "--dir", str(directory)),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            preexec_fn=childSetup(cpu),
+        )
+        stack.callback(stopProcess, process)
+        waitListening(process, redisPort, False, READY_TIMEOUT)
+        started = []
+        for index in range(server.nodes):
+            name = "abcdefgh"[index]
+            node = replace(
+                server,
+                command=netlabCommand(
+                    server.service,
+                    *server.options,
+                    "--bus",
+                    f"redis://{HOST}:{redisPort}/0",
+                    "--node",
+                    name,
+                    reactor=server.reactor,
+                ),
+            )
+            nodeLog = log.with_suffix(f".{name}.log")
+            started.append(
+                stack.enter_context(runningServer(node, False, cpu, nodeLog))
+            )
+        (port, pid), (port2, pid2) = started[:2]
+        others = ["--port2", str(port2), "--extra-pid", str(pid2)]
+        yield port, pid, [*others, "--extra-pid", str(process.pid)]
+
+
+@contextmanager
+def runningServers(
+    server: Server, udp: bool, cpu: int | set[int] | None, log: Path
+) -> Iterator[tuple[int, int, list[str]]]:
+    """
+    L{runningServer}, or L{runningCluster} for a server of several nodes.
+
+    @return: (as the context's value) its port and PID, and the load
+        generator's options for its other processes.
+    """
+    if server.nodes:
+        with runningCluster(server, cpu, log) as started:
+            yield started
+    else:
+        with runningServer(server, udp, cpu, log) as (port, pid):
+            yield port, pid, []
+
+
 # Measuring
 
 
@@ -821,8 +935,11 @@ def measure(settings: Settings, scenario: Scenario, server: Server) -> Measureme
     log = settings.logDir / f"{scenario.id}-{server.key}.log"
     try:
         cpu = settings.serverCpus if scenario.spread else settings.serverCpu
-        started = runningServer(server, scenario.mode == "udp", cpu, log)
-        with started as (port, pid):
+        with runningServers(server, scenario.mode == "udp", cpu, log) as (
+            port,
+            pid,
+            others,
+        ):
             command = [
                 str(settings.loadgen),
                 scenario.mode,
@@ -844,6 +961,7 @@ def measure(settings: Settings, scenario: Scenario, server: Server) -> Measureme
             if scenario.size:
                 command += ["--size", str(scenario.size)]
             command += [*scenario.options, *scenario.serverOptions.get(server.key, ())]
+            command += others
             timeout = duration + settings.warmup + LOADGEN_SLACK
             ownCpu = processCpuSeconds(pid)
             try:
@@ -862,6 +980,13 @@ def measure(settings: Settings, scenario: Scenario, server: Server) -> Measureme
     except ServerFailed as e:
         return Measurement({}, None, f"server failed: {e} (log: {log})")
     fields, line = parseResult(done.stdout)
+    if line is not None:
+        # The chat nodes' CPU together (the second node's is the first
+        # --extra-pid), and Redis's (the second).
+        extra = [float(v) for v in fields.get("extra_cpu", "-").split(",") if v != "-"]
+        nodes = float(fields.get("srv_cpu", "nan")) + (extra[0] if extra else 0)
+        fields["nodes_cpu"] = f"{nodes:.1f}"
+        fields["redis_cpu"] = f"{extra[1]:.1f}" if len(extra) > 1 else "nan"
     if ownCpu >= 0 and line is not None:
         # The server's own process alone (with --workers, the parent),
         # over the whole load-generator run.
@@ -980,6 +1105,16 @@ KINDS = {
         "srv µs/line",
         lambda m: perRequest(m, "delivered_lps"),
     ),
+    "chat-bus": Kind(
+        "delivered_lps",
+        "delivered lines/s (min-max)",
+        "nodes' CPU µs/line",
+        lambda m: (
+            m.number("nodes_cpu") * 1e4 / m.number("delivered_lps")
+            if m.number("delivered_lps") > 0
+            else float("nan")
+        ),
+    ),
     "idle": Kind(
         "bytes_per_conn",
         "bytes/conn (min-max)",
@@ -1062,6 +1197,8 @@ def scenarioTable(scenario: Scenario, rows: list[Row], conns: int) -> str:
     kind = KINDS[scenario.kind]
     if scenario.kind in ("scaling", "accept"):
         return scalingTable(scenario, rows, conns)
+    if scenario.kind == "chat-bus":
+        return busTable(scenario, rows, conns)
     netlabRows = [r for r in rows if r.server.isNetlab and not r.unavailable]
     ratioTitles = [f"{r.server.title} {kind.costTitle} ÷ this" for r in netlabRows]
     if scenario.kind == "idle":
@@ -1136,6 +1273,69 @@ def scenarioTable(scenario: Scenario, rows: list[Row], conns: int) -> str:
             else formatRatio(ratio(n.cost(kind), row.cost(kind)))
             for n in netlabRows
         ]
+        cells.append(row.errorText())
+        lines.append("| " + " | ".join([row.server.title, *cells]) + " |")
+    return "\n".join(lines)
+
+
+def busTable(scenario: Scenario, rows: list[Row], conns: int) -> str:
+    """
+    @return: the Markdown table of a chat scenario run on one process and
+        on nodes over Redis: latency (and, for the nodes, of the lines that
+        crossed from one node to the other), CPU per delivered line of the
+        nodes together and of Redis, and the ratios to the single process
+        that the budget is set on (cross-node p99 at most 2x the single
+        process's, the nodes' CPU per line at most 1.3x).
+    """
+    kind = KINDS[scenario.kind]
+    header = [
+        "server",
+        kind.rateTitle,
+        "p50 ms",
+        "p99 ms",
+        "cross-node p50 ms",
+        "cross-node p99 ms",
+        kind.costTitle,
+        "Redis CPU µs/line",
+        "p99 ÷ single (≤ 2)",
+        "CPU/line ÷ single (≤ 1.3)",
+        "errors",
+    ]
+    lines = [
+        f"### {scenario.id}: {scenario.title}"
+        + ("" if conns == scenario.conns else f" (here with {conns} clients)"),
+        "",
+        "| " + " | ".join(header) + " |",
+        "|---|" + "---:|" * (len(header) - 2) + "---|",
+    ]
+    available = [r for r in rows if not r.unavailable]
+    single = next((r for r in available if not r.server.nodes), None)
+
+    def redisCost(m: Measurement) -> float:
+        rate = m.number("delivered_lps")
+        return m.number("redis_cpu") * 1e4 / rate if rate > 0 else float("nan")
+
+    for row in available:
+        cluster = bool(row.server.nodes)
+        p99 = row.median("far_p99_us" if cluster else "p99_us")
+        cells = [
+            row.rateRange(kind.rateKey),
+            formatNumber(row.median("p50_us") / 1000),
+            formatNumber(row.median("p99_us") / 1000),
+            formatNumber(row.median("far_p50_us") / 1000) if cluster else "-",
+            formatNumber(row.median("far_p99_us") / 1000) if cluster else "-",
+            formatNumber(row.cost(kind)),
+            formatNumber(median([redisCost(m) for m in row.good()]))
+            if cluster
+            else "-",
+        ]
+        if cluster and single is not None:
+            cells += [
+                formatRatio(ratio(p99, single.median("p99_us"))),
+                formatRatio(ratio(row.cost(kind), single.cost(kind))),
+            ]
+        else:
+            cells += ["-", "-"]
         cells.append(row.errorText())
         lines.append("| " + " | ".join([row.server.title, *cells]) + " |")
     return "\n".join(lines)

@@ -8,6 +8,7 @@ A plain pytest test: everything happens in a subprocess, bounded in time.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -15,6 +16,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from tests.integration._missing import missing
 
 ROOT = Path(__file__).resolve().parents[2]
 """
@@ -96,3 +99,45 @@ def test_quickRunComparesNetlabWithPeers(tmp_path: Path) -> None:
     )
     report = (tmp_path / "report.md").read_text(encoding="utf-8")
     assert "RESULT mode=udp label=udp64-c10@netlab-echo " in report
+
+
+@pytest.mark.skipif(
+    shutil.which("cc") is None and shutil.which("gcc") is None,
+    reason="no C compiler (cc or gcc) to build the benchmarks' load generator",
+)
+def test_quickRunOfChatOverRedis(tmp_path: Path) -> None:
+    """
+    A quick run of the chat-over-Redis scenario starts Redis and two nodes,
+    and reports, beside the single process's, the cross-node latency, the
+    nodes' and Redis's CPU per line and the ratios the budget is set on.
+    """
+    if shutil.which("redis-server", path=os.environ["PATH"] + ":/usr/bin") is None:
+        missing(
+            "the chat-over-Redis benchmark needs redis-server: "
+            "apt-get install redis-server"
+        )
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(RUNNER),
+            "--quick",
+            "--no-pin",
+            "--scenarios",
+            "chat-bus-1000x10-r50",
+            "--build-dir",
+            str(tmp_path / "build"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    row = _row(done.stdout, "netlab chat, 2 nodes over Redis")
+    cells = [cell.strip() for cell in row.strip("|").split("|")]
+    # Cross-node p50 and p99, nodes' and Redis's CPU per line: numbers.
+    for cell in cells[4:8]:
+        assert re.fullmatch(r"[\d.,]+k?", cell), row
+    assert re.fullmatch(RATIO, cells[8]) and re.fullmatch(RATIO, cells[9]), row
+    assert cells[10] == "0", row
+    assert "| - | - |" in _row(done.stdout, "netlab chat")
