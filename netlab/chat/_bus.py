@@ -880,7 +880,15 @@ class BusService(Service):
         if self._ready.get(role) is not redis:
             return
         del self._ready[role]
-        if self.bus.connected:
+        if self.bus.connected and not self.running:
+            # Stopping: the bus has published its users' quits.
+            _log.info(
+                "chat bus: node {node} left {address}",
+                node=self.bus.node,
+                address=self.address.display(),
+            )
+            self.bus.detach()
+        elif self.bus.connected:
             _log.warn(
                 "chat bus: lost {address}; reconnecting",
                 address=self.address.display(),

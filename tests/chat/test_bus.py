@@ -12,11 +12,13 @@ from zope.interface.verify import verifyObject
 
 from netlab.chat._bus import (
     DEFAULT_NODE_TIMEOUT,
+    BusService,
     ChatBus,
     RemoteParticipant,
     decodeEntry,
 )
 from netlab.chat._hub import ChatHub, IChatParticipant
+from netlab.chat._redis import parseBusAddress
 from netlab.chat._wire import (
     Error,
     History,
@@ -812,3 +814,49 @@ class FreeingTests(BusTestCase):
         self.assertNotIn(b"alice", self.server.hashes[b"netlab:chat:users"])
         self.successResultOf(self.b.hub.claimNick(RecordingParticipant(), "alice"))
         del alice
+
+
+class BusServiceTests(SynchronousTestCase):
+    def service(self) -> tuple[BusService, Node]:
+        """
+        A running L{BusService} whose bus is attached to a fake Redis, as
+        after both its connections came up.
+        """
+        clock = Clock()
+        server = FakeRedisServer(clock)
+        node = Node(server, "a")
+        service = BusService(
+            clock, parseBusAddress("redis://:pw@redis:6379/0"), node.bus
+        )
+        service.running = True
+        service._ready = {"commands": node.commands, "reader": node.reader}
+        return service, node
+
+    def test_lostWhileRunning(self) -> None:
+        """
+        A connection lost while the node runs: one warning that the node
+        reconnects, naming the address without its password, and the bus
+        keeps its users (detached).
+        """
+        service, node = self.service()
+        with capturedLogs() as events:
+            service._lost("reader", node.reader)
+        self.assertFalse(node.bus.connected)
+        [event] = [e for e in events if e.get("log_namespace") == "netlab.chat._bus"]
+        self.assertEqual(event["log_level"].name, "warn")
+        self.assertIn("reconnecting", event["log_format"])
+        self.assertEqual(event["address"], "redis://:***@redis:6379/0")
+
+    def test_lostWhileStopping(self) -> None:
+        """
+        The connections closed by a node that is stopping are not a loss:
+        the log says the node left, with no warning of reconnecting.
+        """
+        service, node = self.service()
+        service.running = False
+        with capturedLogs() as events:
+            service._lost("reader", node.reader)
+        self.assertFalse(node.bus.connected)
+        [event] = [e for e in events if e.get("log_namespace") == "netlab.chat._bus"]
+        self.assertEqual(event["log_level"].name, "info")
+        self.assertIn("left", event["log_format"])
