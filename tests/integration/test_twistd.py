@@ -17,7 +17,7 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -196,6 +196,7 @@ def _spawn(
     stdin: bytes = b"",
     holdStdin: bool = False,
     pythonPath: Path | None = None,
+    environment: Mapping[str, str] | None = None,
 ) -> _Process:
     """
     Start one of the virtualenv's executables, C{command[0]}, in C{cwd},
@@ -203,18 +204,19 @@ def _spawn(
     C{holdStdin} is true.
 
     @param pythonPath: a directory to put on its C{PYTHONPATH}, if any.
+    @param environment: variables to set in its environment, if any.
     """
     executable = BIN / command[0]
     assert executable.exists(), f"{executable} is not installed"
     process = _Process(command, stdin, holdStdin)
-    environment = _environment()
+    variables = {**_environment(), **(environment or {})}
     if pythonPath is not None:
-        environment["PYTHONPATH"] = str(pythonPath)
+        variables["PYTHONPATH"] = str(pythonPath)
     _reactor().spawnProcess(
         process,
         str(executable),
         [str(executable), *command[1:]],
-        env=environment,
+        env=variables,
         path=str(cwd),
     )
     return process
@@ -226,16 +228,20 @@ async def run(
     stdin: bytes = b"",
     timeout: float = RUN_TIMEOUT,
     pythonPath: Path | None = None,
+    environment: Mapping[str, str] | None = None,
 ) -> _Process:
     """
     Run a command that should end by itself, and wait for it to end.
 
     @param pythonPath: a directory to put on its C{PYTHONPATH}, if any.
+    @param environment: variables to set in its environment, if any.
     @return: the ended process.
     @raise defer.TimeoutError: if it did not end in C{timeout} seconds (it
         is killed).
     """
-    process = _spawn(command, cwd, stdin, pythonPath=pythonPath)
+    process = _spawn(
+        command, cwd, stdin, pythonPath=pythonPath, environment=environment
+    )
     try:
         await process.whenEnded(timeout)
     finally:
@@ -323,13 +329,18 @@ def both(*checks: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[obj
 
 @contextlib.asynccontextmanager
 async def serving(
-    command: list[str], cwd: Path, ready: Callable[[], Awaitable[object]]
+    command: list[str],
+    cwd: Path,
+    ready: Callable[[], Awaitable[object]],
+    environment: Mapping[str, str] | None = None,
 ) -> AsyncIterator[_Process]:
     """
     Start a server process, wait until C{ready} succeeds against it, and
     stop it on the way out.
+
+    @param environment: variables to set in its environment, if any.
     """
-    process = _spawn(command, cwd)
+    process = _spawn(command, cwd, environment=environment)
     try:
         await _untilReady(process, ready)
         yield process
