@@ -212,6 +212,7 @@ class StopGracefullyOnSignals(Service):
         self._install = install
         self._signals = tuple(signals)
         self._stopping = False
+        self._signalled = False
 
     def startService(self) -> None:
         super().startService()
@@ -231,8 +232,14 @@ class StopGracefullyOnSignals(Service):
         Handle SIGTERM or SIGINT.
         """
         name = signal.Signals(number).name
-        if not self._stopping:
-            self._stopping = True
+        if not self._signalled and self._stopping:
+            # Told to stop otherwise first (a worker, by its parent): the
+            # signal (one sent to the whole process group or cgroup, as
+            # systemd sends it) is the same stop.
+            self._signalled = True
+            _log.info("Received {signal}: stopping already", signal=name)
+        elif not self._signalled:
+            self._signalled = self._stopping = True
             _log.info("Received {signal}: stopping gracefully", signal=name)
             self._reactor.callFromThread(self._stop)
         else:
@@ -240,6 +247,28 @@ class StopGracefullyOnSignals(Service):
                 "Received {signal} again: closing every connection now", signal=name
             )
             self._reactor.callFromThread(self._abortAll)
+
+    def stop(self, why: str) -> None:
+        """
+        Stop gracefully, as the first signal does, unless stopping already:
+        a worker's parent tells it so.
+
+        @param why: for the log, e.g. C{the parent is stopping}.
+        """
+        if self._stopping:
+            return
+        self._stopping = True
+        _log.info("{why}: stopping gracefully", why=why)
+        self._reactor.callFromThread(self._stop)
+
+    def cut(self, why: str) -> None:
+        """
+        Cut every connection now, as a second signal does.
+
+        @param why: for the log.
+        """
+        _log.warn("{why}: closing every connection now", why=why)
+        self._reactor.callFromThread(self._abortAll)
 
     def _stop(self) -> None:
         if not self._reactor.running:

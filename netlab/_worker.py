@@ -185,6 +185,11 @@ class WorkerRole:
     adopting: int | None = None
     control: _WorkerControl | None = None
     collector: Any = None
+    stopper: Any = None
+    """
+    The worker's L{netlab._lifecycle.StopGracefullyOnSignals}: the parent's
+    C{stop} and C{cut} messages go to it.
+    """
     onLost: Callable[[], None] = lambda: None
     _keys: int = 0
     _datagramKeys: int = 0
@@ -272,6 +277,10 @@ class WorkerRole:
         if op == "connection":
             fd = control.fds.popleft() if control.fds else -1
             self._adopt(fd, message)
+        elif op == "stop" and self.stopper is not None:
+            self.stopper.stop("the parent is stopping")
+        elif op == "cut" and self.stopper is not None:
+            self.stopper.cut("the parent's grace is over")
         elif op == "metrics":
             text = ""
             if self.collector is not None:

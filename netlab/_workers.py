@@ -453,6 +453,28 @@ def launchWorker(
     return transport
 
 
+_UID_AT_IMPORT = os.getuid()
+
+
+def _whyPythonCannotRun() -> str | None:
+    """
+    @return: why this process cannot run its Python interpreter (which
+        every worker is) as the user and group it now has (twistd's
+        C{--uid} and C{--gid} change them after the parent has bound its
+        ports), or C{None} if it can.
+    """
+    if os.access(
+        sys.executable, os.X_OK, effective_ids=os.access in os.supports_effective_ids
+    ):
+        return None
+    shed = " (--uid, --gid)" if os.geteuid() != _UID_AT_IMPORT else ""
+    return (
+        f"this process runs as user {os.geteuid()} and group {os.getegid()}"
+        f"{shed}, which may not run {sys.executable}: install Python and "
+        "netlab where that user may run and read them"
+    )
+
+
 Launcher = Callable[[_WorkerProcess, _Control, dict[str, Any], Sequence[int]], Any]
 """
 Starts a worker: given its process protocol, the parent's end of its
@@ -534,6 +556,13 @@ class WorkerSupervisor(Service):
         self._deadlines: list[Any] = []
         self._waitLog = RateLimitedLog(_log, self.clock)
         self.reactorStop: Callable[[], None] = lambda: _stopReactor(reactor)
+        self.preflight: Callable[[], str | None] = (
+            _whyPythonCannotRun if launch is None else lambda: None
+        )
+        """
+        Says, before any worker starts, why none could (as the user twistd's
+        C{--uid} and C{--gid} made the parent), or C{None}.
+        """
 
     def __repr__(self) -> str:
         return f"<workers of {self.program}>"
@@ -541,6 +570,9 @@ class WorkerSupervisor(Service):
     # Starting and restarting
 
     def startService(self) -> None:
+        why = self.preflight()
+        if why is not None:
+            raise StartupError(f"cannot start the workers: {why}")
         super().startService()
         for worker in self.workers:
             self._start(worker)
@@ -575,10 +607,19 @@ class WorkerSupervisor(Service):
         process = _WorkerProcess(self, worker)
         try:
             worker.process = self._launch(process, control, spec, inherited)
-        except Exception:
-            _log.failure("starting worker {worker}", worker=worker.index)
+        except Exception as e:
+            if isinstance(e, OSError):
+                what = (e.strerror or str(e)).lower()
+                if e.filename is not None:
+                    what += f": {e.filename}"
+                how = f"it could not be started: {what}"
+            else:
+                _log.failure("starting worker {worker}", worker=worker.index)
+                how = "it could not be started"
             worker.process = None
-            self._died(worker, "it could not be started")
+            worker.pid = 0
+            worker.deathsBeforeReady += 1
+            self._died(worker, how)
             return
         worker.pid = getattr(worker.process, "pid", 0) or 0
         worker.readyCall = self.clock.callLater(READY_TIMEOUT, self._notReady, worker)
@@ -816,7 +857,7 @@ class WorkerSupervisor(Service):
         alive = [w.ended for w in self.workers if w.ended is not None]
         for worker in self.workers:
             if worker.process is not None:
-                self._signal(worker, "TERM")
+                self._tell(worker, "stop")
         if not alive:
             return succeed(None)
         self._drained = Deferred()
@@ -830,11 +871,27 @@ class WorkerSupervisor(Service):
 
     def abortAll(self) -> None:
         """
-        Tell every worker to cut its connections now (a second SIGTERM).
+        Tell every worker to cut its connections now (as a second SIGTERM
+        does).
         """
         if not self._draining:
             self._draining = True
-        self._signalAll("TERM")
+        for worker in self.workers:
+            if worker.process is not None:
+                self._tell(worker, "cut")
+
+    def _tell(self, worker: _Worker, op: str) -> None:
+        """
+        Tell a worker to C{stop} (gracefully) or to C{cut} its connections:
+        over its control channel once it is ready, which it cannot mistake
+        for a signal sent to every process of the service at once; with
+        SIGTERM before (it then ends at once).
+        """
+        control = worker.control
+        if worker.ready and control is not None and control.transport is not None:
+            control.send(op=op)
+        else:
+            self._signal(worker, "TERM")
 
     def _signalAll(self, name: str) -> None:
         for worker in self.workers:

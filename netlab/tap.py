@@ -805,17 +805,19 @@ def _worker(
     """
     Assemble a worker: the services as a single process has them, without
     the metrics endpoint (the parent's serves its counters), telling the
-    parent it is ready once they have started; only SIGTERM (which the
-    parent forwards) stops it.
+    parent it is ready once they have started; it stops when the parent
+    tells it to (and on SIGTERM, which a service manager may send to every
+    process of the service at once).
     """
     role = assembly.role
     assert isinstance(role, WorkerRole)
     role.collector = assembly.collector
     for child in [*children, Ready(role)]:
         child.setServiceParent(top)
-    StopGracefullyOnSignals(
+    role.stopper = StopGracefullyOnSignals(
         assembly.reactor, assembly.drains, signals=(signal.SIGTERM,)
-    ).setServiceParent(top)
+    )
+    role.stopper.setServiceParent(top)
     return top
 
 

@@ -158,6 +158,51 @@ class SignalTests(SynchronousTestCase):
         self.assertEqual(event["log_level"], LogLevel.warn)
         self.assertEqual(event["signal"], "SIGINT")
 
+    def test_stopThenSignal(self) -> None:
+        """
+        Told to stop (L{StopGracefullyOnSignals.stop}: a worker, by its
+        parent), the service stops the reactor once; the first signal after
+        it (one a service manager sends to every process of the service) is
+        the same stop, and cuts nothing; the next cuts every connection.
+        """
+        handler = self._running()
+        _, first = _connect(self.tsserv)
+        with capturedLogs() as events:
+            self.service.stop("the parent is stopping")
+            self.service.stop("the parent is stopping")
+        self.reactor.runFromThread()
+        self.assertEqual(self.reactor.stops, 1)
+        [event] = events
+        self.assertEqual(event["why"], "the parent is stopping")
+        with capturedLogs() as events:
+            handler(signal.SIGTERM, None)
+        self.reactor.runFromThread()
+        self.assertFalse(first.aborted)
+        self.assertEqual(self.reactor.stops, 1)
+        [event] = events
+        self.assertEqual(event["log_level"], LogLevel.info)
+        self.assertIn("stopping already", event["log_format"])
+        handler(signal.SIGTERM, None)
+        self.reactor.runFromThread()
+        self.assertTrue(first.aborted)
+
+    def test_cut(self) -> None:
+        """
+        L{StopGracefullyOnSignals.cut} (a worker's parent telling it its
+        grace is over) aborts every connection at once, and says why.
+        """
+        self._running()
+        _, first = _connect(self.tsserv)
+        _, second = _connect(self.chat)
+        self.service.stop("the parent is stopping")
+        with capturedLogs() as events:
+            self.service.cut("the parent's grace is over")
+        self.reactor.runFromThread()
+        self.assertTrue(first.aborted and second.aborted)
+        [event] = events
+        self.assertEqual(event["log_level"], LogLevel.warn)
+        self.assertEqual(event["why"], "the parent's grace is over")
+
     def test_notRunning(self) -> None:
         """
         A signal that arrives once the reactor has stopped does not stop it

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sys
 from typing import Any
 
 from prometheus_client.core import CounterMetricFamily
@@ -23,7 +24,7 @@ from twisted.python import usage
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
-from netlab import tap
+from netlab import _workers, tap
 from netlab._lifecycle import DrainService, StopGracefullyOnSignals
 from netlab._service import EndpointService
 from netlab._worker import WorkerRole, _WorkerControl
@@ -38,9 +39,11 @@ from netlab._workers import (
     WorkerSupervisor,
     _labelled,
     _SharedDatagramSocket,
+    _whyPythonCannotRun,
     parseWorkers,
     usableCPUs,
 )
+from netlab.errors import StartupError
 from netlab.policies import ConnectionGuard
 from netlab.service import ServiceOptions
 
@@ -234,6 +237,71 @@ class SupervisorTests(SynchronousTestCase):
         self.assertEqual(self.stops, 1)
         self.assertEqual(len(self.launched), 2 + GIVE_UP_AFTER - 1)
 
+    def test_cannotLaunch(self) -> None:
+        """
+        A worker that cannot be started (the process cannot be spawned) is
+        tried again with the same backoff, each failure logged in one line
+        with its reason, and counts towards giving up.
+        """
+        failures = []
+
+        def launch(process: Any, control: Any, spec: Any, fds: Any) -> Any:
+            failures.append(spec["worker"])
+            raise PermissionError(13, "Permission denied", "/opt/python3")
+
+        supervisor = WorkerSupervisor(
+            self.clock,
+            1,
+            ["echo"],
+            "netlab echo",
+            grace=5.0,
+            launch=launch,
+            clock=self.clock,
+            exit=self.exits.append,
+        )
+        supervisor.reactorStop = lambda: None
+        with capturedLogs() as events:
+            supervisor.startService()
+            for _ in range(GIVE_UP_AFTER):
+                self.clock.advance(MAX_RESTART_DELAY)
+        self.assertEqual(failures, [1] * GIVE_UP_AFTER)
+        self.assertEqual(self.exits, [1])
+        warnings = [e for e in events if e["log_level"] == LogLevel.warn]
+        self.assertEqual(len(warnings), GIVE_UP_AFTER - 1)
+        self.assertEqual(
+            warnings[0]["how"],
+            "it could not be started: permission denied: /opt/python3",
+        )
+        self.assertNotIn("log_failure", warnings[0])
+        [critical] = [e for e in events if e["log_level"] == LogLevel.critical]
+        self.assertIn("permission denied", critical["why"])
+
+    def test_preflight(self) -> None:
+        """
+        When no worker could start (L{WorkerSupervisor.preflight} says why),
+        starting is a L{StartupError} saying so, and nothing is launched.
+        """
+        self.supervisor.preflight = lambda: "no Python"
+        with self.assertRaises(StartupError) as e:
+            self.supervisor.startService()
+        self.assertEqual(str(e.exception), "cannot start the workers: no Python")
+        self.assertEqual(self.launched, [])
+
+    def test_pythonCannotRun(self) -> None:
+        """
+        By default the check is that this process may run its Python (as
+        the user twistd's C{--uid} made it); the reason names the user, the
+        group and the interpreter.
+        """
+        supervisor = WorkerSupervisor(self.clock, 1, ["echo"], "netlab echo", 5.0)
+        self.assertIs(supervisor.preflight, _whyPythonCannotRun)
+        self.assertIsNone(_whyPythonCannotRun())
+        self.patch(_workers.os, "access", lambda *a, **k: False)
+        why = _whyPythonCannotRun()
+        assert why is not None
+        self.assertIn(f"user {os.geteuid()} and group {os.getegid()}", why)
+        self.assertIn(f"may not run {sys.executable}", why)
+
     def test_handsOverToLeastLoaded(self) -> None:
         """
         Each connection goes to the worker with the fewest open, with its
@@ -312,30 +380,47 @@ class SupervisorTests(SynchronousTestCase):
         self.assertEqual(notTaken.released, 0)
         self.assertEqual(second.transport.fds, [11])
 
-    def test_drainForwardsSignals(self) -> None:
+    def test_drainTellsWorkers(self) -> None:
         """
-        The drain sends SIGTERM to every worker and fires once every one
-        has ended; one still running C{grace} + L{CUT_AFTER} seconds later
-        gets SIGTERM again (cut), then SIGKILL after L{KILL_AFTER} more.
-        No worker is restarted meanwhile.
+        The drain tells every ready worker to stop, over its control
+        channel rather than by a signal (which it could not tell from one
+        sent to every process of the service at once), and fires once
+        every one has ended; one still running C{grace} + L{CUT_AFTER}
+        seconds later is told to cut its connections, then sent SIGKILL
+        after L{KILL_AFTER} more.  No worker is restarted meanwhile.
         """
         self.ready()
         self.supervisor.stopService()
         drained = self.supervisor.drain(5.0, "bye")
         first, second = self.launched
-        self.assertEqual(first.fake.signals, ["TERM"])
-        self.assertEqual(second.fake.signals, ["TERM"])
+        for launched in self.launched:
+            self.assertEqual(launched.messages()[-1], {"op": "stop"})
+            self.assertEqual(launched.fake.signals, [])
         first.end(0)
         self.assertNoResult(drained)
         self.clock.advance(5.0 + CUT_AFTER)
-        self.assertEqual(second.fake.signals, ["TERM", "TERM"])
+        self.assertEqual(second.messages()[-1], {"op": "cut"})
+        self.assertEqual(first.messages()[-1], {"op": "stop"})
         self.clock.advance(KILL_AFTER)
-        self.assertEqual(second.fake.signals, ["TERM", "TERM", "KILL"])
+        self.assertEqual(second.fake.signals, ["KILL"])
         second.end(None, signal.SIGKILL)
         self.successResultOf(drained)
         self.clock.advance(MAX_RESTART_DELAY)
         self.assertEqual(len(self.launched), 2)
-        self.assertEqual(first.fake.signals, ["TERM"])
+        self.assertEqual(first.fake.signals, [])
+
+    def test_drainSignalsWorkersStarting(self) -> None:
+        """
+        A worker not ready yet (its control channel not yet answered) is
+        sent SIGTERM, which ends a worker still starting at once.
+        """
+        self.supervisor.startService()
+        first, second = self.launched
+        first.say(op="ready", pid=1)
+        self.supervisor.drain(5.0, "bye")
+        self.assertEqual(first.fake.signals, [])
+        self.assertEqual(second.fake.signals, ["TERM"])
+        self.assertEqual(second.messages(), [])
 
     def test_drainLetsGoOfWaitingConnections(self) -> None:
         """
@@ -349,15 +434,17 @@ class SupervisorTests(SynchronousTestCase):
         self.supervisor.handOver(late)
         self.assertEqual((waiting.released, late.released), (1, 1))
 
-    def test_abortAllForwardsSecondSignal(self) -> None:
+    def test_abortAllTellsWorkersToCut(self) -> None:
         """
-        L{WorkerSupervisor.abortAll} (a second SIGTERM to the parent) sends
-        SIGTERM again to every worker, which cuts its connections.
+        L{WorkerSupervisor.abortAll} (a second SIGTERM to the parent) tells
+        every worker to cut its connections.
         """
         self.ready()
         self.supervisor.drain(5.0, "bye")
         self.supervisor.abortAll()
-        self.assertEqual([w.fake.signals for w in self.launched], [["TERM"] * 2] * 2)
+        for launched in self.launched:
+            self.assertEqual(launched.messages()[-2:], [{"op": "stop"}, {"op": "cut"}])
+            self.assertEqual(launched.fake.signals, [])
 
     def test_scrape(self) -> None:
         """
@@ -438,6 +525,42 @@ class WorkerRoleTests(SynchronousTestCase):
         reactor.adopted.connectionLost(Failure(Exception("gone")))
         sent = [json.loads(line) for line in transport.value().splitlines()]
         self.assertEqual(sent[-1], {"op": "closed", "id": 7})
+
+    def test_stopAndCut(self) -> None:
+        """
+        The parent's C{stop} and C{cut} messages go to the worker's
+        L{StopGracefullyOnSignals}.
+        """
+        told: list[tuple[str, str]] = []
+
+        class Stopper:
+            def stop(self, why: str) -> None:
+                told.append(("stop", why))
+
+            def cut(self, why: str) -> None:
+                told.append(("cut", why))
+
+        role = WorkerRole(MemoryReactorClock(), 1, 2)
+        role.stopper = Stopper()
+        role.control = _WorkerControl(role)
+        role.control.makeConnection(_FakeUNIXTransport())
+        role.control.dataReceived(b'{"op":"stop"}\n{"op":"cut"}\n')
+        self.assertEqual(
+            told,
+            [("stop", "the parent is stopping"), ("cut", "the parent's grace is over")],
+        )
+
+    def test_stopperIsTheWorkers(self) -> None:
+        """
+        A worker's services give its role their L{StopGracefullyOnSignals}.
+        """
+        options = tap.Options()
+        options.parseOptions(["echo", "--listen", "tcp:0", "--udp-port", "0"])
+        reactor = MemoryReactorClock()
+        role = WorkerRole(reactor, 1, 2, {1: (-1, 2)})
+        top = tap.makeService(options, reactor, role=role)
+        [stopper] = [s for s in top if isinstance(s, StopGracefullyOnSignals)]
+        self.assertIs(role.stopper, stopper)
 
     def test_shares(self) -> None:
         """

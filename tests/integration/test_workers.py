@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import socket
 import ssl
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -259,20 +261,24 @@ async def test_killedWorkerIsRestarted(tmp_path: Path) -> None:
     _assertCleanExit(server)
 
 
-@pytest.mark.parametrize("signalName", ["TERM", "INT"])
+@pytest.mark.parametrize("signalName", ["TERM", "INT", "TERM to every process"])
 @pytest_twisted.ensureDeferred
 async def test_sigtermDrainsConnectedClients(signalName: str, tmp_path: Path) -> None:
     """
-    On SIGTERM or SIGINT, the parent stops listening and its workers
-    drain: every connected client gets what it sent echoed, then a clean
-    end of file; every worker and the parent exit with status 0.
+    On SIGTERM or SIGINT to the parent, or SIGTERM to every process of the
+    service at once (as systemd stops a service, and as a terminal's
+    Ctrl-C reaches its whole process group), the parent stops listening
+    and its workers drain: every connected client gets what it sent
+    echoed, then a clean end of file; every worker and the parent exit
+    with status 0.  A worker signalled as well as told by its parent takes
+    it for one stop, not for a second signal that cuts connections.
     """
     port, metrics = _freePort(), _freePort()
     async with serving(
         _echoCommand(port, metrics), tmp_path, acceptingTCP(metrics)
     ) as server:
         when = _metricsOf(metrics)
-        await _until(when(_bothReady), "two workers", server)
+        samples = await _until(when(_bothReady), "two workers", server)
         with contextlib.ExitStack() as stack:
             clients = stack.enter_context(_clients(port, 4))
             await _until(
@@ -280,7 +286,12 @@ async def test_sigtermDrainsConnectedClients(signalName: str, tmp_path: Path) ->
             )
             for n, client in enumerate(clients):
                 client.sendall(b"last %d\n" % n)
-            server.kill(signalName)
+            if signalName == "TERM to every process":
+                for pid in _workerPids(samples).values():
+                    os.kill(pid, signal.SIGTERM)
+                server.kill("TERM")
+            else:
+                server.kill(signalName)
             ends = [await inThread(_readToEnd, client) for client in clients]
         await _endedWithin(server, STOP_TIMEOUT + 10)
         for n, (data, error) in enumerate(ends):
@@ -288,6 +299,7 @@ async def test_sigtermDrainsConnectedClients(signalName: str, tmp_path: Path) ->
             assert data == b"last %d\n" % n, (n, data, server.describe())
     _assertCleanExit(server)
     assert server.out.count("stopped (exit status 0)") == 2, server.out
+    assert "closing every connection now" not in server.out, server.out
 
 
 @pytest_twisted.ensureDeferred
@@ -607,3 +619,159 @@ async def test_systemdInWorkers(tmp_path: Path) -> None:
     finally:
         await server.stop()
     _assertCleanExit(server)
+
+
+def _belowPrivileged() -> int:
+    """
+    @return: a TCP port below 1024 free on 127.0.0.1.
+    """
+    for port in range(1023, 900, -1):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise AssertionError("no free port between 901 and 1023 on 127.0.0.1")
+
+
+def _ids(pid: int) -> tuple[int, int]:
+    """
+    @return: the real user and group ids of process C{pid}, from C{/proc}.
+    """
+    status = Path(f"/proc/{pid}/status").read_text()
+    ids = {}
+    for line in status.splitlines():
+        name, _, values = line.partition(":")
+        if name in ("Uid", "Gid"):
+            real, effective, saved, _ = values.split()
+            assert real == effective == saved, (pid, line)
+            ids[name] = int(real)
+    return ids["Uid"], ids["Gid"]
+
+
+NOBODY = 65534
+
+
+def _nobodyMayRunPython() -> bool:
+    """
+    @return: whether user and group L{NOBODY} may run this Python (which
+        may be installed where only root may, as under C{/root}).
+    """
+    import subprocess
+
+    try:
+        subprocess.run(
+            [sys.executable, "-c", "pass"],
+            user=NOBODY,
+            group=NOBODY,
+            extra_groups=[],
+            cwd="/",
+            check=True,
+            capture_output=True,
+            timeout=CLIENT_TIMEOUT,
+        )
+    except (PermissionError, subprocess.CalledProcessError):
+        return False
+    return True
+
+
+needsRoot = pytest.mark.skipif(
+    os.geteuid() != 0, reason="only root may bind below 1024 and drop privileges"
+)
+
+
+@needsRoot
+@pytest_twisted.ensureDeferred
+async def test_groupDroppedAfterBinding(tmp_path: Path) -> None:
+    """
+    Started as root with twistd's C{--gid}, the parent binds a port below
+    1024 and its metrics, then runs, and starts every worker, in that
+    group: the parent's and the workers' processes all have it, and the
+    service answers.
+    """
+    port, metrics = _belowPrivileged(), _freePort()
+    command = _echoCommand(port, metrics)
+    command[1:1] = ["--gid", str(NOBODY)]
+    async with serving(command, tmp_path, acceptingTCP(metrics)) as server:
+        samples = await _until(_metricsOf(metrics)(_bothReady), "two workers", server)
+        assert await inThread(_echoOnce, port) == b"ping\n"
+        for pid in [server.transport.pid, *_workerPids(samples).values()]:
+            assert _ids(pid) == (0, NOBODY), (pid, server.describe())
+    _assertCleanExit(server)
+
+
+@needsRoot
+@pytest_twisted.ensureDeferred
+async def test_userDroppedAfterBinding(tmp_path: Path) -> None:
+    """
+    Started as root with twistd's C{--uid} and C{--gid}, the parent binds
+    a port below 1024, then runs as that user and group, and so does every
+    worker it starts, and the service answers; where that user may not run
+    this Python, the parent says so in one line, before any worker starts,
+    and exits with status 1.
+    """
+    port, metrics = _belowPrivileged(), _freePort()
+    command = _echoCommand(port, metrics)
+    command[1:1] = ["--uid", str(NOBODY), "--gid", str(NOBODY)]
+    if not _nobodyMayRunPython():
+        process = await run(command, tmp_path)
+        assertOneErrorLine(
+            process,
+            "netlab echo: error: ",
+            f"cannot start the workers: this process runs as user {NOBODY} and "
+            f"group {NOBODY} (--uid, --gid), which may not run ",
+        )
+        assert "worker 1" not in process.out + process.err, process.describe()
+        return
+    async with serving(command, tmp_path, acceptingTCP(metrics)) as server:
+        samples = await _until(_metricsOf(metrics)(_bothReady), "two workers", server)
+        assert await inThread(_echoOnce, port) == b"ping\n"
+        for pid in [server.transport.pid, *_workerPids(samples).values()]:
+            assert _ids(pid) == (NOBODY, NOBODY), (pid, server.describe())
+    _assertCleanExit(server)
+
+
+FAILING_IN_WORKERS = """\
+import os
+
+from twisted.internet.protocol import Factory, Protocol
+
+# The parent imports this module first, to check the factory before any
+# worker starts; every worker after it then fails as it starts.
+_MARK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "imported")
+if os.path.exists(_MARK):
+    raise RuntimeError("this module fails in every worker")
+open(_MARK, "w").close()
+
+factory = Factory.forProtocol(Protocol)
+"""
+
+
+@pytest_twisted.ensureDeferred
+async def test_givesUpOnWorkersThatCannotStart(tmp_path: Path) -> None:
+    """
+    Workers that end every time before they are ready (here, a factory
+    whose module fails in each of them): after 5 tries of one, the service
+    stops with one line saying so, after the reason in the log, and exit
+    status 1.
+    """
+    (tmp_path / "failing.py").write_text(FAILING_IN_WORKERS)
+    command = ["twistd", "-n", "--pidfile=", "netlab", "serve"]
+    command += ["--factory", "failing:factory", "--workers", "2"]
+    command += ["--listen", f"tcp:{_freePort()}:{LOCAL}"]
+    process = await run(command, tmp_path, pythonPath=tmp_path)
+    assert process.exitCode == 1, process.describe()
+    lines = process.out.splitlines()
+    [last] = [line for line in lines if "#critical]" in line]
+    assert re.search(
+        r"\] netlab serve: error: worker [12] ended 5 times in a row before it "
+        r"was ready \(last: exit status 1\); its log lines above say why$",
+        last,
+    ), process.describe()
+    reason = (
+        ": netlab serve: error: --factory failing:factory: cannot import "
+        "failing: RuntimeError: this module fails in every worker"
+    )
+    assert any(line.endswith(reason) for line in lines), process.describe()
+    assert "Traceback" not in process.out + process.err, process.describe()
