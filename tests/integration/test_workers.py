@@ -568,6 +568,57 @@ async def test_unixInWorkers(tmp_path: Path) -> None:
 
 
 @pytest_twisted.ensureDeferred
+async def test_severalServicesOnTcp6(tmp_path: Path) -> None:
+    """
+    C{tsserv} on a C{tcp6:} endpoint (::1) C{+} C{echo} on 127.0.0.1,
+    with one C{--workers 2}: one group of two workers serves both, every
+    connection going to the least-loaded worker whatever its service.
+    """
+    tsPort, echoPort, metrics = _freePort(), _freePort(), _freePort()
+    command = _twistd(
+        "tsserv",
+        "--framing",
+        "line",
+        "--listen",
+        f"tcp6:port={tsPort}:interface=\\:\\:1",
+        "--workers",
+        "2",
+        "--metrics",
+        f"tcp:{metrics}:{LOCAL}",
+        "+",
+        "echo",
+        "--listen",
+        f"tcp:{echoPort}:{LOCAL}",
+        "--no-udp",
+    )
+    async with serving(command, tmp_path, acceptingTCP(metrics)) as server:
+        when = _metricsOf(metrics)
+        await _until(when(_bothReady), "two workers", server)
+
+        def both() -> Any:
+            with contextlib.ExitStack() as stack:
+                stamped = stack.enter_context(
+                    socket.create_connection(("::1", tsPort), CLIENT_TIMEOUT)
+                )
+                assert _stamped(stamped).endswith(b"] hi\n")
+                stack.enter_context(_clients(echoPort, 1))
+                return when(
+                    lambda s: (
+                        {
+                            (_openOn(s, w, "tsserv"), _openOn(s, w, "echo"))
+                            for w in ("1", "2")
+                        }
+                        == {(1, 0), (0, 1)}
+                        and _openOn(s, "parent", "tsserv") == 1
+                        and _openOn(s, "parent", "echo") == 1
+                    )
+                )()
+
+        await _until(both, "one connection of each service on each worker", server)
+    _assertCleanExit(server)
+
+
+@pytest_twisted.ensureDeferred
 async def test_workersImportWhatTheParentImports(tmp_path: Path) -> None:
     """
     Workers run the netlab the parent runs, even when they start in a
