@@ -620,7 +620,11 @@ class ChatBus:
                 self._remote(node, entry["nick"])
             else:
                 remote = self._remotes.get(normalizeNick(entry["nick"]))
-                if remote is None:
+                if remote is None and kind == "quit":
+                    # Nobody here knew them: a nickname its node claimed
+                    # but never used, freed as that node starts again.
+                    return
+                elif remote is None:
                     self._bad("a change of a user nobody registered")
                 elif kind == "join":
                     hub.join(remote, entry["room"], leaveOthers=entry["leave"] == "1")

@@ -815,6 +815,22 @@ class FreeingTests(BusTestCase):
         self.successResultOf(self.b.hub.claimNick(RecordingParticipant(), "alice"))
         del alice
 
+    def test_restartedWithAClaimInFlight(self) -> None:
+        """
+        A node killed while a nickname it claimed was not yet used (no user
+        registered under it) frees that one too when it starts again; the
+        others take its quit for what it is, not for bad data.
+        """
+        self.a.bus.claim("carol")
+        self.settle()
+        self.assertIn(b"carol", self.server.hashes[b"netlab:chat:users"])
+        self.a.commands.disconnect()
+        self.a.reader.disconnect()
+        self.a = Node(self.server, "a")
+        self.settle()
+        self.assertNotIn(b"carol", self.server.hashes[b"netlab:chat:users"])
+        self.assertEqual(self.b.bus.skipped, 0)
+
 
 class BusServiceTests(SynchronousTestCase):
     def service(self) -> tuple[BusService, Node]:
