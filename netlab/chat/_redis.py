@@ -267,6 +267,10 @@ def redisFactory(
             onLost(self)
 
     class _Factory(Factory):
+        # The bus logs its own connections, named by node and URL; Twisted's
+        # "Starting factory <...>" at every connection would only repeat it.
+        noisy = False
+
         def buildProtocol(self, addr: Any) -> Any:
             protocol = _Protocol(charset=None, convertNumbers=False)
             protocol.callLater = clock.callLater

@@ -14,6 +14,7 @@ from twisted.internet.endpoints import HostnameEndpoint, UNIXClientEndpoint
 from twisted.internet.protocol import Factory
 from twisted.internet.task import Clock
 from twisted.internet.testing import MemoryReactorClock, StringTransport
+from twisted.logger import capturedLogs, formatEvent
 from twisted.protocols.tls import TLSMemoryBIOFactory
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -215,6 +216,18 @@ class ProtocolTests(SynchronousTestCase):
         p.makeConnection(StringTransport())
         p.connectionLost(None)
         self.assertEqual(lost, [p])
+
+
+    def test_quiet(self) -> None:
+        """
+        The factory does not log each connection's start and stop: the bus
+        logs its connections itself, by node and address.
+        """
+        factory = redisFactory(Clock(), parseBusAddress("redis://h"), print, print)
+        with capturedLogs() as events:
+            factory.doStart()
+            factory.doStop()
+        self.assertEqual([formatEvent(event) for event in events], [])
 
 
 class LazyImportTests(SynchronousTestCase):
