@@ -74,6 +74,13 @@ The most entries one C{XREAD} returns: what a node that fell behind holds
 at once.
 """
 
+FIRST_CONNECT_WAIT = 10.0
+"""
+How long, in seconds, a nickname claimed before the node has first reached
+Redis (it is starting) waits for it, before it is refused with
+C{bus-unavailable} as it is while the node is cut off.
+"""
+
 BLOCK_MS = 5000
 """
 How long one C{XREAD} blocks, in milliseconds, before it is sent again.
@@ -214,6 +221,8 @@ class ChatBus:
         self._reader: IRedis | None = None
         self._lastId: bytes | None = None
         self._everConnected = False
+        # Claims made before the first connection, waiting for it.
+        self._waitingFirst: list[Deferred[None]] = []
         # Each change to publish: its kind ("" for housekeeping) and its
         # commands, sent in one MULTI with others.
         self._pending: deque[tuple[str, list[tuple[Any, ...]]]] = deque()
@@ -254,6 +263,9 @@ class ChatBus:
             self._heartbeat()
             self._read(reader)
             self._flush()
+            waiting, self._waitingFirst = self._waitingFirst, []
+            for waited in waiting:
+                waited.callback(None)
 
         def failed(failure: Failure) -> None:
             # Lost before it caught up: the next connection starts again.
@@ -287,6 +299,8 @@ class ChatBus:
         the others see its users quit at once.
         """
         self._stopped = True
+        for waited in list(self._waitingFirst):
+            waited.cancel()
         if self._beat is not None and self._beat.active():
             self._beat.cancel()
         self._beat = None
@@ -303,15 +317,37 @@ class ChatBus:
 
     # What the hub asks
 
+    def _afterFirstConnection(self, nick: str) -> Deferred[bool]:
+        waited: Deferred[None] = Deferred()
+        self._waitingFirst.append(waited)
+        waited.addTimeout(FIRST_CONNECT_WAIT, self.clock)
+
+        def gaveUp(failure: Failure) -> None:
+            if waited in self._waitingFirst:
+                self._waitingFirst.remove(waited)
+            raise ChatError(
+                "bus-unavailable",
+                "the rest of the chat is unreachable; try again shortly",
+            )
+
+        return waited.addCallbacks(lambda _: self.claim(nick), gaveUp)
+
     def claim(self, nick: str) -> Deferred[bool]:
         """
         Claim C{nick} for a user of this node, atomically across the
         cluster and regardless of case.
 
+        Claimed while the node is starting, before it has first reached
+        Redis, it waits for it, up to L{FIRST_CONNECT_WAIT} seconds: users
+        who reconnect the moment a node (or a worker) starts again are not
+        refused.
+
         @return: fires with whether it was free; fails with
             L{ChatError} C{bus-unavailable} without Redis.
         """
         commands = self._commands
+        if commands is None and not self._everConnected and not self._stopped:
+            return self._afterFirstConnection(nick)
         if commands is None:
             raise ChatError(
                 "bus-unavailable",

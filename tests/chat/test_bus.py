@@ -12,6 +12,7 @@ from zope.interface.verify import verifyObject
 
 from netlab.chat._bus import (
     DEFAULT_NODE_TIMEOUT,
+    FIRST_CONNECT_WAIT,
     BusService,
     ChatBus,
     RemoteParticipant,
@@ -275,6 +276,41 @@ class NickClaimTests(BusTestCase):
             self.a.hub.claimNick(RecordingParticipant(), "bob"), ChatError
         )
         self.assertEqual(failure.value.code, "bus-unavailable")
+
+
+    def test_beforeFirstConnection(self) -> None:
+        """
+        A nickname claimed while the node is starting, before it has first
+        reached Redis, waits for it: a user who reconnects the moment a
+        node starts again is not refused.
+        """
+        hub = ChatHub()
+        bus = ChatBus(hub, self.clock, "c")
+        participant = RecordingParticipant()
+        claimed = hub.claimNick(participant, "carol")
+        self.assertNoResult(claimed)
+        bus.attach(self.server.connect(), self.server.connect())
+        self.settle()
+        self.successResultOf(claimed)
+        self.assertIn(b"carol", self.server.hashes[b"netlab:chat:users"])
+
+    def test_firstConnectionTooLate(self) -> None:
+        """
+        Past L{FIRST_CONNECT_WAIT} seconds without Redis, such a claim is
+        refused C{bus-unavailable}, and so is one made as the node stops.
+        """
+        hub = ChatHub()
+        bus = ChatBus(hub, self.clock, "c")
+        late = hub.claimNick(RecordingParticipant(), "carol")
+        self.clock.advance(FIRST_CONNECT_WAIT)
+        self.assertEqual(
+            self.failureResultOf(late, ChatError).value.code, "bus-unavailable"
+        )
+        stopping = hub.claimNick(RecordingParticipant(), "dave")
+        bus.stop()
+        self.assertEqual(
+            self.failureResultOf(stopping, ChatError).value.code, "bus-unavailable"
+        )
 
 
 class CutTests(BusTestCase):
