@@ -40,7 +40,16 @@ from netlab.chat._redis import (
     probe,
     redisFactory,
 )
-from netlab.chat._wire import Error, Notice, formatLine, normalizeNick
+from netlab.chat._wire import (
+    Error,
+    Notice,
+    cleanIRCText,
+    formatLine,
+    isValidNick,
+    isValidNodeName,
+    isValidRoom,
+    normalizeNick,
+)
 from netlab.errors import ChatError
 from netlab.policies import IDrainable
 
@@ -122,7 +131,9 @@ def decodeEntry(fields: list[bytes]) -> dict[str, str] | None:
 
     @return: its fields as text (C{v}, C{k} and C{node} and those of its
         kind), or C{None} for an entry of another format, of an unknown
-        kind, or with a field missing or not UTF-8.
+        kind, with a field missing or not UTF-8, or with a nickname, room
+        or node name that is not one; control characters in free text
+        (but IRC's formatting codes) are replaced, as in a user's line.
     """
     if len(fields) % 2:
         return None
@@ -141,9 +152,21 @@ def decodeEntry(fields: list[bytes]) -> dict[str, str] | None:
             # Optional: how a reader tells an entry published twice.
             if name in found:
                 entry[name.decode()] = found[name].decode("utf-8")
-        return entry
     except (KeyError, UnicodeDecodeError, AttributeError):
         return None
+    # Another program may have written it: what goes into a line users
+    # read must be what this server would have let a user say.
+    if not isValidNodeName(entry["node"]):
+        return None
+    for name in ("nick", "new", "to"):
+        if name in entry and not isValidNick(entry[name]):
+            return None
+    if "room" in entry and not isValidRoom(entry["room"]):
+        return None
+    for name in ("text", "reason"):
+        if name in entry:
+            entry[name] = cleanIRCText(entry[name])
+    return entry
 
 
 @implementer(IChatParticipant)
@@ -478,6 +501,9 @@ class ChatBus:
                 try:
                     node, nick, joined = value.decode("utf-8").split("\x1f")
                 except ValueError:
+                    self._bad("a user that is not of this format")
+                    continue
+                if not isValidNodeName(node) or not isValidNick(nick):
                     self._bad("a user that is not of this format")
                     continue
                 if node == self.node:

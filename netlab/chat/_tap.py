@@ -34,7 +34,7 @@ from netlab.chat._metrics import busGauges, chatGauges
 from netlab.chat._origin import normalizeOrigin
 from netlab.chat._redis import DEFAULT_NODE_TIMEOUT, BusAddress, parseBusAddress
 from netlab.chat._server import DEFAULT_PORT, ChatFactory, ChatLimits
-from netlab.chat._wire import Error, formatLine, isValidRoom
+from netlab.chat._wire import Error, formatLine, isValidNodeName, isValidRoom
 from netlab.errors import StartupError
 from netlab.policies import TrafficStats
 from netlab.service import IServiceContext, NetlabService, StreamOptions
@@ -47,7 +47,7 @@ def _busAddress(value: str) -> BusAddress:
 
 
 def _node(value: str) -> str:
-    if not value or not all(c.isalnum() or c in "-_." for c in value):
+    if not isValidNodeName(value):
         raise ValueError(
             f"{value!r} is not a node name (letters, digits, -, _ and . only)"
         )

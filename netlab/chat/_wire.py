@@ -55,6 +55,7 @@ __all__ = [
     "cleanText",
     "formatLine",
     "isValidNick",
+    "isValidNodeName",
     "isValidRoom",
     "normalizeNick",
     "parseCommand",
@@ -117,6 +118,14 @@ def isValidNick(nick: str) -> bool:
     @return: whether C{nick} may be used as a nickname.
     """
     return NICK_PATTERN.fullmatch(nick) is not None and nick.casefold() not in _RESERVED
+
+
+def isValidNodeName(node: str) -> bool:
+    """
+    @return: whether C{node} is a node's name: letters, digits, C{-}, C{_}
+        and C{.} only.
+    """
+    return bool(node) and all(c.isalnum() or c in "-_." for c in node)
 
 
 def normalizeNick(nick: str) -> str:

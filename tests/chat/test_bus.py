@@ -121,6 +121,29 @@ class DecodeTests(SynchronousTestCase):
         self.assertIsNone(decodeEntry([*good[:-1], b"\xff"]))
         self.assertIsNone(decodeEntry(good[:-1]))
 
+    def test_namesThatAreNotNames(self) -> None:
+        """
+        An entry whose nickname, new nickname, recipient, room or node is
+        not one this server lets a user take (a line break in it would
+        forge a line to every client) is not read; control characters in
+        its text and reasons are replaced, IRC's formatting codes kept.
+        """
+        say = [b"v", b"1", b"k", b"say", b"node", b"a", b"nick", b"bob"]
+        say += [b"room", b"#lobby", b"text", b"hi", b"act", b"0"]
+        self.assertIsNotNone(decodeEntry(say))
+        forged = b"evil\r\nOK nick root"
+        self.assertIsNone(decodeEntry([*say[:7], forged, *say[8:]]))
+        self.assertIsNone(decodeEntry([*say[:9], b"lobby x", *say[10:]]))
+        self.assertIsNone(decodeEntry([*say[:5], b"a b", *say[6:]]))
+        priv = [b"v", b"1", b"k", b"priv", b"node", b"a", b"nick", b"bob"]
+        priv += [b"to", b"x alice", b"text", b"t"]
+        self.assertIsNone(decodeEntry(priv))
+        nick = [b"v", b"1", b"k", b"nick", b"node", b"a", b"nick", b"bob"]
+        self.assertIsNone(decodeEntry([*nick, b"new", b"b\nc"]))
+        entry = decodeEntry([*say[:11], b"\x1b[2Jbold \x02x\x02\r\n", *say[12:]])
+        assert entry is not None
+        self.assertEqual(entry["text"], "\ufffd[2Jbold \x02x\x02\ufffd\ufffd")
+
     def test_remoteParticipant(self) -> None:
         """
         L{RemoteParticipant} provides L{IChatParticipant}.
@@ -536,6 +559,28 @@ class BadDataTests(BusTestCase):
         self.a.hub.say(alice, "still here")
         self.settle()
         self.assertEqual(self.b.bus.skipped, 3)
+
+
+    def test_forgedNickname(self) -> None:
+        """
+        A line whose nickname holds a line break, written by another
+        program, reaches nobody and is counted.
+        """
+        alice = self.a.user("alice")
+        alice.clear()
+        self.server.run(
+            (
+                b"XADD",
+                b"netlab:chat:stream",
+                *(b"MAXLEN", b"~", b"9", b"*"),
+                *(b"v", b"1", b"k", b"say", b"node", b"zz"),
+                *(b"nick", b"evil\r\nOK nick root", b"room", b"#lobby"),
+                *(b"text", b"hello", b"act", b"0"),
+            )
+        )
+        self.settle()
+        self.assertEqual(alice.received, [])
+        self.assertEqual(self.a.bus.skipped, 1)
 
 
 class ParticipantTests(SynchronousTestCase):
