@@ -244,6 +244,7 @@ class ChatBus:
         self._reader: IRedis | None = None
         self._lastId: bytes | None = None
         self._everConnected = False
+        self._holding = False
         # Claims made before the first connection, waiting for it.
         self._waitingFirst: list[Deferred[None]] = []
         # Each change to publish: its kind ("" for housekeeping) and its
@@ -280,9 +281,16 @@ class ChatBus:
             done = self._snapshot(commands)
         else:
             self.reconnects += 1
-            done = self._resume(commands)
+            # Nothing kept is published before the node knows it is still
+            # a node: if the others declared it lost, its users' kept
+            # changes are theirs no longer.
+            self._holding = True
+            done = self._stillPresent(commands).addCallback(
+                lambda _: self._resume(commands)
+            )
 
         def started(_: object) -> None:
+            self._holding = False
             self._heartbeat()
             self._read(reader)
             self._flush()
@@ -291,6 +299,7 @@ class ChatBus:
                 waited.callback(None)
 
         def failed(failure: Failure) -> None:
+            self._holding = False
             # Lost before it caught up: the next connection starts again.
             if first:
                 self._everConnected = False
@@ -453,7 +462,7 @@ class ChatBus:
 
     def _flush(self) -> None:
         commands = self._commands
-        if self._flushing or commands is None:
+        if self._flushing or self._holding or commands is None:
             return
         if not self._pending:
             if self._stopped and self._whenFlushed is not None:
@@ -522,9 +531,10 @@ class ChatBus:
             # declared it lost, as a worker is): it starts clean, and the
             # others hear its users quit, as if it had been declared lost.
             for nick in stale:
-                self.publish(
-                    "quit", None, normalizeNick(nick), nick=nick, reason="node lost"
-                )
+                # Only while it is still this node's: the others may have
+                # declared it lost, and given the nickname to another user.
+                self._freeIfOwned(normalizeNick(nick), f"{self.node}\x1f")
+                self.publish("quit", None, nick=nick, reason="node lost")
             return self._loadHistory(commands, rooms | {self.hub.defaultRoom})
 
         return d.addCallback(read)
@@ -756,9 +766,29 @@ class ChatBus:
         """
         return max(1, round(self.nodeTimeout * 2000 / 3))
 
+    def _stillPresent(self, commands: IRedis) -> Deferred[None]:
+        """
+        Back after a cut: renew this node's presence if it still has one,
+        or learn that it was declared lost (L{_checkSelf}).
+        """
+        key = self.presencePrefix + self.node
+        d = _execute(commands, "SET", key, b"1", "PX", self._ttl(), "XX")
+        return d.addCallback(self._checkSelf)
+
     def _checkSelf(self, reply: Any) -> None:
+        """
+        The reply to renewing this node's presence (C{SET ... XX}): nil if
+        its key expired while it was cut off, so that the others have
+        declared it lost or will at their next check.  Then its users
+        are disconnected with C{ERR * node-lost}, what they said meanwhile
+        is dropped, and the node starts clean: it frees every nickname the
+        users hash still gives it and publishes their quits, for the nodes
+        that have not yet noticed.
+        """
         if reply is not None:
             return
+        self._pending.clear()
+        self._pendingLines = 0
         local = [p for p in self.hub.participants() if not self.isRemote(p)]
         _log.warn(
             "chat bus: this node ({node}) was declared lost while cut off "
@@ -787,6 +817,23 @@ class ChatBus:
         if commands is not None:
             key = self.presencePrefix + self.node
             _send(commands, "SET", key, b"1", "PX", self._ttl())
+            _execute(commands, "HGETALL", self.users).addCallbacks(
+                self._startClean, _quiet
+            )
+
+    def _startClean(self, users: list[bytes]) -> None:
+        """
+        Free the nicknames the users hash gives this node (each only if it
+        still does), and publish their users' quits.
+        """
+        for key, value in zip(users[::2], users[1::2], strict=False):
+            try:
+                node, nick, _ = value.decode("utf-8").split("\x1f")
+            except ValueError:
+                continue
+            if node == self.node:
+                self._freeIfOwned(key.decode("utf-8"), f"{self.node}\x1f")
+                self.publish("quit", None, nick=nick, reason="node lost")
 
     def _checkNode(self, exists: Any, node: str) -> None:
         if exists not in (0, b"0"):

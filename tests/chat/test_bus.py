@@ -488,6 +488,60 @@ class CutTests(BusTestCase):
         )
 
 
+    def test_expiredBeforeTheOthersNoticed(self) -> None:
+        """
+        A node back from a cut that outlasted its presence, before the
+        other nodes checked it, disconnects its users as well, and starts
+        clean: it frees their nicknames and publishes their quits, so the
+        others do not keep them for ever.
+        """
+        alice = self.a.user("alice")
+        bob = self.b.user("bob")
+        self.a.cut()
+        # Its presence expired; the others' next check is still to come.
+        del self.server.strings[b"netlab:chat:node:a"]
+        self.a.attach()
+        self.settle()
+        self.assertIn("node-lost", [getattr(e, "code", None) for e in alice.events()])
+        self.assertIn(Quit("alice", "node lost"), bob.events())
+        self.assertIsNone(self.b.hub.whois("alice"))
+        self.assertNotIn(b"alice", self.server.hashes[b"netlab:chat:users"])
+        self.assertIsNotNone(self.server._live(b"netlab:chat:node:a"))
+        # Its next user is one of the chat again.
+        carol = self.a.user("alice")
+        self.settle()
+        self.assertIsNotNone(self.b.hub.whois("alice"))
+        self.assertEqual(self.a.hub.nickOf(carol), "alice")
+
+    def test_keptChangesDroppedWhenLost(self) -> None:
+        """
+        What the users of a node declared lost said while it was cut off is
+        not published when it is back: not their lines (under nicknames
+        that may be others' now) and not their quits (which would free a
+        nickname another user has taken since).
+        """
+        alice = self.a.user("alice")
+        dave = self.a.user("dave")
+        bob = self.b.user("bob")
+        self.a.cut()
+        self.a.hub.say(alice, "said while cut off")
+        self.a.hub.quit(dave, "bye")
+        self.pump(DEFAULT_NODE_TIMEOUT + 1)
+        newDave = self.b.user("dave")
+        self.assertEqual(self.b.hub.nickOf(newDave), "dave")
+        bob.clear()
+        self.a.attach()
+        self.pump(DEFAULT_NODE_TIMEOUT)
+        self.assertNotIn(
+            "said while cut off",
+            [getattr(e, "text", None) for e in bob.events()],
+        )
+        self.assertTrue(
+            self.server.hashes[b"netlab:chat:users"][b"dave"].startswith(b"b\x1f")
+        )
+        self.assertEqual(self.b.hub.nickOf(newDave), "dave")
+
+
 class PresenceTests(BusTestCase):
     def test_lostNode(self) -> None:
         """
