@@ -124,6 +124,14 @@ _KINDS: dict[bytes, tuple[bytes, ...]] = {
 }
 
 
+_KEPT = frozenset({"say", "priv", "join", "part", "nick"})
+"""
+The kinds of change counted against L{ChatBus.pendingLimit} while they wait
+for Redis: a user's quit is always kept (there is one per user), and so is
+the node's own housekeeping.
+"""
+
+
 def decodeEntry(fields: list[bytes]) -> dict[str, str] | None:
     """
     Read one stream entry's fields (C{[name, value, ...]}, as C{XREAD}
@@ -408,6 +416,21 @@ class ChatBus:
         """
         self._freeIfOwned(normalizeNick(nick), f"{self.node}\x1f{nick}\x1f")
 
+    def mayKeep(self) -> None:
+        """
+        Check that one more change of a user's may wait for Redis.
+
+        @raise ChatError: C{bus-unavailable} if L{pendingLimit} lines,
+            private messages and room changes wait already (the node is
+            cut off from Redis).
+        """
+        if self._pendingLines >= self.pendingLimit:
+            raise ChatError(
+                "bus-unavailable",
+                "the rest of the chat is unreachable and too much waits for "
+                "it; try again shortly",
+            )
+
     def publish(
         self,
         kind: str,
@@ -421,17 +444,15 @@ class ChatBus:
         @param user: the user's folded nickname and what the users hash
             holds for it (its node, nickname and rooms), to set; or C{None}.
         @param forget: a folded nickname to remove from the users hash.
-        @raise ChatError: C{bus-unavailable} for a line said while too
-            many wait for Redis.
+        @raise ChatError: C{bus-unavailable} for a line or a private
+            message said while too much waits for Redis (L{mayKeep}).
         """
         if self._silent:
             return
-        if kind == "say" and self._pendingLines >= self.pendingLimit:
-            raise ChatError(
-                "bus-unavailable",
-                "the rest of the chat is unreachable and too much waits for "
-                "it; try again shortly",
-            )
+        if kind in ("say", "priv"):
+            self.mayKeep()
+        if kind in _KEPT:
+            self._pendingLines += 1
         self._sequence += 1
         entry: list[Any] = ["v", FORMAT, "k", kind, "node", self.node]
         entry += ["inc", self._incarnation, "seq", str(self._sequence)]
@@ -454,7 +475,6 @@ class ChatBus:
             # the stream keeps can tell how many lines of each room it missed.
             roomKey = fields["room"].casefold()
             commands.append(("HINCRBY", self.said, roomKey, 1))
-            self._pendingLines += 1
         self._pending.append((kind, commands))
         self._flush()
 
@@ -482,7 +502,7 @@ class ChatBus:
             for kind, _ in batch:
                 if kind:
                     self.published += 1
-                    if kind == "say":
+                    if kind in _KEPT:
                         self._pendingLines -= 1
             self._flush()
 

@@ -327,9 +327,12 @@ class ChatHub:
             line protocol's one room at a time.  If C{False}, it stays in
             them, as on IRC.  Either way, joining a room it is in changes
             nothing there.
-        @raise ChatError: C{room-invalid}.
+        @raise ChatError: C{room-invalid}; with a bus, C{bus-unavailable}
+            while too much waits for Redis (the bus's C{mayKeep}).
         """
         member = self._member(participant)
+        if self._publishes(participant):
+            self.bus.mayKeep()
         if not isValidRoom(name):
             raise ChatError(
                 "room-invalid",
@@ -386,10 +389,13 @@ class ChatHub:
 
         @param room: the room to leave; its own room (see L{roomOf}) if
             C{None}.
-        @raise ChatError: C{not-in-room}.
+        @raise ChatError: C{not-in-room}; with a bus, C{bus-unavailable}
+            while too much waits for Redis.
         """
         member = self._member(participant)
         found = self._roomOfMember(member, room)
+        if self._publishes(participant):
+            self.bus.mayKeep()
         self._leave(member, found, Parted(found.name, member.nick, reason))
         if self._publishes(participant) and self._members.get(participant) is member:
             self.bus.publish(

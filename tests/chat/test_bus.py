@@ -441,11 +441,11 @@ class CutTests(BusTestCase):
             ],
         )
 
-    def test_boundCountsOnlyLines(self) -> None:
+    def test_boundCountsByKind(self) -> None:
         """
-        The bound counts lines only, whatever the changes waiting say: a
-        user called C{say} joining a room while cut off leaves room for
-        exactly the bound's lines next time.
+        The bound counts changes by their kind, whatever their fields say:
+        a user called C{say} joining a room while cut off, once published,
+        leaves room for exactly the bound's lines next time.
         """
         a = Node(self.server, "small", pendingLimit=1)
         say = a.user("say")
@@ -457,6 +457,36 @@ class CutTests(BusTestCase):
         a.hub.say(say, "one")
         with self.assertRaises(ChatError):
             a.hub.say(say, "two")
+
+    def test_boundHoldsEveryChange(self) -> None:
+        """
+        Private messages and room changes count towards the bound as lines
+        do: past it, each is refused C{bus-unavailable} and nothing more is
+        kept, so a cut-off node's memory does not grow with what its users
+        send; a quit is always kept.
+        """
+        a = Node(self.server, "small", pendingLimit=3)
+        alice = a.user("alice")
+        self.b.user("bob")
+        self.settle()
+        a.cut()
+        a.hub.tell(alice, "bob", "one")
+        a.hub.join(alice, "#two")
+        a.hub.say(alice, "three")
+        kept = a.bus.pendingCount()
+        for refused in (
+            lambda: a.hub.tell(alice, "bob", "four"),
+            lambda: a.hub.say(alice, "four"),
+            lambda: a.hub.join(alice, "#four"),
+            lambda: a.hub.part(alice),
+        ):
+            with self.assertRaises(ChatError) as e:
+                refused()
+            self.assertEqual(e.exception.code, "bus-unavailable")
+        self.assertEqual(a.bus.pendingCount(), kept)
+        self.assertEqual(a.hub.roomsOf(alice), ["#two"])
+        a.hub.quit(alice)
+        self.assertEqual(a.bus.pendingCount(), kept + 1)
 
     def test_declaredLostWhileCut(self) -> None:
         """
