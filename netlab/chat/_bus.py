@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 from collections import deque
 from functools import partial
-from typing import Any
+from typing import Any, NoReturn
 
 from twisted.application.internet import ClientService, backoffPolicy
 from twisted.application.service import Service
@@ -166,14 +166,14 @@ def decodeEntry(fields: list[bytes]) -> dict[str, str] | None:
     # read must be what this server would have let a user say.
     if not isValidNodeName(entry["node"]):
         return None
-    for name in ("nick", "new", "to"):
-        if name in entry and not isValidNick(entry[name]):
+    for field in ("nick", "new", "to"):
+        if field in entry and not isValidNick(entry[field]):
             return None
     if "room" in entry and not isValidRoom(entry["room"]):
         return None
-    for name in ("text", "reason"):
-        if name in entry:
-            entry[name] = cleanIRCText(entry[name])
+    for field in ("text", "reason"):
+        if field in entry:
+            entry[field] = cleanIRCText(entry[field])
     return entry
 
 
@@ -362,7 +362,7 @@ class ChatBus:
         self._waitingFirst.append(waited)
         waited.addTimeout(FIRST_CONNECT_WAIT, self.clock)
 
-        def gaveUp(failure: Failure) -> None:
+        def gaveUp(failure: Failure) -> NoReturn:
             if waited in self._waitingFirst:
                 self._waitingFirst.remove(waited)
             raise ChatError(

@@ -300,7 +300,6 @@ class NickClaimTests(BusTestCase):
         )
         self.assertEqual(failure.value.code, "bus-unavailable")
 
-
     def test_beforeFirstConnection(self) -> None:
         """
         A nickname claimed while the node is starting, before it has first
@@ -517,7 +516,6 @@ class CutTests(BusTestCase):
             [Quit("alice", "node lost")],
         )
 
-
     def test_expiredBeforeTheOthersNoticed(self) -> None:
         """
         A node back from a cut that outlasted its presence, before the
@@ -643,7 +641,6 @@ class BadDataTests(BusTestCase):
         self.a.hub.say(alice, "still here")
         self.settle()
         self.assertEqual(self.b.bus.skipped, 3)
-
 
     def test_forgedNickname(self) -> None:
         """

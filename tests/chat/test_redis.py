@@ -217,7 +217,6 @@ class ProtocolTests(SynchronousTestCase):
         p.connectionLost(None)
         self.assertEqual(lost, [p])
 
-
     def test_quiet(self) -> None:
         """
         The factory does not log each connection's start and stop: the bus
