@@ -183,6 +183,11 @@ class WorkerRole:
     listeners: dict[int, Any] = attrs.Factory(dict)
     ids: dict[Any, int] = attrs.Factory(dict)
     adopting: int | None = None
+    stopping: bool = False
+    """
+    Whether the worker has begun to stop: a connection handed over for a
+    listener it has stopped goes back to the parent.
+    """
     control: _WorkerControl | None = None
     collector: Any = None
     stopper: Any = None
@@ -270,6 +275,15 @@ class WorkerRole:
         assert self.control is not None
         self.control.send(op="ready", pid=os.getpid())
 
+    def draining(self) -> None:
+        """
+        Tell the parent this worker is stopping: it hands it no more
+        connections.
+        """
+        control = self.control
+        if control is not None and control.transport is not None:
+            control.send(op="draining")
+
     def received(self, message: dict[str, Any]) -> None:
         op = message.get("op")
         control = self.control
@@ -293,6 +307,11 @@ class WorkerRole:
         assert control is not None
         factory = self.listeners.get(message.get("listener", -1))
         try:
+            if fd >= 0 and factory is None and self.stopping:
+                # Handed over as this worker began to drain, before the
+                # parent heard it: the parent gives it to another worker.
+                control.send(op="returned", id=id)
+                return
             if fd < 0 or factory is None:
                 _log.warn("a connection handed over without its listener: closing it")
                 control.send(op="took", id=id)
@@ -335,6 +354,13 @@ class Ready(Service):
     def startService(self) -> None:
         super().startService()
         self.role.ready()
+
+    def stopService(self) -> None:
+        # The first service to stop (the last started): the parent hears
+        # that this worker drains before its listeners stop.
+        self.role.stopping = True
+        self.role.draining()
+        super().stopService()
 
 
 _PLAIN = (str, int, float, bool, type(None))

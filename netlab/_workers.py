@@ -654,6 +654,30 @@ class WorkerSupervisor(Service):
                 self._signal(worker, "TERM")
             else:
                 self._dispatchPending()
+        elif op == "draining":
+            # Stopping on its own (a SIGTERM of its own, say): it takes no
+            # new connections, so it is handed none; it is restarted once
+            # it has drained and ended.
+            if worker.ready:
+                _log.info(
+                    "worker {worker} (pid {pid}) is draining: new connections "
+                    "go to the others",
+                    worker=worker.index,
+                    pid=worker.pid,
+                )
+            worker.ready = False
+        elif op == "returned":
+            # Handed over as it began to drain: another worker takes it.
+            handed = worker.open.pop(message.get("id"), None)  # type: ignore[arg-type]
+            if handed is not None:
+                worker.unacknowledged.discard(handed.id)
+                if self._draining:
+                    handed.protocol.release()
+                else:
+                    handed.worker = None
+                    self._pending.appendleft(handed)
+                    self._dispatchPending()
+                    self._startWaiting()
         elif op == "took":
             self._took(worker, message.get("id"))
         elif op == "closed":

@@ -15,7 +15,7 @@ import sys
 from typing import Any
 
 from prometheus_client.core import CounterMetricFamily
-from twisted.application.service import IService
+from twisted.application.service import IService, MultiService
 from twisted.internet.error import ProcessDone, ProcessTerminated
 from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.testing import MemoryReactorClock, StringTransport
@@ -27,7 +27,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from netlab import _workers, tap
 from netlab._lifecycle import DrainService, StopGracefullyOnSignals
 from netlab._service import EndpointService
-from netlab._worker import WorkerRole, _WorkerControl
+from netlab._worker import Ready, WorkerRole, _WorkerControl
 from netlab._workers import (
     CUT_AFTER,
     GIVE_UP_AFTER,
@@ -380,6 +380,29 @@ class SupervisorTests(SynchronousTestCase):
         self.assertEqual(notTaken.released, 0)
         self.assertEqual(second.transport.fds, [11])
 
+    def test_drainingWorkerIsHandedNone(self) -> None:
+        """
+        A worker that says it drains (stopping on a signal of its own) is
+        handed no new connections; one handed to it as it began and given
+        back goes to another worker, not closed.
+        """
+        self.ready()
+        first, second = self.launched
+        inFlight = _FakeConnection(10)
+        self.supervisor.handOver(inFlight)
+        handedTo = first if first.transport.fds else second
+        other = second if handedTo is first else first
+        with capturedLogs() as events:
+            handedTo.say(op="draining")
+        self.assertIn("is draining", events[0]["log_format"])
+        handedTo.say(op="returned", id=handedTo.messages()[0]["id"])
+        self.assertEqual(inFlight.released, 0)
+        self.assertEqual(other.transport.fds, [10])
+        for fd in (11, 12, 13):
+            self.supervisor.handOver(_FakeConnection(fd))
+        self.assertEqual(handedTo.transport.fds, [10])
+        self.assertEqual(other.transport.fds, [10, 11, 12, 13])
+
     def test_drainTellsWorkers(self) -> None:
         """
         The drain tells every ready worker to stop, over its control
@@ -525,6 +548,39 @@ class WorkerRoleTests(SynchronousTestCase):
         reactor.adopted.connectionLost(Failure(Exception("gone")))
         sent = [json.loads(line) for line in transport.value().splitlines()]
         self.assertEqual(sent[-1], {"op": "closed", "id": 7})
+
+    def test_drainingGivesBack(self) -> None:
+        """
+        As a worker begins to stop, it tells the parent it drains, before
+        its listeners stop; a connection handed over after they stopped
+        goes back to the parent instead of being closed.
+        """
+        reactor = _AdoptingReactor()
+        role = WorkerRole(reactor, 1, 2)
+        transport = _FakeUNIXTransport()
+        role.control = _WorkerControl(role)
+        role.control.makeConnection(transport)
+        guard = role.newGuard(Factory.forProtocol(Protocol), reactor)
+        top = MultiService()
+        role.listener(
+            role.nextKey(), "tcp:0", guard.listenerFactory("tcp")
+        ).setServiceParent(top)
+        Ready(role).setServiceParent(top)
+        top.startService()
+        top.stopService()
+        sent = [json.loads(line) for line in transport.value().splitlines()]
+        self.assertEqual(sent[-1], {"op": "draining"})
+        read, write = os.pipe()
+        os.close(write)
+        role.control.fileDescriptorReceived(read)
+        role.control.dataReceived(
+            json.dumps(
+                {"op": "connection", "id": 8, "listener": 1, "family": 2}
+            ).encode()
+            + b"\n"
+        )
+        sent = [json.loads(line) for line in transport.value().splitlines()]
+        self.assertEqual(sent[-1], {"op": "returned", "id": 8})
 
     def test_stopAndCut(self) -> None:
         """
