@@ -261,6 +261,48 @@ async def test_killedWorkerIsRestarted(tmp_path: Path) -> None:
     _assertCleanExit(server)
 
 
+@pytest_twisted.ensureDeferred
+async def test_workerDrainingOnItsOwn(tmp_path: Path) -> None:
+    """
+    A worker sent SIGTERM on its own drains its connections for C{--grace}
+    while the parent hands every new connection to the other worker: none
+    is reset meanwhile.  Once drained, it is started again.
+    """
+    port, metrics = _freePort(), _freePort()
+    async with serving(
+        _echoCommand(port, metrics, "--grace", "20"), tmp_path, acceptingTCP(metrics)
+    ) as server:
+        when = _metricsOf(metrics)
+        samples = await _until(when(_bothReady), "two workers", server)
+        draining = _workerPids(samples)["1"]
+        with _clients(port, 2):
+            await _until(
+                when(lambda s: _openOn(s, "1") == 1 and _openOn(s, "2") == 1),
+                "a connection on each worker",
+                server,
+            )
+            os.kill(draining, signal.SIGTERM)
+            await _until(
+                lambda: f"worker 1 (pid {draining}) is draining" in server.out,
+                "worker 1 draining",
+                server,
+            )
+            answers = [await inThread(_echoOnce, port) for _ in range(10)]
+            assert answers == [b"ping\n"] * 10, (answers, server.describe())
+            assert "without its listener" not in server.out, server.out
+        await _until(
+            when(
+                lambda s: (
+                    _value(s, "netlab_workers_alive", worker="parent") == 2
+                    and _workerPids(s).get("1") not in (None, draining)
+                )
+            ),
+            "worker 1 started again",
+            server,
+        )
+    _assertCleanExit(server)
+
+
 @pytest.mark.parametrize("signalName", ["TERM", "INT", "TERM to every process"])
 @pytest_twisted.ensureDeferred
 async def test_sigtermDrainsConnectedClients(signalName: str, tmp_path: Path) -> None:
