@@ -753,6 +753,14 @@ def _parentRole(
     for command, serviceOptions in services:
         whyNot = getattr(options.registry.plugins[command], "whyNotInWorkers", None)
         problem = whyNot(serviceOptions) if whyNot is not None else None
+        if problem and options.subCommand == ALL:
+            # all runs each service on its defaults: chat has no --bus.
+            raise StartupError(
+                f"all cannot run with --workers: {command}, part of it, cannot "
+                "on its defaults; join the services with + instead, for "
+                "example: twistd -n netlab echo --workers 2 + tsserv + "
+                "chat --bus redis://HOST:PORT/DB"
+            )
         if problem:
             raise StartupError(f"{command} cannot run with --workers: {problem}")
     grace = max(

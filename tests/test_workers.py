@@ -752,6 +752,22 @@ class OptionsTests(SynchronousTestCase):
         self.assertTrue(str(error).startswith("netlab chat: error: chat cannot run"))
         self.assertIn("--bus", str(error))
 
+    def test_allRefused(self) -> None:
+        """
+        C{all --workers} ends with one line saying to join the services
+        with C{+}: all gives chat no C{--bus}, so the advice to give it one
+        would not do.
+        """
+        options = self.parse("all", "--workers", "2")
+        error = str(
+            self.assertRaises(
+                SystemExit, tap.makeService, options, MemoryReactorClock()
+            )
+        )
+        self.assertIn("error: all cannot run with --workers: chat", error)
+        self.assertIn("join the services with +", error)
+        self.assertNotIn("\n", error)
+
     def test_chatWithBus(self) -> None:
         """
         With C{--bus}, chat runs in workers: the parent of two workers.
