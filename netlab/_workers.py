@@ -194,24 +194,59 @@ def usableCPUs(
 def _cgroupQuota(read: Callable[[str], str | None]) -> float | None:
     """
     @return: the CPUs this process's cgroup may use, or C{None} for no
-        quota.
+        quota: the smallest quota of its cgroup and of every cgroup above
+        it (systemd sets C{CPUQuota=} on the unit's cgroup, which a process
+        in a child cgroup is held to as well), cgroup v2 or v1.
     """
     own = read("/proc/self/cgroup") or ""
-    v2 = "/sys/fs/cgroup"
+    v2Path = v1Path = "/"
     for line in own.splitlines():
-        if line.startswith("0::"):
-            v2 = "/sys/fs/cgroup" + line[3:].strip().rstrip("/")
-    content = read(v2 + "/cpu.max") or read("/sys/fs/cgroup/cpu.max")
-    if content:
-        parts = content.split()
-        if len(parts) == 2 and parts[0] != "max":
-            try:
-                return int(parts[0]) / int(parts[1])
-            except (ValueError, ZeroDivisionError):
-                return None
+        number, _, rest = line.partition(":")
+        controllers, _, path = rest.partition(":")
+        if number == "0" and not controllers:
+            v2Path = path.strip() or "/"
+        elif "cpu" in controllers.split(","):
+            v1Path = path.strip() or "/"
+    quotas = [
+        quota
+        for directory in _upwards("/sys/fs/cgroup", v2Path)
+        if (quota := _v2Quota(read(directory + "/cpu.max"))) is not None
+    ]
+    if not quotas:
+        quotas = [
+            quota
+            for directory in _upwards("/sys/fs/cgroup/cpu", v1Path)
+            if (
+                quota := _v1Quota(
+                    read(directory + "/cpu.cfs_quota_us"),
+                    read(directory + "/cpu.cfs_period_us"),
+                )
+            )
+            is not None
+        ]
+    return min(quotas, default=None)
+
+
+def _upwards(mount: str, path: str) -> list[str]:
+    """
+    @return: the directory of the cgroup C{path} under C{mount}, and of each
+        cgroup above it, up to C{mount} itself.
+    """
+    parts = [part for part in path.split("/") if part and part != ".."]
+    return ["/".join([mount, *parts[:depth]]) for depth in range(len(parts), -1, -1)]
+
+
+def _v2Quota(content: str | None) -> float | None:
+    parts = (content or "").split()
+    if len(parts) != 2 or parts[0] == "max":
         return None
-    quota = read("/sys/fs/cgroup/cpu/cpu.cfs_quota_us")
-    period = read("/sys/fs/cgroup/cpu/cpu.cfs_period_us")
+    try:
+        return int(parts[0]) / int(parts[1])
+    except (ValueError, ZeroDivisionError):
+        return None
+
+
+def _v1Quota(quota: str | None, period: str | None) -> float | None:
     try:
         if quota is not None and period is not None and int(quota) > 0:
             return int(quota) / int(period)

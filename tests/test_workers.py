@@ -675,6 +675,41 @@ class ParseWorkersTests(SynchronousTestCase):
         files["/sys/fs/cgroup/cpu/cpu.cfs_quota_us"] = "-1"
         self.assertEqual(self._cpus(files), 8)
 
+    def test_cgroupAbove(self) -> None:
+        """
+        A quota on a cgroup above the process's own (systemd's C{CPUQuota=}
+        on the unit, the process in a child cgroup) caps it too: the
+        smallest on the way up counts.
+        """
+        files = {
+            "/proc/self/cgroup": "0::/system.slice/netlab.service/app\n",
+            "/sys/fs/cgroup/system.slice/netlab.service/app/cpu.max": "max 100000",
+            "/sys/fs/cgroup/system.slice/netlab.service/cpu.max": "200000 100000",
+            "/sys/fs/cgroup/system.slice/cpu.max": "500000 100000",
+        }
+        self.assertEqual(self._cpus(files), 2)
+
+    def test_cgroupV1OwnPath(self) -> None:
+        """
+        On cgroup v1, the quota of the process's own cgroup of the C{cpu}
+        controller counts, as systemd sets it for a unit.
+        """
+        files = {
+            "/proc/self/cgroup": (
+                "12:memory:/system.slice/netlab.service\n"
+                "4:cpu,cpuacct:/system.slice/netlab.service\n"
+            ),
+            "/sys/fs/cgroup/cpu/system.slice/netlab.service/cpu.cfs_quota_us": (
+                "200000"
+            ),
+            "/sys/fs/cgroup/cpu/system.slice/netlab.service/cpu.cfs_period_us": (
+                "100000"
+            ),
+            "/sys/fs/cgroup/cpu/cpu.cfs_quota_us": "-1",
+            "/sys/fs/cgroup/cpu/cpu.cfs_period_us": "100000",
+        }
+        self.assertEqual(self._cpus(files), 2)
+
     def test_atLeastOne(self) -> None:
         """
         A tiny quota still gives one.
