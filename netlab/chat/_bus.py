@@ -670,12 +670,16 @@ class ChatBus:
         )
 
         def got(reply: Any) -> None:
+            behind = 0
             for _, entries in reply or ():
-                self.behind = len(entries)
                 for entryId, fields in entries:
                     self._lastId = entryId
                     self._apply(fields)
-                self.behind = 0
+                if len(entries) >= READ_COUNT:
+                    # A full read: more waits, at least as many as far as
+                    # this node can tell; caught up once a read is not full.
+                    behind = len(entries)
+            self.behind = behind
             self._read(reader)
 
         d.addCallbacks(got, lambda _: None)

@@ -79,7 +79,8 @@ def busGauges(bus: Any) -> list[tuple[str, str, Callable[[], float]]]:
         ),
         (
             "netlab_chat_bus_lag",
-            "Entries this chat node has read from the bus but not yet applied.",
+            "Entries behind the bus's end, at least: 0 once this chat node's "
+            "last read was not full, the size of a full read while it catches up.",
             lambda: bus.behind,
         ),
         (

@@ -13,6 +13,7 @@ from zope.interface.verify import verifyObject
 from netlab.chat._bus import (
     DEFAULT_NODE_TIMEOUT,
     FIRST_CONNECT_WAIT,
+    READ_COUNT,
     BusService,
     ChatBus,
     RemoteParticipant,
@@ -456,6 +457,26 @@ class CutTests(BusTestCase):
         a.hub.say(say, "one")
         with self.assertRaises(ChatError):
             a.hub.say(say, "two")
+
+    def test_lag(self) -> None:
+        """
+        While a node back from a cut reads full batches, its lag is at least
+        a batch; once a read is not full, it has caught up: 0.
+        """
+        self.a.user("alice")
+        bob = self.b.user("bob")
+        self.a.cut()
+        for n in range(READ_COUNT + 10):
+            self.b.hub.say(bob, f"line {n}")
+        self.settle()
+        reader = self.server.connect()
+        reader.hold = True
+        self.a.bus.attach(self.server.connect(), reader)
+        self.settle()
+        reader.answer()
+        self.assertEqual(self.a.bus.behind, READ_COUNT)
+        reader.answer()
+        self.assertEqual(self.a.bus.behind, 0)
 
     def test_boundHoldsEveryChange(self) -> None:
         """
