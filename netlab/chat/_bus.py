@@ -132,6 +132,12 @@ the node's own housekeeping.
 """
 
 
+_LINES = frozenset({"say", "priv"})
+"""
+The kinds of entry that are lines (the rest are changes of who is where).
+"""
+
+
 def decodeEntry(fields: list[bytes]) -> dict[str, str] | None:
     """
     Read one stream entry's fields (C{[name, value, ...]}, as C{XREAD}
@@ -576,10 +582,11 @@ class ChatBus:
             _send(commands, "MULTI")
             _send(commands, "HGETALL", self.said)
             _send(commands, "XRANGE", self.stream, "-", "+")
+            _send(commands, "HGETALL", self.users)
             return _execute(commands, "EXEC").addCallback(missed)
 
         def missed(replies: list[Any]) -> None:
-            current, entries = _counts(replies[0]), replies[1]
+            current, entries, users = _counts(replies[0]), replies[1], replies[2]
             kept: dict[bytes, int] = {}
             for _, fields in entries:
                 entry = decodeEntry(fields)
@@ -590,14 +597,58 @@ class ChatBus:
                 key: count - self._said.get(key, 0) - kept.get(key, 0)
                 for key, count in current.items()
             }
-            # What reading the whole stream will add brings them up to date.
+            # What delivering the stream's lines adds brings them up to date.
             self._said = {
                 key: count - kept.get(key, 0) for key, count in current.items()
             }
-            self._lastId = b"0-0"
             self._tellMissed(lost)
+            # The lines the stream still has, in order; who is where, from
+            # the users hash read with them (the stream no longer has every
+            # change since the cut), and the stream read on after them.
+            for entryId, fields in entries:
+                self._lastId = entryId
+                self._apply(fields, only=_LINES)
+            self._reconcile(users)
 
         return d.addCallback(check)
+
+    def _reconcile(self, users: list[bytes]) -> None:
+        """
+        Make this node's users of other nodes those the users hash lists,
+        in their rooms: back from a cut longer than the stream, it has not
+        heard every registration, quit, rename and room change since.
+        """
+        listed: dict[str, tuple[str, str, list[str]]] = {}
+        for value in users[1::2]:
+            try:
+                node, nick, joined = value.decode("utf-8").split("\x1f")
+            except ValueError:
+                continue
+            if node != self.node and isValidNodeName(node) and isValidNick(nick):
+                listed[normalizeNick(nick)] = (node, nick, joined.split())
+        hub = self.hub
+        for key, remote in list(self._remotes.items()):
+            found = listed.get(key)
+            if found is not None and found[0] == remote.node:
+                if found[1] != remote.nick:
+                    hub.rename(remote, found[1])
+                    remote.nick = found[1]
+                continue
+            del self._remotes[key]
+            hub.quit(remote, "left while this server was cut off")
+        for key, (node, nick, rooms) in listed.items():
+            held = self._remotes.get(key) or self._remote(node, nick)
+            if held is None:
+                continue
+            wanted = {room.casefold() for room in rooms}
+            for room in hub.roomsOf(held):
+                if room.casefold() not in wanted:
+                    hub.part(held, "", room)
+            for room in rooms:
+                try:
+                    hub.join(held, room, leaveOthers=False)
+                except ChatError:
+                    self._bad("a room that is not a room name")
 
     def _tellMissed(self, lost: dict[bytes, int]) -> None:
         for participant in self.hub.participants():
@@ -684,10 +735,12 @@ class ChatBus:
 
         d.addCallbacks(got, lambda _: None)
 
-    def _apply(self, fields: list[bytes]) -> None:
+    def _apply(self, fields: list[bytes], only: frozenset[str] | None = None) -> None:
         entry = decodeEntry(fields)
         if entry is None:
             self._bad("an entry of another format, or with a field missing")
+            return
+        if only is not None and entry["k"] not in only:
             return
         incarnation, sequence = entry.get("inc"), entry.get("seq", "")
         if incarnation is not None and sequence.isdigit():

@@ -25,6 +25,7 @@ from netlab.chat._wire import (
     Error,
     History,
     Joined,
+    NickChanged,
     Notice,
     PrivateMessage,
     Quit,
@@ -415,6 +416,45 @@ class CutTests(BusTestCase):
                 RoomMessage("#lobby", "alice", "again"),
             ],
         )
+
+    def test_whoIsWhereAfterTheStream(self) -> None:
+        """
+        Back from a cut longer than the stream, a node knows who is where
+        from Redis's list of users, not from the changes the stream still
+        has: a user who quit meanwhile is gone (its nickname free here too),
+        one who registered is there, in its rooms, and one who renamed has
+        the new name; its users hear each change.
+        """
+        server = FakeRedisServer(self.clock)
+        a = Node(server, "a", streamCap=5)
+        b = Node(server, "b", streamCap=5)
+        alice = a.user("alice")
+        dave = b.user("dave")
+        erin = b.user("erin")
+        self.settle()
+        a.cut()
+        b.hub.quit(dave, "bye")
+        carol = b.user("carol")
+        b.hub.join(carol, "#dev", leaveOthers=False)
+        b.hub.claimNick(erin, "Erin")
+        b.hub.rename(erin, "Erin")
+        for i in range(30):
+            b.hub.say(carol, f"line {i}")
+        self.settle()
+        alice.clear()
+        a.attach()
+        self.settle()
+        self.assertEqual(a.hub.who(alice, "#lobby"), ["alice", "carol", "Erin"])
+        self.assertEqual(a.hub.whois("carol"), ("carol", ["#lobby", "#dev"]))
+        self.assertIsNone(a.hub.whois("dave"))
+        self.assertIn(
+            Quit("dave", "left while this server was cut off"), alice.events()
+        )
+        self.assertIn(Joined("#lobby", "carol"), alice.events())
+        self.assertIn(NickChanged("erin", "Erin"), alice.events())
+        self.assertEqual(a.bus.skipped, 0)
+        newDave = a.user("dave")
+        self.assertEqual(a.hub.nickOf(newDave), "dave")
 
     def test_keptWhileCut(self) -> None:
         """
