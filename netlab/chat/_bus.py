@@ -272,6 +272,9 @@ class ChatBus:
         self._silent = False
         self._stopped = False
         self._badLog = RateLimitedLog(_log, clock, 60.0)
+        self._refusedLog = RateLimitedLog(_log, clock, 60.0)
+        self._refusedDelay = 0.0
+        self._retry: IDelayedCall | None = None
         hub.bus = self
 
     # Connections
@@ -333,6 +336,9 @@ class ChatBus:
         if self._beat is not None and self._beat.active():
             self._beat.cancel()
         self._beat = None
+        if self._retry is not None and self._retry.active():
+            self._retry.cancel()
+        self._retry = None
         if not self._stopped:
             self._tellLocal(
                 "lost the rest of the chat (Redis is unreachable); what you "
@@ -350,6 +356,9 @@ class ChatBus:
         if self._beat is not None and self._beat.active():
             self._beat.cancel()
         self._beat = None
+        if self._retry is not None and self._retry.active():
+            self._retry.cancel()
+        self._retry = None
         commands = self._commands
         if commands is None:
             return succeed(None)
@@ -490,6 +499,11 @@ class ChatBus:
         commands = self._commands
         if self._flushing or self._holding or commands is None:
             return
+        if self._retry is not None:
+            if self._retry.active():
+                # Waiting to try again after Redis refused a batch.
+                return
+            self._retry = None
         if not self._pending:
             if self._stopped and self._whenFlushed is not None:
                 done, self._whenFlushed = self._whenFlushed, None
@@ -505,6 +519,7 @@ class ChatBus:
 
         def sent(_: object) -> None:
             self._flushing = False
+            self._refusedDelay = 0.0
             for kind, _ in batch:
                 if kind:
                     self.published += 1
@@ -512,12 +527,30 @@ class ChatBus:
                         self._pendingLines -= 1
             self._flush()
 
-        def failed(_: object) -> None:
+        def failed(failure: Failure) -> None:
             # Kept, in order, for the next connection.
             self._flushing = False
             self._pending.extendleft(reversed(batch))
+            if commands is self._commands and not self._stopped:
+                # Redis refused it, and the connection is still up (out of
+                # memory, a read-only replica): try again, with backoff.
+                delay = min(max(2 * self._refusedDelay, 1.0), 10.0)
+                self._refusedDelay = delay
+                self._refusedLog.warn(
+                    "chat bus {node}: Redis refused to publish {count} "
+                    "changes ({error}); trying again in {delay:g}s",
+                    node=self.node,
+                    count=len(batch),
+                    error=str(failure.value) or type(failure.value).__name__,
+                    delay=delay,
+                )
+                self._retry = self.clock.callLater(delay, self._retryFlush)
 
         d.addCallbacks(sent, failed)
+
+    def _retryFlush(self) -> None:
+        self._retry = None
+        self._flush()
 
     def _snapshot(self, commands: IRedis) -> Deferred[None]:
         _send(commands, "MULTI")

@@ -30,6 +30,12 @@ class ConnectionLost(Exception):
     """
 
 
+class ResponseError(Exception):
+    """
+    An error Redis answered with.
+    """
+
+
 class FakeRedisServer:
     """
     The data: strings (with expiry), hashes and streams.
@@ -210,6 +216,11 @@ class FakeRedis:
         self.cut = False
         self.hold = False
         self.held: list[tuple[Deferred[Any], Any]] = []
+        self.refusing: str | None = None
+        """
+        If set, C{EXEC} fails with this error and runs nothing, as a Redis
+        out of memory does (C{EXECABORT}), the connection staying up.
+        """
         self._queued: list[tuple[bytes, ...]] | None = None
 
     def answer(self) -> None:
@@ -236,6 +247,9 @@ class FakeRedis:
         if name == b"MULTI":
             self._queued = []
             return succeed(b"OK")
+        if name == b"EXEC" and self.refusing is not None:
+            self._queued = None
+            return fail(ResponseError(self.refusing))
         if name == b"EXEC":
             queued, self._queued = self._queued or [], None
             return succeed([self.server.run(c) for c in queued])

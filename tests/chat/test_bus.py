@@ -6,7 +6,7 @@ memory (L{tests.chat._fakeredis}), with the hub's own participants.
 from __future__ import annotations
 
 from twisted.internet.task import Clock
-from twisted.logger import capturedLogs
+from twisted.logger import capturedLogs, formatEvent
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
@@ -517,6 +517,31 @@ class CutTests(BusTestCase):
         self.assertEqual(self.a.bus.behind, READ_COUNT)
         reader.answer()
         self.assertEqual(self.a.bus.behind, 0)
+
+    def test_refusedByRedis(self) -> None:
+        """
+        A batch Redis refuses while the connection stays up (out of memory,
+        a read-only replica) is kept and tried again, with backoff and a
+        rate-limited warning, until Redis takes it: a quiet user's last
+        line is not left waiting for the next one.
+        """
+        alice = self.a.user("alice")
+        bob = self.b.user("bob")
+        self.settle()
+        bob.clear()
+        self.a.commands.refusing = "EXECABORT OOM command not allowed"
+        with capturedLogs() as events:
+            self.a.hub.say(alice, "said while Redis refuses")
+            self.pump(10)
+        refused = [e for e in events if "refused to publish" in e.get("log_format", "")]
+        self.assertEqual(len(refused), 1)
+        self.assertIn("OOM", formatEvent(refused[0]))
+        self.assertEqual(bob.events(), [])
+        self.a.commands.refusing = None
+        self.pump(10)
+        self.assertEqual(
+            bob.events(), [RoomMessage("#lobby", "alice", "said while Redis refuses")]
+        )
 
     def test_boundHoldsEveryChange(self) -> None:
         """
