@@ -275,6 +275,9 @@ class ChatBus:
         self._refusedLog = RateLimitedLog(_log, clock, 60.0)
         self._refusedDelay = 0.0
         self._retry: IDelayedCall | None = None
+        # This node's lines not yet back from the bus: who said each, by
+        # its sequence number.
+        self._saidBy: dict[int, IChatParticipant] = {}
         hub.bus = self
 
     # Connections
@@ -451,6 +454,7 @@ class ChatBus:
         kind: str,
         user: tuple[str, str] | None,
         forget: str | None = None,
+        sender: IChatParticipant | None = None,
         **fields: str,
     ) -> None:
         """
@@ -459,6 +463,8 @@ class ChatBus:
         @param user: the user's folded nickname and what the users hash
             holds for it (its node, nickname and rooms), to set; or C{None}.
         @param forget: a folded nickname to remove from the users hash.
+        @param sender: for a line, the participant who said it: it does
+            not hear it when it comes back.
         @raise ChatError: C{bus-unavailable} for a line or a private
             message said while too much waits for Redis (L{mayKeep}).
         """
@@ -469,6 +475,8 @@ class ChatBus:
         if kind in _KEPT:
             self._pendingLines += 1
         self._sequence += 1
+        if sender is not None:
+            self._saidBy[self._sequence] = sender
         entry: list[Any] = ["v", FORMAT, "k", kind, "node", self.node]
         entry += ["inc", self._incarnation, "seq", str(self._sequence)]
         for name, value in fields.items():
@@ -791,8 +799,19 @@ class ChatBus:
             if kind == "say":
                 roomKey = entry["room"].casefold().encode("utf-8")
                 self._said[roomKey] = self._said.get(roomKey, 0) + 1
+                sender = None
+                if (
+                    node == self.node
+                    and incarnation == self._incarnation
+                    and sequence.isdigit()
+                ):
+                    sender = self._saidBy.pop(int(sequence), None)
                 hub.deliverSaid(
-                    entry["room"], entry["nick"], entry["text"], entry["act"] == "1"
+                    entry["room"],
+                    entry["nick"],
+                    entry["text"],
+                    entry["act"] == "1",
+                    sender,
                 )
             elif kind == "priv":
                 hub.deliverPrivate(entry["nick"], entry["to"], entry["text"])
@@ -898,6 +917,7 @@ class ChatBus:
         if reply is not None:
             return
         self._pending.clear()
+        self._saidBy.clear()
         self._pendingLines = 0
         local = [p for p in self.hub.participants() if not self.isRemote(p)]
         _log.warn(

@@ -428,6 +428,7 @@ class ChatHub:
             self.bus.publish(
                 "say",
                 None,
+                sender=participant,
                 nick=member.nick,
                 room=found.name,
                 text=text,
@@ -579,17 +580,27 @@ class ChatHub:
 
         return claimed.addCallback(done)  # type: ignore[return-value]
 
-    def deliverSaid(self, room: str, nick: str, text: str, action: bool) -> None:
+    def deliverSaid(
+        self,
+        room: str,
+        nick: str,
+        text: str,
+        action: bool,
+        sender: IChatParticipant | None = None,
+    ) -> None:
         """
         A line said in C{room} by C{nick}, as the bus gives it back: its
         members here hear it (all but its sender), and it joins the room's
         history.
+
+        @param sender: the participant of this node who said it, if one
+            did (found by the entry, not by its nickname: the sender may
+            have renamed since, and another taken its old name).
         """
         found = self._rooms.get(room.casefold())
         if found is None:
             return
-        sender = self._nicks.get(normalizeNick(nick))
-        self._said(found, sender.participant if sender else None, nick, text, action)
+        self._said(found, sender, nick, text, action)
 
     def deliverPrivate(self, sender: str, nick: str, text: str) -> None:
         """

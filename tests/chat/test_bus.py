@@ -11,6 +11,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
 from netlab.chat._bus import (
+    BLOCK_MS,
     DEFAULT_NODE_TIMEOUT,
     FIRST_CONNECT_WAIT,
     READ_COUNT,
@@ -261,6 +262,29 @@ class CrossNodeTests(BusTestCase):
         carol = c.user("carol")
         self.assertIn(History(RoomMessage("#lobby", "alice", "early")), carol.events())
         self.assertEqual(c.hub.who(carol), ["alice", "bob", "carol"])
+
+    def test_senderRenamedBeforeItsLineCameBack(self) -> None:
+        """
+        A user who renames before its line comes back from the bus does not
+        hear it: the sender is known by the entry, not by the nickname in
+        it (which may be another user's by then).
+        """
+        alice = self.a.user("alice")
+        carol = self.a.user("carol")
+        self.settle()
+        # The next XREAD's reply is held back: the line comes back late.
+        self.a.reader.hold = True
+        self.clock.advance(BLOCK_MS / 1000)
+        alice.clear()
+        carol.clear()
+        self.a.hub.say(alice, "hi there")
+        self.a.hub.claimNick(alice, "al")
+        self.a.hub.rename(alice, "al")
+        self.a.reader.answer()
+        self.settle()
+        line = RoomMessage("#lobby", "alice", "hi there")
+        self.assertNotIn(line, alice.events())
+        self.assertIn(line, carol.events())
 
 
 class NickClaimTests(BusTestCase):
