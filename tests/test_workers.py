@@ -515,6 +515,35 @@ class _AdoptingReactor(MemoryReactorClock):
         self.adopted = protocol
 
 
+def _workerRole() -> tuple[_AdoptingReactor, WorkerRole, Any, Any]:
+    """
+    @return: a worker's role with its control channel over a fake UNIX
+        transport, and a guard of its own.
+    """
+    reactor = _AdoptingReactor()
+    role = WorkerRole(reactor, 1, 2)
+    transport = _FakeUNIXTransport()
+    role.control = _WorkerControl(role)
+    role.control.makeConnection(transport)
+    guard = role.newGuard(Factory.forProtocol(Protocol), reactor)
+    return reactor, role, transport, guard
+
+
+def _handOver(role: WorkerRole, transport: Any, id: int) -> list[Any]:
+    """
+    Hand C{role} a connection (a pipe's end) for its first listener.
+
+    @return: every message the worker has sent its parent.
+    """
+    assert role.control is not None
+    read, write = os.pipe()
+    os.close(write)
+    role.control.fileDescriptorReceived(read)
+    message = {"op": "connection", "id": id, "listener": 1, "family": 2}
+    role.control.dataReceived(json.dumps(message).encode() + b"\n")
+    return [json.loads(line) for line in transport.value().splitlines()]
+
+
 class WorkerRoleTests(SynchronousTestCase):
     """
     L{WorkerRole}: the worker's end of the control channel.
@@ -525,24 +554,10 @@ class WorkerRoleTests(SynchronousTestCase):
         A connection handed over is adopted with its listener's factory;
         the worker says it took it, and once it closes, that it closed.
         """
-        reactor = _AdoptingReactor()
-        role = WorkerRole(reactor, 1, 2)
-        transport = _FakeUNIXTransport()
-        role.control = _WorkerControl(role)
-        role.control.makeConnection(transport)
-        guard = role.newGuard(Factory.forProtocol(Protocol), reactor)
+        reactor, role, transport, guard = _workerRole()
         listener = role.listener(role.nextKey(), "tcp:0", guard.listenerFactory("tcp"))
         listener.startService()
-        read, write = os.pipe()
-        os.close(write)
-        role.control.fileDescriptorReceived(read)
-        role.control.dataReceived(
-            json.dumps(
-                {"op": "connection", "id": 7, "listener": 1, "family": 2}
-            ).encode()
-            + b"\n"
-        )
-        sent = [json.loads(line) for line in transport.value().splitlines()]
+        sent = _handOver(role, transport, 7)
         self.assertEqual(sent, [{"op": "took", "id": 7}])
         self.assertEqual(guard.openConnections(), 1)
         reactor.adopted.connectionLost(Failure(Exception("gone")))
@@ -555,12 +570,7 @@ class WorkerRoleTests(SynchronousTestCase):
         its listeners stop; a connection handed over after they stopped
         goes back to the parent instead of being closed.
         """
-        reactor = _AdoptingReactor()
-        role = WorkerRole(reactor, 1, 2)
-        transport = _FakeUNIXTransport()
-        role.control = _WorkerControl(role)
-        role.control.makeConnection(transport)
-        guard = role.newGuard(Factory.forProtocol(Protocol), reactor)
+        _, role, transport, guard = _workerRole()
         top = MultiService()
         role.listener(
             role.nextKey(), "tcp:0", guard.listenerFactory("tcp")
@@ -570,16 +580,7 @@ class WorkerRoleTests(SynchronousTestCase):
         top.stopService()
         sent = [json.loads(line) for line in transport.value().splitlines()]
         self.assertEqual(sent[-1], {"op": "draining"})
-        read, write = os.pipe()
-        os.close(write)
-        role.control.fileDescriptorReceived(read)
-        role.control.dataReceived(
-            json.dumps(
-                {"op": "connection", "id": 8, "listener": 1, "family": 2}
-            ).encode()
-            + b"\n"
-        )
-        sent = [json.loads(line) for line in transport.value().splitlines()]
+        sent = _handOver(role, transport, 8)
         self.assertEqual(sent[-1], {"op": "returned", "id": 8})
 
     def test_stopAndCut(self) -> None:
