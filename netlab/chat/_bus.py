@@ -138,6 +138,15 @@ The kinds of entry that are lines (the rest are changes of who is where).
 """
 
 
+def _unreachable() -> ChatError:
+    """
+    @return: the error of something that needs Redis, asked without it.
+    """
+    return ChatError(
+        "bus-unavailable", "the rest of the chat is unreachable; try again shortly"
+    )
+
+
 def decodeEntry(fields: list[bytes]) -> dict[str, str] | None:
     """
     Read one stream entry's fields (C{[name, value, ...]}, as C{XREAD}
@@ -383,10 +392,7 @@ class ChatBus:
         def gaveUp(failure: Failure) -> NoReturn:
             if waited in self._waitingFirst:
                 self._waitingFirst.remove(waited)
-            raise ChatError(
-                "bus-unavailable",
-                "the rest of the chat is unreachable; try again shortly",
-            )
+            raise _unreachable()
 
         return waited.addCallbacks(lambda _: self.claim(nick), gaveUp)
 
@@ -407,18 +413,12 @@ class ChatBus:
         if commands is None and not self._everConnected and not self._stopped:
             return self._afterFirstConnection(nick)
         if commands is None:
-            raise ChatError(
-                "bus-unavailable",
-                "the rest of the chat is unreachable; try again shortly",
-            )
+            raise _unreachable()
         value = f"{self.node}\x1f{nick}\x1f"
         d = _execute(commands, "HSETNX", self.users, normalizeNick(nick), value)
 
         def lost(_: object) -> bool:
-            raise ChatError(
-                "bus-unavailable",
-                "the rest of the chat is unreachable; try again shortly",
-            )
+            raise _unreachable()
 
         return d.addCallbacks(lambda added: added in (1, b"1"), lost)
 
@@ -574,21 +574,18 @@ class ChatBus:
             stale = []
             rooms: set[str] = set()
             for value in users[1::2]:
-                try:
-                    node, nick, joined = value.decode("utf-8").split("\x1f")
-                except ValueError:
+                user = readUserValue(value)
+                if user is None:
                     self._bad("a user that is not of this format")
                     continue
-                if not isValidNodeName(node) or not isValidNick(nick):
-                    self._bad("a user that is not of this format")
-                    continue
+                node, nick, joined = user
                 if node == self.node:
                     stale.append(nick)
                     continue
                 remote = self._remote(node, nick)
                 if remote is None:
                     continue
-                for room in joined.split():
+                for room in joined:
                     try:
                         self.hub.join(remote, room, leaveOthers=False)
                         rooms.add(room)
@@ -661,12 +658,9 @@ class ChatBus:
         """
         listed: dict[str, tuple[str, str, list[str]]] = {}
         for value in users[1::2]:
-            try:
-                node, nick, joined = value.decode("utf-8").split("\x1f")
-            except ValueError:
-                continue
-            if node != self.node and isValidNodeName(node) and isValidNick(nick):
-                listed[normalizeNick(nick)] = (node, nick, joined.split())
+            user = readUserValue(value)
+            if user is not None and user[0] != self.node:
+                listed[normalizeNick(user[1])] = user
         hub = self.hub
         for key, remote in list(self._remotes.items()):
             found = listed.get(key)
@@ -957,13 +951,10 @@ class ChatBus:
         still does), and publish their users' quits.
         """
         for key, value in zip(users[::2], users[1::2], strict=False):
-            try:
-                node, nick, _ = value.decode("utf-8").split("\x1f")
-            except ValueError:
-                continue
-            if node == self.node:
+            user = readUserValue(value)
+            if user is not None and user[0] == self.node:
                 self._freeIfOwned(key.decode("utf-8"), f"{self.node}\x1f")
-                self.publish("quit", None, nick=nick, reason="node lost")
+                self.publish("quit", None, nick=user[1], reason="node lost")
 
     def _checkNode(self, exists: Any, node: str) -> None:
         if exists not in (0, b"0"):
@@ -1011,6 +1002,21 @@ def userValue(node: str, nick: str, rooms: list[str]) -> str:
         rooms.
     """
     return f"{node}\x1f{nick}\x1f{' '.join(rooms)}"
+
+
+def readUserValue(value: bytes) -> tuple[str, str, list[str]] | None:
+    """
+    @return: the node, nickname and rooms of what the users hash holds for
+        a user (see L{userValue}), or C{None} if it is not of that format or
+        its node or nickname is not a name.
+    """
+    try:
+        node, nick, joined = value.decode("utf-8").split("\x1f")
+    except ValueError:
+        return None
+    if not isValidNodeName(node) or not isValidNick(nick):
+        return None
+    return node, nick, joined.split()
 
 
 def _counts(pairs: list[bytes]) -> dict[bytes, int]:
