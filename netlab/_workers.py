@@ -311,6 +311,11 @@ class _Worker:
     control: _Control | None = None
     pid: int = 0
     ready: bool = False
+    draining: bool = False
+    """
+    Whether it said it is stopping on its own: still ready for the
+    parent's messages, but handed no new connections.
+    """
     started: float = 0.0
     quickDeaths: int = 0
     deathsBeforeReady: int = 0
@@ -622,7 +627,7 @@ class WorkerSupervisor(Service):
         self._restartCalls.clear()
 
     def _start(self, worker: _Worker) -> None:
-        worker.ready = False
+        worker.ready = worker.draining = False
         worker.started = self.clock.seconds()
         worker.ended = Deferred()
         control = _Control(lambda message: self._received(worker, message))
@@ -693,14 +698,14 @@ class WorkerSupervisor(Service):
             # Stopping on its own (a SIGTERM of its own, say): it takes no
             # new connections, so it is handed none; it is restarted once
             # it has drained and ended.
-            if worker.ready:
+            if not worker.draining:
                 _log.info(
                     "worker {worker} (pid {pid}) is draining: new connections "
                     "go to the others",
                     worker=worker.index,
                     pid=worker.pid,
                 )
-            worker.ready = False
+            worker.draining = True
         elif op == "returned":
             # Handed over as it began to drain: another worker takes it.
             handed = worker.open.pop(message.get("id"), None)  # type: ignore[arg-type]
@@ -862,7 +867,7 @@ class WorkerSupervisor(Service):
             self._send(worker, self._pending.popleft())
 
     def _leastLoaded(self) -> _Worker | None:
-        ready = [worker for worker in self.workers if worker.ready]
+        ready = [w for w in self.workers if w.ready and not w.draining]
         if not ready:
             return None
         self._turn = (self._turn + 1) % len(ready)

@@ -402,6 +402,13 @@ class SupervisorTests(SynchronousTestCase):
             self.supervisor.handOver(_FakeConnection(fd))
         self.assertEqual(handedTo.transport.fds, [10])
         self.assertEqual(other.transport.fds, [10, 11, 12, 13])
+        # The service stopping meanwhile (SIGTERM to every process at once)
+        # tells it to stop as it tells the others, rather than signal it,
+        # which it would take for a second signal, to cut.
+        self.supervisor.stopService()
+        self.supervisor.drain(5.0, "bye")
+        self.assertEqual(handedTo.messages()[-1], {"op": "stop"})
+        self.assertEqual(handedTo.fake.signals, [])
 
     def test_drainTellsWorkers(self) -> None:
         """

@@ -328,6 +328,29 @@ async def test_sigtermDrainsConnectedClients(signalName: str, tmp_path: Path) ->
             )
             for n, client in enumerate(clients):
                 client.sendall(b"last %d\n" % n)
+            # Signalled once the workers have read every last line: one
+            # still in flight when the signal lands is not one to drain.
+            sent = sum(len(b"hello %d\nlast %d\n" % (n, n)) for n in range(4))
+            await _until(
+                when(
+                    lambda s: (
+                        sum(
+                            _value(
+                                s,
+                                "netlab_received_bytes_total",
+                                service="echo",
+                                transport="tcp",
+                                worker=worker,
+                            )
+                            or 0
+                            for worker in ("1", "2")
+                        )
+                        == sent
+                    )
+                ),
+                "every last line read",
+                server,
+            )
             if signalName == "TERM to every process":
                 for pid in _workerPids(samples).values():
                     os.kill(pid, signal.SIGTERM)
