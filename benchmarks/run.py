@@ -142,14 +142,13 @@ def twistdCommand() -> list[str]:
 
 SAFETY = (
     # Every limit stays on, set high enough for the biggest scenario (10,000
-    # connections, all from 127.0.0.1), and the metrics are served, so that
-    # what is measured is what an operator runs.
+    # connections, all from 127.0.0.1), and the metrics are served (on a
+    # port of their own, see netlabCommand), so that what is measured is
+    # what an operator runs.
     "--max-connections",
     "20000",
     "--max-per-source",
     "20000",
-    "--metrics",
-    f"tcp:0:interface={HOST}",
 )
 """
 Options every netlab server gets in the benchmarks.
@@ -166,6 +165,12 @@ def netlabCommand(
     """
 
     def command(port: int) -> list[str]:
+        # The metrics get a port of the runner's choosing, not tcp:0: the
+        # server binds them before its --listen, and a port the kernel picks
+        # may be the very one just found free for --listen.  The readiness
+        # probe would then reach the metrics, and the load generator would
+        # run against a server about to exit (port in use).
+        metrics = freePort(udp=False, besides=port)
         return [
             *twistdCommand(),
             *(("--reactor", reactor) if reactor else ()),
@@ -176,6 +181,8 @@ def netlabCommand(
             "--listen",
             f"tcp:{port}:interface={HOST}",
             *SAFETY,
+            "--metrics",
+            f"tcp:{metrics}:interface={HOST}",
             *(option.replace("{port}", str(port)) for option in options),
         ]
 
@@ -611,10 +618,12 @@ def buildLoadgen(buildDir: Path) -> Path:
     return binary
 
 
-def freePort(udp: bool = True, host: str = HOST) -> int:
+def freePort(udp: bool = True, host: str = HOST, besides: int = 0) -> int:
     """
     @param udp: whether the port must be free for UDP too.
     @param host: the loopback address, IPv4 or IPv6, to find it on.
+    @param besides: a port not to give (one already given to the same
+        server, free until it binds it).
     @return: a port of C{host} free for TCP (and UDP, if C{udp}) right now.
     """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -622,6 +631,8 @@ def freePort(udp: bool = True, host: str = HOST) -> int:
         with socket.socket(family, socket.SOCK_STREAM) as tcp:
             tcp.bind((host, 0))
             port: int = tcp.getsockname()[1]
+            if port == besides:
+                continue
             if not udp:
                 return port
             with socket.socket(family, socket.SOCK_DGRAM) as datagram:
@@ -726,23 +737,80 @@ def runningServer(
     Start C{server} on a free port, pinned to C{cpu}, its output going to
     C{log}; wait until it listens; stop it on the way out.
 
+    A server that exits because a port it was given was taken between the
+    runner finding it free and the server binding it (another program on
+    the machine got there first) is started again on other ports, up to
+    L{PORT_ATTEMPTS} times in all.
+
     @return: (as the context's value) its port and PID.
+    @raise ServerFailed: if it does not start; the message ends with the
+        last line of its log.
     """
-    port = freePort()
     log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            server.command(port),
-            stdin=subprocess.DEVNULL,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            preexec_fn=childSetup(cpu),
-        )
+    for attempt in range(1, PORT_ATTEMPTS + 1):
+        port = freePort()
+        with log.open("wb") as output:
+            process = subprocess.Popen(
+                server.command(port),
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                preexec_fn=childSetup(cpu),
+            )
         try:
             waitListening(process, port, udp, READY_TIMEOUT)
-            yield port, process.pid
-        finally:
+            break
+        except ServerFailed as e:
             stopProcess(process)
+            if attempt < PORT_ATTEMPTS and portTaken(log):
+                continue
+            raise ServerFailed(f"{e}: {logTail(log)}") from None
+        except BaseException:
+            stopProcess(process)
+            raise
+    try:
+        yield port, process.pid
+    finally:
+        stopProcess(process)
+
+
+PORT_ATTEMPTS = 3
+"""
+Times L{runningServer} starts a server whose port was taken before it bound.
+"""
+
+PORT_TAKEN = (b"another program is using it", b"Address already in use")
+"""
+What a server's log says when a port it was given is taken: netlab's
+startup error, and the C{OSError} of the peers.
+"""
+
+
+def portTaken(log: Path) -> bool:
+    """
+    @return: whether the server that wrote C{log} could not bind a port.
+    """
+    try:
+        text = log.read_bytes()
+    except OSError:
+        return False
+    return any(sign in text for sign in PORT_TAKEN)
+
+
+def logTail(log: Path, limit: int = 300) -> str:
+    """
+    @return: the last non-blank line of C{log} (at most C{limit}
+        characters), or a note that it has none.
+    """
+    try:
+        lines = log.read_text(errors="replace").splitlines()
+    except OSError:
+        lines = []
+    for line in reversed(lines):
+        if line.strip():
+            line = line.strip()
+            return line if len(line) <= limit else line[: limit - 3] + "..."
+    return "no log line"
 
 
 @contextmanager
@@ -993,8 +1061,13 @@ def measure(settings: Settings, scenario: Scenario, server: Server) -> Measureme
         fields["own_cpu_s"] = f"{ownCpu:.3f}"
     failure: str | None = None
     if done.returncode != 0:
+        # The load generator's last error and the server's last log line:
+        # between them they say which side gave up, and why.
         lastError = (done.stderr.strip().splitlines() or [""])[-1]
-        failure = f"load generator exit status {done.returncode} {lastError}".strip()
+        failure = (
+            f"load generator exit status {done.returncode} {lastError}".strip()
+            + f"; server log ends: {logTail(log)}"
+        )
     elif line is None:
         failure = "no RESULT line from the load generator"
     return Measurement(fields, line, failure)
