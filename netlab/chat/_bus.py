@@ -67,8 +67,18 @@ _log = Logger()
 
 DEFAULT_PENDING_LIMIT = 1000
 """
-The most room lines a node keeps, in order, while it cannot reach Redis;
-past it, saying something is refused with C{bus-unavailable}.
+The most lines, private messages and room changes a node keeps, in order,
+while it cannot reach Redis; past it, each is refused with
+C{bus-unavailable}.
+"""
+
+DEFAULT_BURST_LIMIT = 10000
+"""
+The most lines, private messages and room changes that may wait for Redis
+while the node has it: a burst (a thousand users each saying a line at
+once) waits for the batches before it to be written, rather than be refused
+as if Redis were unreachable; past it (a Redis that does not keep up), each
+is refused with C{bus-unavailable}.
 """
 
 DEFAULT_STREAM_CAP = 10000
@@ -234,12 +244,14 @@ class ChatBus:
         pendingLimit: int = DEFAULT_PENDING_LIMIT,
         streamCap: int = DEFAULT_STREAM_CAP,
         prefix: str = "netlab:chat",
+        burstLimit: int = DEFAULT_BURST_LIMIT,
     ) -> None:
         self.hub = hub
         self.clock = clock
         self.node = node
         self.nodeTimeout = nodeTimeout
         self.pendingLimit = pendingLimit
+        self.burstLimit = max(burstLimit, pendingLimit)
         self.streamCap = streamCap
         self.stream = f"{prefix}:stream"
         self.users = f"{prefix}:users"
@@ -439,15 +451,39 @@ class ChatBus:
         Check that one more change of a user's may wait for Redis.
 
         @raise ChatError: C{bus-unavailable} if L{pendingLimit} lines,
-            private messages and room changes wait already (the node is
-            cut off from Redis).
+            private messages and room changes wait already and the node is
+            cut off from Redis (not connected, checking it is still a node
+            after a cut, or waiting to try again a batch Redis refused); or
+            if L{burstLimit} of them wait although it is connected (Redis
+            does not keep up).
         """
-        if self._pendingLines >= self.pendingLimit:
+        waiting = self._pendingLines
+        if waiting < self.pendingLimit:
+            return
+        if self._cutOff():
             raise ChatError(
                 "bus-unavailable",
                 "the rest of the chat is unreachable and too much waits for "
                 "it; try again shortly",
             )
+        if waiting >= self.burstLimit:
+            raise ChatError(
+                "bus-unavailable",
+                "the rest of the chat is slow to take what this server "
+                "sends it and too much waits; try again shortly",
+            )
+
+    def _cutOff(self) -> bool:
+        """
+        @return: whether what this node's users say cannot go out now: no
+            connection to Redis, one back from a cut not yet checked, or a
+            batch Redis refused waiting to be tried again.
+        """
+        return (
+            self._commands is None
+            or self._holding
+            or (self._retry is not None and self._retry.active())
+        )
 
     def publish(
         self,

@@ -48,6 +48,7 @@ class Node:
         name: str,
         pendingLimit: int = 1000,
         streamCap: int = 10000,
+        burstLimit: int = 10000,
     ) -> None:
         self.server = server
         self.hub = ChatHub()
@@ -57,6 +58,7 @@ class Node:
             name,
             pendingLimit=pendingLimit,
             streamCap=streamCap,
+            burstLimit=burstLimit,
         )
         self.attach()
 
@@ -596,6 +598,53 @@ class CutTests(BusTestCase):
         self.assertEqual(a.hub.roomsOf(alice), ["#two"])
         a.hub.quit(alice)
         self.assertEqual(a.bus.pendingCount(), kept + 1)
+
+    def test_burstWhileConnected(self) -> None:
+        """
+        While the node has Redis, a burst of more than the cut-off bound
+        waits for the batch before it to be written, and goes out in order:
+        a thousand users saying a line at once are not told the chat is
+        unreachable.  Past the burst bound (a Redis that does not keep up),
+        saying is refused C{bus-unavailable}, saying so.
+        """
+        a = Node(self.server, "small", pendingLimit=2, burstLimit=5)
+        alice = a.user("alice")
+        bob = self.b.user("bob")
+        self.settle()
+        bob.clear()
+        a.commands.hold = True
+        for n in range(5):
+            a.hub.say(alice, f"line {n}")
+        with self.assertRaises(ChatError) as e:
+            a.hub.say(alice, "one too many")
+        self.assertEqual(e.exception.code, "bus-unavailable")
+        self.assertIn("slow", str(e.exception))
+        a.commands.hold = False
+        a.commands.answer()
+        self.settle()
+        self.assertEqual(
+            bob.events(),
+            [RoomMessage("#lobby", "alice", f"line {n}") for n in range(5)],
+        )
+
+    def test_boundWhileRedisRefuses(self) -> None:
+        """
+        A node waiting to try again a batch Redis refused is cut off as far
+        as the bound goes: past L{ChatBus.pendingLimit}, saying is refused
+        as unreachable, not kept up to the burst bound.
+        """
+        a = Node(self.server, "small", pendingLimit=2, burstLimit=100)
+        alice = a.user("alice")
+        self.b.user("bob")
+        self.settle()
+        a.commands.refusing = "EXECABORT OOM command not allowed"
+        with capturedLogs():
+            a.hub.say(alice, "one")
+            a.hub.say(alice, "two")
+            with self.assertRaises(ChatError) as e:
+                a.hub.say(alice, "three")
+        self.assertEqual(e.exception.code, "bus-unavailable")
+        self.assertIn("unreachable", str(e.exception))
 
     def test_declaredLostWhileCut(self) -> None:
         """
